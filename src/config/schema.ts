@@ -1,0 +1,75 @@
+/**
+ * pitstop.yaml: the feature repository's configuration. Validated once with zod (strict
+ * objects, discriminated by `type`), defaulted here and nowhere else, then frozen.
+ */
+import { z } from 'zod';
+
+const Name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be letters, digits and _, starting with a letter or _');
+
+export const RedisOnlineStoreSchema = z.strictObject({
+  type: z.literal('redis'),
+  /** Redis URL (`redis://host:port/db`); default redis://127.0.0.1:6379. */
+  url: z.string().default('redis://127.0.0.1:6379'),
+  /** Seed nodes of a Redis Cluster (`host:port`); when set, `url` is ignored. */
+  cluster_nodes: z.array(z.string()).optional(),
+  /** Prefix of every key pitstop writes; default `ps`. */
+  key_prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/).default('ps'),
+  /** Connect timeout in ms; default 2000. */
+  connect_timeout_ms: z.number().int().positive().default(2000),
+  /** Per-command timeout in ms (a read that takes longer fails UNAVAILABLE); default 1000. */
+  command_timeout_ms: z.number().int().positive().default(1000),
+});
+
+export const EmbeddedOnlineStoreSchema = z.strictObject({
+  type: z.literal('embedded'),
+  /** Directory of the embedded store, relative to the repository; default `.pitstop/online`. */
+  path: z.string().default('.pitstop/online'),
+});
+
+export const OnlineStoreSchema = z.discriminatedUnion('type', [EmbeddedOnlineStoreSchema, RedisOnlineStoreSchema]);
+
+export const ConfigSchema = z.strictObject({
+  /** Project name: namespaces registry and online keys. */
+  project: Name,
+  registry: z
+    .strictObject({
+      type: z.literal('file').default('file'),
+      /** Directory of the registry, relative to the repository; default `.pitstop/registry`. */
+      path: z.string().default('.pitstop/registry'),
+    })
+    .prefault({}),
+  offline: z
+    .strictObject({
+      /** Where offline materializations are written; default `.pitstop/offline`. */
+      data_dir: z.string().default('.pitstop/offline'),
+      /** DuckDB memory limit, e.g. `4GB`; default: DuckDB's own (80% of RAM). */
+      memory_limit: z.string().optional(),
+      /** DuckDB worker threads; default: the number of cores. */
+      threads: z.number().int().positive().optional(),
+      /** DuckDB spill directory; default `.pitstop/tmp`. */
+      temp_directory: z.string().default('.pitstop/tmp'),
+    })
+    .prefault({}),
+  online_store: OnlineStoreSchema.default({ type: 'embedded', path: '.pitstop/online' }),
+  serving: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      /** gRPC port; default 6566. 0 picks a free port. */
+      grpc_port: z.number().int().min(0).max(65535).default(6566),
+      /** HTTP port; default 6567. 0 picks a free port. */
+      http_port: z.number().int().min(0).max(65535).default(6567),
+      /** Most entity rows one request may ask for; default 1000. */
+      max_entities: z.number().int().positive().default(1000),
+      /** Most features one request may ask for; default 1000. */
+      max_features: z.number().int().positive().default(1000),
+      /** Largest request message in bytes; default 4 MiB. */
+      max_message_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+      /** How often the server looks for a newly applied registry version, in ms; default 2000. */
+      registry_poll_ms: z.number().int().positive().default(2000),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;
+export type OnlineStoreConfig = z.output<typeof OnlineStoreSchema>;

@@ -1,0 +1,69 @@
+/**
+ * Online store ports: bytes in, bytes out. Rows are encoded by `row-codec.ts` and entity keys
+ * by `entity-key.ts`; adapters (embedded, Redis) never interpret feature values, only the row
+ * header's timestamps (to let the newer event time win).
+ *
+ * Serving depends on OnlineReader alone; materialization and push on OnlineWriter.
+ */
+
+/** One read: several view versions for several entity rows, answered in one round trip per store node. */
+export interface OnlineReadBatch {
+  /** Storage ids of the view versions to read, `view@version` (see `viewStorageId`). */
+  readonly views: readonly string[];
+  /**
+   * `entityKeys[j][i]` is the encoded entity key of entity row i for view j. Views with the
+   * same join keys may share one array (the same reference), which lets an adapter read all of
+   * them from one record per entity.
+   */
+  readonly entityKeys: readonly (readonly Buffer[])[];
+}
+
+export interface ReadOptions {
+  /** Give up (rejecting with DEADLINE_EXCEEDED) when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+export interface OnlineReader {
+  /**
+   * Encoded rows: `result[j][i]` for view j and entity row i, null where no row is stored.
+   * Rejects with a PitstopError ONLINE_STORE_UNAVAILABLE when the store fails.
+   */
+  readRows(batch: OnlineReadBatch, options?: ReadOptions): Promise<(Buffer | null)[][]>;
+  /** Resolves once the store answers a ping. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OnlineWrite {
+  /** Storage id of the view version, `view@version`. */
+  view: string;
+  /** Encoded entity key. */
+  entity: Buffer;
+  /** Encoded row (its header holds the event and created timestamps that decide who wins). */
+  row: Buffer;
+  /** Absolute expiry in epoch ms for the entity's record, or undefined for none. */
+  expireAtMs?: number;
+}
+
+export interface WriteResult {
+  /** Rows that replaced an older row or filled an empty slot. */
+  written: number;
+  /** Rows dropped because the stored row was newer (or equally new). */
+  stale: number;
+}
+
+export interface OnlineWriter {
+  /**
+   * Write rows so that, per (view, entity), the row with the newer event timestamp wins, ties
+   * broken by the newer created timestamp; atomic per row inside the store, so replays never
+   * roll a value back and concurrent writers converge. A rejected call may have applied a
+   * prefix; rerunning it is safe (writes are idempotent).
+   */
+  writeRows(rows: readonly OnlineWrite[]): Promise<WriteResult>;
+  close(): Promise<void>;
+}
+
+/** The storage id of a view version. */
+export function viewStorageId(view: string, version: number): string {
+  return `${view}@${version}`;
+}
