@@ -68,7 +68,7 @@ export function parseFile(
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
-      problems.push({ file, line: err.linePos?.[0]?.line, message: `YAML syntax: ${err.message.split('\n')[0]}` });
+      problems.push({ file, line: err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line, message: `YAML syntax: ${err.message.split('\n')[0]}` });
     }
     return;
   }
