@@ -47,9 +47,10 @@ export async function copyExampleRepo(dir: string): Promise<void> {
   await cp(path.join(ROOT, 'definitions'), path.join(dir, 'definitions'), { recursive: true });
 }
 
-/** Writes a minimal repository: pitstop.yaml plus the given definition files (name → YAML text). */
+/** Writes a minimal repository: pitstop.yaml plus exactly the given definition files (name → YAML text). */
 export async function writeRepo(dir: string, files: Record<string, string>, project = 'testproj'): Promise<void> {
   await writeFile(path.join(dir, 'pitstop.yaml'), `project: ${project}\n`);
+  await rm(path.join(dir, 'definitions'), { recursive: true, force: true });
   await mkdir(path.join(dir, 'definitions'), { recursive: true });
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, 'definitions', name), text);
 }
