@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +35,7 @@ describe('CLI end to end on a copy of the example repository', () => {
     const show = await cli('registry', 'show');
     expect(show.code).toBe(1);
     expect(show.stderr).toMatch(/error REGISTRY_EMPTY: no registry version has been applied/);
+    expect(existsSync(path.join(repo, '.pitstop')), 'reading must not create registry state').toBe(false);
   });
 
   it('plan lists everything as added; apply writes version 1', async () => {
