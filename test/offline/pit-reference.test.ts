@@ -159,6 +159,29 @@ describe('edges', () => {
   });
 });
 
+describe('filter_by_created_timestamp', () => {
+  it('skips rows created after the entity time; a NULL created timestamp is eligible', async () => {
+    const at = (f: string) => path.join(tmp.dir, 'data', f);
+    await writeTable(at('late.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1],
+      [1, '2024-01-01 01:00:00', '2024-01-01 05:00:00', 2], // backfilled late
+      [2, '2024-01-01 00:00:00', null, 3],
+      [3, '2024-01-01 00:00:00', '2024-01-01 00:30:00', 4],
+      [3, '2024-01-01 00:00:00', '2024-01-01 03:00:00', 5], // a correction, created later
+    ]);
+    const snap = buildSnapshot({ views: [{ name: 'late', entities: driverEntity, ttlMs: 3 * H, source: { path: 'data/late.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }] });
+    const entity = {
+      columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']] as [string, string][],
+      rows: [[1, '2024-01-01 02:00:00'], [1, '2024-01-01 04:00:00'], [2, '2024-01-01 01:00:00'], [3, '2024-01-01 01:00:00'], [3, '2024-01-01 03:00:00'], [3, '2024-01-01 00:10:00']],
+    };
+    const filtered = await retrieveRows(store, snap, entity, { features: ['late:v'], filterByCreatedTimestamp: true });
+    // (1, 04:00): the 01:00 row is exactly ttl old but was created only at 05:00; 00:00 is beyond the ttl.
+    expect(plain(filtered, ['v'])).toEqual([[1], [null], [3], [4], [5], [null]]);
+    const unfiltered = await retrieveRows(store, snap, entity, { features: ['late:v'] });
+    expect(plain(unfiltered, ['v'])).toEqual([[2], [2], [3], [5], [5], [5]]);
+  });
+});
+
 describe('pinned versions', () => {
   it('view@1:f reads version 1 with its own source and expression', async () => {
     const at = (f: string) => path.join(tmp.dir, 'data', f);
