@@ -6,6 +6,7 @@
  */
 import type { RecordBatch, Table } from 'apache-arrow';
 import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
+import { materializeOffline, type MaterializeOfflineRange, type MaterializeOfflineResult } from './materialize-offline.ts';
 import { prepareHistorical, type HistoricalJob, type HistoricalRequest } from './historical.ts';
 import { DEFAULT_BATCH_ROWS, toRecordBatches, type ArrowColumn } from './arrow-batches.ts';
 import { DuckDBSession, type DuckDBSettings } from './duckdb-session.ts';
@@ -101,6 +102,11 @@ QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ident(EV)} DESC, ${id
     } finally {
       await job.close();
     }
+  }
+
+  /** Writes the view version's offline materialization for a range (default: all time). */
+  materializeOffline(view: FeatureViewVersion, range: MaterializeOfflineRange = {}): Promise<MaterializeOfflineResult> {
+    return materializeOffline(this.session, this.locations, view, range);
   }
 
   async close(): Promise<void> {
