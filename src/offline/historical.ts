@@ -9,7 +9,7 @@
  * file by DuckDB's COPY (rows never pass through Node's heap). Files are written under a temp
  * name and renamed when complete, so a failure leaves no partial output.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -86,6 +86,7 @@ export class HistoricalJob {
    */
   async writeFile(file: string): Promise<number> {
     const format = outputFormat(file);
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
       const rows = await this.session.exec(sql`COPY (${this.sql}) TO ${tmp} (${trusted(format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet')})`, this.conn);
