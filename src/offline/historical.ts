@@ -132,8 +132,14 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
     for (const v of resolved.views) {
       const ttlUs = BigInt(v.view.ttlMs) * 1000n;
       const needed = { startUs: span.min === undefined || ttlUs === 0n ? undefined : span.min - ttlUs, endUs: span.max };
-      const plan = await planFeatureRows(session, loc, v.view, { needed, preferMaterialized: req.useMaterializations ?? true });
-      views.push({ request: v, featureTable: featureTableSql(plan.spec), hasCreated: v.view.source.createdTimestampField !== undefined || plan.spec.pushLogGlob !== undefined });
+      // The plain plan reads only the tie winners of a materialization (no tie-break needed then,
+      // unless pushed rows join in); the created-time filter needs every row.
+      const latestOnly = !(req.filterByCreatedTimestamp ?? false);
+      const plan = await planFeatureRows(session, loc, v.view, { needed, preferMaterialized: req.useMaterializations ?? true, latestOnly });
+      const rows = plan.spec.rows;
+      const tiesResolved = rows.kind === 'empty' || (rows.kind === 'materialized' && rows.latestOnly === true);
+      const hasCreated = plan.spec.pushLogGlob !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
+      views.push({ request: v, featureTable: featureTableSql(plan.spec), hasCreated });
       origins.push({ view: v.view.name, version: v.view.version, origin: plan.origin });
     }
     const query = pitQuerySql({ entity, views, filterByCreatedTimestamp: req.filterByCreatedTimestamp ?? false });

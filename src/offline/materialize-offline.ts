@@ -66,7 +66,7 @@ export async function materializeOffline(session: DuckDBSession, loc: OfflineLoc
   const id = randomBytes(6).toString('hex');
   const staging = path.join(dir, `.staging-${id}`);
   try {
-    const rows = await session.exec(sql`COPY (SELECT ${storedColumns(view)}, strftime(make_timestamp(${ident(EV)}), '%Y-%m-%d') AS ${ident('date')} FROM (${table}) AS __ps_ft)
+    const rows = await session.exec(sql`COPY (SELECT ${storedColumns(view, { latestFlag: true })}, strftime(make_timestamp(${ident(EV)}), '%Y-%m-%d') AS ${ident('date')} FROM (${table}) AS __ps_ft)
 TO ${staging} (FORMAT parquet, PARTITION_BY (${ident('date')}), FILENAME_PATTERN ${literal(`part-${id}-{i}`)})`);
     const staged = listDays(staging);
     const existing = listDays(dir);

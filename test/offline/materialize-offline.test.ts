@@ -51,7 +51,7 @@ describe('materialize-offline', () => {
     const rows = await materializedRows();
     expect(rows.length).toBe(36);
     // (`date` comes from the directory name: DuckDB reads hive partitions by default.)
-    expect(Object.keys(rows[0]).filter((k) => k !== 'date').sort()).toEqual(['created_ts', 'driver_id', 'event_ts', 'n', 'n2']);
+    expect(Object.keys(rows[0]).filter((k) => k !== 'date').sort()).toEqual(['__ps_latest', 'created_ts', 'driver_id', 'event_ts', 'n', 'n2']);
     expect(readManifest(path.join(tmp.dir, 'offline'), view)?.intervals).toEqual([[null, null]]);
   });
 

@@ -96,7 +96,7 @@ const iso = (msv: number) => new Date(msv).toISOString();
 
 describe('PIT join against a brute-force reference', () => {
   for (const seed of [1, 2, 3, 4]) {
-    it(`seed ${seed}: both plans agree with the reference row by row`, async () => {
+    it(`seed ${seed}: both plans, from sources and materializations, agree with the reference row by row`, async () => {
       const { views, entities } = generate(seed);
       const dir = path.join(tmp.dir, `seed${seed}`);
       const specs: ViewSpec[] = [];
@@ -115,15 +115,22 @@ describe('PIT join against a brute-force reference', () => {
       const snap = buildSnapshot({ views: specs });
       const efile = await writeBulk(path.join(dir, 'entities.parquet'), [['k', 'BIGINT'], ['s', 'VARCHAR'], ['event_timestamp', 'TIMESTAMPTZ'], ['row', 'INTEGER']],
         entities.map((e, i) => [e.k, e.s, iso(e.t), i]));
-      for (const filterByCreatedTimestamp of [false, true]) {
-        const table = await store.historicalTable(snap, { entities: { file: efile }, features: views.map((v) => `${v.name}:val`), fullFeatureNames: true, filterByCreatedTimestamp });
-        const got = table.toArray().map((r) => {
-          const o = r.toJSON();
-          return [o.row, ...views.map((v) => (o[`${v.name}__val`] == null ? null : Number(o[`${v.name}__val`])))];
-        });
-        const want = reference(views, entities, filterByCreatedTimestamp).map((vals, i) => [i, ...vals]);
-        expect(got.length).toBe(entities.length);
-        expect(got).toEqual(want);
+      // From the sources, then from offline materializations (tie winners flagged at write time).
+      for (const origin of ['source', 'offline materialization']) {
+        if (origin !== 'source') for (const s of specs) await store.materializeOffline(snap.featureViews[s.name].versions[0]);
+        for (const filterByCreatedTimestamp of [false, true]) {
+          const job = await store.historical(snap, { entities: { file: efile }, features: views.map((v) => `${v.name}:val`), fullFeatureNames: true, filterByCreatedTimestamp });
+          expect(job.origins.every((o) => o.origin.startsWith(origin))).toBe(true);
+          const table = await job.toTable();
+          await job.close();
+          const got = table.toArray().map((r) => {
+            const o = r.toJSON();
+            return [o.row, ...views.map((v) => (o[`${v.name}__val`] == null ? null : Number(o[`${v.name}__val`])))];
+          });
+          const want = reference(views, entities, filterByCreatedTimestamp).map((vals, i) => [i, ...vals]);
+          expect(got.length).toBe(entities.length);
+          expect(got).toEqual(want);
+        }
       }
     });
   }
