@@ -8,10 +8,11 @@
  * (NULL created is eligible).
  *
  * Plans:
- * - default: DuckDB `ASOF LEFT JOIN` per view on the join keys and one inequality over the pair
- *   (event_ts, created_ts) compared as a struct, so the tie-break is part of the ASOF order and
- *   no dedup pass is needed; the ttl is checked on the row the join found (it is the latest
- *   eligible one, so if it is too old all are).
+ * - default: DuckDB `ASOF LEFT JOIN` per view on the join keys and one inequality that orders
+ *   rows by (event_ts, created_ts) (see `TieOrder`: one packed BIGINT when the data allows,
+ *   else a struct), so the tie-break is part of the ASOF order and no dedup pass is needed; the
+ *   ttl is checked on the row the join found (it is the latest eligible one, so if it is too
+ *   old all are).
  * - filterByCreatedTimestamp: ASOF cannot add a second inequality. A row becomes visible at
  *   avail = max(event_ts, created_ts); entity and feature rows are merged in one stream ordered
  *   by (keys, avail, feature-before-entity) and a running arg_max over (event_ts, created_ts)
