@@ -144,7 +144,7 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
       const plan = await planFeatureRows(session, loc, v.view, { needed, preferMaterialized: req.useMaterializations ?? true, latestOnly });
       const rows = plan.spec.rows;
       const tiesResolved = rows.kind === 'empty' || (rows.kind === 'materialized' && rows.latestOnly === true);
-      const hasCreated = plan.spec.pushLogGlob !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
+      const hasCreated = plan.spec.pushLogFiles !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
       const featureTable = featureTableSql(plan.spec);
       const order: TieOrder = !hasCreated || req.filterByCreatedTimestamp ? { kind: 'event' } : req.tieOrder === 'struct' ? { kind: 'struct' } : await tieOrder(session, conn, featureTable);
       views.push({ request: v, featureTable, order });

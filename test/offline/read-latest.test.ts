@@ -93,7 +93,7 @@ describe('OfflineReader.readLatest on DuckDB', () => {
     const range = { startMs: ms('2024-01-01T00:00:00Z'), endMs: ms('2024-01-05T00:00:00Z') };
     const before = (await collect(store.readLatest(view, range))).rows;
     await store.materializeOffline(view);
-    expect((await store.readLatestSql(view, range)).origin).toMatch(/^offline materialization .* \+ push log$/);
+    expect((await store.readLatestSql(view, range)).origin).toMatch(/^offline materialization .* \+ push log \(1 files\)$/);
     const after = (await collect(store.readLatest(view, range))).rows;
     const key = (r: Record<string, unknown>) => Number(r.driver_id);
     expect(after.sort((a, b) => key(a) - key(b)).map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))))

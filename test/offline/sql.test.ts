@@ -73,8 +73,8 @@ describe('compiled SQL for a small view', () => {
   const view = snap.featureViews.driver_stats.versions[0];
   const featureTable = featureTableSql({
     view,
-    rows: { kind: 'source', path: '/repo/data/drivers.parquet', format: 'parquet', columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
-    pushLogGlob: '/repo/.pitstop/offline/push/driver_stats/v1/*.parquet',
+    rows: { kind: 'source', path: '/repo/data/*.parquet', files: ['/repo/data/drivers-1.parquet', '/repo/data/drivers-2.parquet'], format: 'parquet', columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
+    pushLogFiles: ['/repo/.pitstop/offline/push/driver_stats/v1/b1.parquet'],
   });
 
   it('feature table: mapping, UTC epoch µs times, expressions in parentheses, push log union', () => {
