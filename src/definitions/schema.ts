@@ -93,6 +93,10 @@ export const FeatureViewSchema = z.strictObject({
   source: NameSchema,
   ttl: TtlSchema.optional(),
   online: z.boolean().default(true).meta({ description: 'Materialize into the online store; default true.' }),
+  retired_versions: z
+    .array(z.number().int().positive())
+    .optional()
+    .meta({ description: 'Older versions to retire: no longer served or retrievable, pins to them are errors. Permanent once applied.' }),
   features: z.array(FeatureSchema).min(1, 'a feature view needs at least one feature'),
   ...metadata,
 });
@@ -132,8 +136,5 @@ export type FeatureServiceYaml = z.output<typeof FeatureServiceSchema>;
 
 /** The JSON Schema for editors (committed as docs/definitions.schema.json). */
 export function definitionsJsonSchema(): Record<string, unknown> {
-  return {
-    $id: 'https://github.com/pitstop/pitstop/docs/definitions.schema.json',
-    ...z.toJSONSchema(DefinitionsFileSchema, { io: 'input', unrepresentable: 'any' }),
-  };
+  return z.toJSONSchema(DefinitionsFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +17,7 @@ beforeAll(async () => {
   ({ dir: repo, cleanup } = await tempDir('pitstop-cli-'));
   await copyExampleRepo(repo);
   await generateExampleData({ outDir: path.join(repo, 'data'), rows: 2000 });
-});
+}, 30_000);
 afterAll(() => cleanup());
 
 const cli = (...argv: string[]) => runCli([...argv, '--repo', repo]);
@@ -34,6 +35,7 @@ describe('CLI end to end on a copy of the example repository', () => {
     const show = await cli('registry', 'show');
     expect(show.code).toBe(1);
     expect(show.stderr).toMatch(/error REGISTRY_EMPTY: no registry version has been applied/);
+    expect(existsSync(path.join(repo, '.pitstop')), 'reading must not create registry state').toBe(false);
   });
 
   it('plan lists everything as added; apply writes version 1', async () => {
@@ -143,14 +145,14 @@ describe('CLI end to end on a copy of the example repository', () => {
     const history = JSON.parse((await cli('registry', 'history', '--json')).stdout);
     expect(history.map((h: { version: number }) => h.version)).toEqual([1, 2, 3]);
     expect((await cli('registry', 'show', '--version', '3')).code).toBe(0);
-  });
+  }, 30_000);
 
   it('npx pitstop works from the repository root through bin/pitstop.mjs', async () => {
     const r = await exec(process.execPath, ['bin/pitstop.mjs', '--help'], { cwd: ROOT });
     for (const name of ['validate', 'plan', 'apply', 'registry history', 'registry show', 'schema', 'example generate', 'quickstart']) {
       expect(r.stdout).toContain(`  ${name}`);
     }
-  });
+  }, 30_000);
 });
 
 describe('quickstart', () => {
@@ -170,5 +172,5 @@ describe('quickstart', () => {
     } finally {
       await done();
     }
-  });
+  }, 30_000);
 });

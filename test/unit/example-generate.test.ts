@@ -37,20 +37,21 @@ describe('example data generator', () => {
     const a = path.join(dir, 'a');
     const b = path.join(dir, 'b');
     const c = path.join(dir, 'c');
-    const tables = await generateExampleData({ outDir: a, rows: 3000, seed: 7, threads: 1 });
+    // Enough rows for several DuckDB row groups, so threads really split the work.
+    const tables = await generateExampleData({ outDir: a, rows: 130_000, seed: 7, threads: 1 });
     expect(tables.map((t) => [t.table, t.rows])).toEqual([
-      ['rider_stats', 3000],
-      ['driver_stats', 1500],
-      ['driver_embeddings', 120],
-      ['rider_driver', 1500],
-      ['zone_demand', 1000],
+      ['rider_stats', 130_000],
+      ['driver_stats', 65_000],
+      ['driver_embeddings', 5_200],
+      ['rider_driver', 65_000],
+      ['zone_demand', 13_000],
     ]);
-    await generateExampleData({ outDir: b, rows: 3000, seed: 7, threads: 2 });
-    await generateExampleData({ outDir: c, rows: 3000, seed: 8 });
+    await generateExampleData({ outDir: b, rows: 130_000, seed: 7, threads: 4 });
+    await generateExampleData({ outDir: c, rows: 130_000, seed: 8, threads: 4 });
     const [da, db2, dc] = [await digest(a), await digest(b), await digest(c)];
     expect(db2).toEqual(da);
     for (const t of Object.keys(da)) expect(dc[t]).not.toBe(da[t]);
-  });
+  }, 30_000);
 
   it('writes the columns and types the example definitions use', async () => {
     const out = path.join(dir, 'a');
