@@ -27,7 +27,7 @@ beforeAll(async () => {
     FROM (SELECT * FROM read_parquet(${path.join(repo, 'data/rider_stats/*.parquet')}) ORDER BY event_ts, rider LIMIT 100) r
     POSITIONAL JOIN (SELECT driver_id FROM read_parquet(${path.join(repo, 'data/driver_stats/*.parquet')}) ORDER BY event_ts, driver_id LIMIT 100) d) TO ${entities} (FORMAT parquet)`);
   s.close();
-});
+}, 30_000);
 afterAll(() => tmp.cleanup());
 
 describe('offline CLI on the example repository', () => {
@@ -45,7 +45,7 @@ describe('offline CLI on the example repository', () => {
     expect((await cli('historical', '--entities', entities, '--features', 'rider_stats:trips_7d,driver_stats:rating', '--out', csv)).code).toBe(0);
     const num = (v: unknown) => (v === null ? null : Number(v));
     expect((await readTable(csv)).map((x) => num(x.trips_7d))).toEqual(rows.map((x) => num(x.rider_stats__trips_7d)));
-  });
+  }, 30_000);
 
   it('materialize-offline is idempotent and historical then reads it, with the same answers', async () => {
     const before = await readTable(path.join(repo, 'out', 'train.parquet'));
@@ -67,7 +67,7 @@ describe('offline CLI on the example repository', () => {
     const r = await cli('historical', '--entities', entities, '--feature-service', 'match_ranker', '--full-feature-names', '--out', out);
     expect(r.stderr).toContain('rider_stats@1: offline materialization');
     expect(await readTable(out)).toEqual(before);
-  });
+  }, 30_000);
 
   it('bad input: exit 1, the column or feature named, no output file', async () => {
     const out = path.join(repo, 'bad', 'x.parquet');
@@ -88,5 +88,5 @@ describe('offline CLI on the example repository', () => {
     expect(usage.code).toBe(2);
     expect(existsSync(path.dirname(out)) ? readdirSync(path.dirname(out)) : []).toEqual([]);
     expect((await cli('materialize-offline', '--start', 'yesterday')).code).toBe(2);
-  });
+  }, 30_000);
 });

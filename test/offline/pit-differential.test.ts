@@ -149,7 +149,7 @@ describe('PIT join against a brute-force reference', () => {
         }
       }
       usedOrders.set(seed, orders);
-    });
+    }, 30_000);
   }
 
   it('covered the packed tie orders (s and ms units) and the struct fallback', () => {
