@@ -59,6 +59,8 @@ describe('offline CLI on the example repository', () => {
     expect(files.length).toBeGreaterThan(0);
     expect((await readTable(path.join(repo, '.pitstop/offline/views/rider_stats/v1/date=*/*.parquet'))).length).toBe(2000);
 
+    const ranged = await cli('materialize-offline', 'zone_demand', '--start', '2026-01-03', '--end', '2026-01-04T12:00:00+00:00');
+    expect(ranged).toMatchObject({ code: 0, stdout: expect.stringContaining('materialized [2026-01-03T00:00:00.000Z, 2026-01-04T12:00:00.000Z)') });
     const explain = await cli('explain', 'historical', '--entities', entities, '--feature-service', 'match_ranker', '--full-feature-names');
     expect(explain.code).toBe(0);
     expect(explain.stdout).toMatch(/rider_stats@1: reads offline materialization/);
@@ -88,5 +90,21 @@ describe('offline CLI on the example repository', () => {
     expect(usage.code).toBe(2);
     expect(existsSync(path.dirname(out)) ? readdirSync(path.dirname(out)) : []).toEqual([]);
     expect((await cli('materialize-offline', '--start', 'yesterday')).code).toBe(2);
+    expect((await cli('materialize-offline', '--start', '2026-01-02', '--end', '2026-01-01')).code).toBe(2);
+    expect((await cli('materialize-offline', 'nope')).code).toBe(1);
+    const badOut = await cli('historical', '--entities', entities, '--features', 'rider_stats:trips_7d', '--out', path.join(repo, 'bad', 'x.json'));
+    expect(badOut).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown format ".json"') });
   }, 30_000);
+});
+
+describe('materialize-offline time arguments', () => {
+  it('reads ISO 8601 times; without an offset they are UTC', async () => {
+    const { parseTime } = await import('../../src/cli/commands/materialize-offline.ts');
+    expect(parseTime('2026-01-02', '--start')).toBe(Date.UTC(2026, 0, 2));
+    expect(parseTime('2026-01-02T03:04', '--start')).toBe(Date.UTC(2026, 0, 2, 3, 4));
+    expect(parseTime('2026-01-02 03:04:05.5', '--start')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 500));
+    expect(parseTime('2026-01-02T03:04:05+02:00', '--start')).toBe(Date.UTC(2026, 0, 2, 1, 4, 5));
+    expect(parseTime(undefined, '--start')).toBeUndefined();
+    expect(() => parseTime('soon', '--start')).toThrow(/--start "soon" is not an ISO 8601 time/);
+  });
 });
