@@ -92,10 +92,22 @@ export class HistoricalJob {
    */
   async writeFile(file: string): Promise<number> {
     const format = outputFormat(file);
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    try {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    } catch (e) {
+      throw new PitstopError('OFFLINE_QUERY_FAILED', `cannot write ${file}: ${(e as Error).message}`, { cause: e });
+    }
     const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      const rows = await this.session.exec(sql`COPY (${this.sql}) TO ${tmp} (${trusted(format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet')})`, this.conn);
+      let rows: number;
+      try {
+        rows = await this.session.exec(sql`COPY (${this.sql}) TO ${tmp} (${trusted(format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet')})`, this.conn);
+      } catch (e) {
+        // A failure to write the output is not an unreadable source: say which file.
+        const err = e as PitstopError;
+        if (err.message.includes(tmp)) throw new PitstopError('OFFLINE_QUERY_FAILED', `cannot write ${file}: ${err.message.replaceAll(tmp, file)}`, { cause: e });
+        throw e;
+      }
       renameSync(tmp, file);
       return rows;
     } finally {
