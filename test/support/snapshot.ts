@@ -13,6 +13,7 @@ import type {
   SourceDef,
 } from '../../src/core/registry-model.ts';
 import { parseFeatureRef } from '../../src/core/feature-ref.ts';
+import { snapshotHash } from '../../src/registry/snapshot-hash.ts';
 
 export interface ViewSpec {
   name: string;
@@ -89,6 +90,7 @@ export function buildSnapshot(spec: SnapshotSpec): RegistrySnapshot {
     };
   }
   const body = { formatVersion: 1 as const, project: spec.project ?? 'test', version: spec.version ?? 1, parentHash: null, entities, sources, featureViews, featureServices };
-  const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+  // The real content hash, so snapshots built here can be committed to a registry store.
+  const hash = snapshotHash(body);
   return { ...body, hash, createdAt: new Date(0).toISOString() };
 }
