@@ -9,6 +9,8 @@ import { EmbeddedOnlineStore } from '../online/embedded/embedded-store.ts';
 import { RedisOnlineStore } from '../online/redis/redis-store.ts';
 import { DuckDBPushLog } from '../materialize/duckdb-push-log.ts';
 import type { PushLog } from '../materialize/push.ts';
+export { readPushFile } from '../materialize/push-file.ts';
+export { lookupOnline } from '../online/lookup.ts';
 
 export type OnlineStore = OnlineReader & OnlineWriter;
 
