@@ -2,6 +2,9 @@
 import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
 import { exampleGenerateCommand } from './example-generate.ts';
+import { explainHistoricalCommand } from './explain.ts';
+import { historicalCommand } from './historical.ts';
+import { materializeOfflineCommand } from './materialize-offline.ts';
 import { planCommand } from './plan.ts';
 import { quickstartCommand } from './quickstart.ts';
 import { registryHistoryCommand } from './registry-history.ts';
@@ -23,6 +26,10 @@ export const COMMANDS: readonly Command[] = [
   registryShowCommand,
   schemaCommand,
   exampleGenerateCommand,
+  // --- offline store ---
+  historicalCommand,
+  explainHistoricalCommand,
+  materializeOfflineCommand,
   // --- online store (online) ---
   materializeCommand,
   materializeIncrementalCommand,
