@@ -6,7 +6,7 @@
  */
 import { parseDuration } from '../../core/duration.ts';
 import { PitstopError } from '../../core/errors.ts';
-import { materializeIncremental, selectViews } from '../../materialize/materialize.ts';
+import { materializeIncremental, selectViews } from '../../app/online.ts';
 import type { Command } from '../command.ts';
 import { parseTime, withMaterializeDeps } from './materialize.ts';
 

@@ -4,12 +4,10 @@
  * time, epoch milliseconds, or `now`. Without view names, every online view's latest version.
  */
 import { openOfflineReader } from '../../app/offline.ts';
-import { openOnlineWriter } from '../../app/online.ts';
+import { materialize, openOnlineWriter, progressReporter, selectViews } from '../../app/online.ts';
 import { loadSnapshot, openRegistryStore } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
-import { materialize, selectViews } from '../../materialize/materialize.ts';
-import { progressReporter } from '../../materialize/progress.ts';
 import type { Command, CommandContext } from '../command.ts';
 
 /** `now`, epoch ms digits or an ISO 8601 time → epoch ms; USAGE error naming the flag otherwise. */

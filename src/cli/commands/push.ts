@@ -5,11 +5,10 @@
  * them to the offline push log so training sees them.
  */
 import path from 'node:path';
-import { openOnlineWriter, openPushLog, readPushFile } from '../../app/online.ts';
+import { openOnlineWriter, openPushLog, pushRows, readPushFile } from '../../app/online.ts';
 import { loadSnapshot } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
-import { pushRows } from '../../materialize/push.ts';
 import { lookupView } from '../../registry/resolve.ts';
 import type { Command } from '../command.ts';
 
