@@ -30,6 +30,17 @@ export function jsonFriendly(type: FeatureType, v: FeatureValue): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (Buffer.isBuffer(v)) return v.toString('base64');
   if (type === 'timestamp' && typeof v === 'number') return new Date(v).toISOString();
+  if (type === 'float32' && typeof v === 'number') return shortestFloat32(v);
+  return v;
+}
+
+/** The shortest decimal that reads back as the same float32 (0.1, not 0.10000000149011612). */
+function shortestFloat32(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  for (let p = 1; p <= 9; p++) {
+    const x = Number(v.toPrecision(p));
+    if (Math.fround(x) === v) return x;
+  }
   return v;
 }
 

@@ -72,3 +72,17 @@ export const materializeCommand: Command = {
     });
   },
 };
+
+/**
+ * The quickstart's materialization step (`npm start`): every online view of the example
+ * repository, all event times up to now, into the configured online store (embedded by default).
+ */
+export async function quickstartMaterialize(ctx: CommandContext, say: (s: string) => void): Promise<void> {
+  say('Materializing the example data into the online store ...');
+  await withMaterializeDeps({ ...ctx, interactive: false }, async (d) => {
+    const views = selectViews(d.snapshot);
+    const results = await materialize(views, { startMs: 0, endMs: Date.now() }, { offline: d.offline, online: d.online, watermarks: d.watermarks });
+    for (const r of results) say(`    ${r.view}: ${r.rows} rows`);
+    say(`    Online store: ${d.config.online_store.type}${d.config.online_store.type === 'embedded' ? ` (${d.config.paths.embeddedOnline})` : ''}.`);
+  });
+}
