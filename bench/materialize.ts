@@ -79,11 +79,15 @@ function rssSampler() {
 const MB = (b: number) => Math.round(b / 1048576);
 const usedMemory = async (r: Redis) => Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
 
-/** Total microseconds Redis spent executing commands so far (INFO commandstats). */
+/**
+ * Microseconds Redis spent executing client commands so far (INFO commandstats). Commands a Lua
+ * script calls are counted inside EVALSHA/EVAL and again under their own names, so when scripts
+ * ran only EVALSHA/EVAL are summed.
+ */
 async function redisCommandUsec(r: Redis): Promise<number> {
-  let total = 0;
-  for (const m of (await r.info('commandstats')).matchAll(/usec=(\d+)/g)) total += Number(m[1]);
-  return total;
+  const stats = [...(await r.info('commandstats')).matchAll(/cmdstat_(\w+):calls=\d+,usec=(\d+)/g)].map((m) => [m[1], Number(m[2])] as const);
+  const scripts = stats.filter(([c]) => c === 'evalsha' || c === 'eval');
+  return (scripts.length ? scripts : stats).reduce((a, [, u]) => a + u, 0);
 }
 
 async function floor(redis: Redis): Promise<{ rowsPerSec: number; peakRssMb: number }> {
@@ -121,7 +125,8 @@ try {
   await redis.flushall();
   await redis.config('RESETSTAT');
 
-  const store = await RedisOnlineStore.create({ url: server.url, project: 'bench', commandTimeoutMs: 10_000 });
+  const rpsAt = argv.indexOf('--rows-per-script');
+  const store = await RedisOnlineStore.create({ url: server.url, project: 'bench', commandTimeoutMs: 10_000, rowsPerScript: rpsAt >= 0 ? Number(argv[rpsAt + 1]) : undefined });
   const sampler = rssSampler();
   const rssAt: number[] = [];
   let written = 0;
