@@ -17,7 +17,7 @@ const keys = [{ name: 'id', type: 'int64' as const }];
 
 beforeAll(async () => {
   cluster = await startRedisCluster(3);
-  store = await RedisOnlineStore.create({ clusterNodes: cluster.seeds.split(','), project: 'c' });
+  store = await RedisOnlineStore.create({ clusterNodes: cluster.seeds.split(','), project: 'c', commandTimeoutMs: 400 });
 });
 afterAll(async () => {
   await store?.close();
@@ -55,5 +55,19 @@ describe('redis cluster', () => {
     } finally {
       (client as { pipeline: typeof client.pipeline }).pipeline = original;
     }
+  });
+
+  it('a hung node fails the read within the command timeout, and reads recover when it answers again', async () => {
+    const entities = Array.from({ length: 60 }, (_, i) => encodeEntityKey(keys, [i]));
+    cluster.pauseNode(1);
+    try {
+      const t0 = Date.now();
+      await expect(store.readRows({ views: ['v@1'], entityKeys: [entities] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      cluster.resumeNode(1);
+    }
+    const rows = await store.readRows({ views: ['v@1'], entityKeys: [entities] });
+    expect(rows[0]).toHaveLength(60);
   });
 });
