@@ -106,6 +106,26 @@ describe.each([
   });
 });
 
+describe('push file formats', () => {
+  it('reads NDJSON and Parquet, and --offline appends to the push log', async () => {
+    const nd = path.join(repo.dir, 'rows.ndjson');
+    await writeFile(nd, `{"rider_id": "7", "event_timestamp": ${NOW}, "trips_today": 70}\n{"rider_id": 8, "event_timestamp": "${iso(NOW)}", "avg_fare": 1.5}\n`);
+    const a = await cli(['push', '--repo', repo.dir, '--view', 'rider_stats', '--file', nd, '--offline']);
+    expect(a.stderr).toBe('');
+    expect(a.stdout).toMatch(/pushed 2 rows to rider_stats@1: 2 written, 0 older than what is stored; push log \.pitstop\/offline\/push\/rider_stats\/v1\/.*\.parquet/);
+    const pq = path.join(repo.dir, 'rows.parquet');
+    await writeTable(pq, [['rider_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMPTZ'], ['trips_today', 'BIGINT']], [[9, iso(NOW), 90]]);
+    const b = await cli(['push', '--repo', repo.dir, '--view', 'rider_stats', '--file', pq]);
+    expect(b.stdout).toMatch(/pushed 1 rows/);
+    const got = await cli(['online', 'get', '--repo', repo.dir, '--entity', 'rider_id=7', '--entity', 'rider_id=8', '--entity', 'rider_id=9', '--features', 'rider_stats:trips_today,rider_stats:avg_fare']);
+    const out = JSON.parse(got.stdout);
+    expect(out.features.trips_today.values).toEqual([70, null, 90]);
+    expect(out.features.avg_fare.statuses).toEqual(['NULL_VALUE', 'PRESENT', 'NULL_VALUE']);
+    const txt = await cli(['push', '--repo', repo.dir, '--view', 'rider_stats', '--file', path.join(repo.dir, 'rows.txt')]);
+    expect(txt.code).toBe(2);
+  });
+});
+
 describe('online CLI with Redis down', () => {
   it('fails fast with ONLINE_STORE_UNAVAILABLE and a non-zero exit', async () => {
     const t0 = Date.now();
