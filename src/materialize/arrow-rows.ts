@@ -83,6 +83,7 @@ export class ArrowRowConverter {
   private readonly rows: RowEncoder;
   private readonly keys: EntityKeyEncoder;
   private readonly storageId: string;
+  private bytesPerRow = 0;
 
   constructor(private readonly view: FeatureViewVersion) {
     this.rows = new RowEncoder(view.features);
@@ -108,7 +109,9 @@ export class ArrowRowConverter {
     const nf = featCols.length;
     const keyVals: unknown[] = new Array(nk);
     const out: OnlineWrite[] = new Array(n);
-    this.rows.newChunk();
+    // Size the chunk from the previous batch's bytes per row, so it rarely has to regrow.
+    this.rows.newChunk(this.bytesPerRow > 0 ? Math.ceil(n * this.bytesPerRow * 1.1) + 4096 : undefined);
+    let bytes = 0;
     let i = 0;
     let f = -1;
     try {
@@ -120,8 +123,11 @@ export class ArrowRowConverter {
         const created = crNulls && !cr.isValid(i) ? null : Number(crArr[i]);
         this.rows.begin(Number(evArr[i]), created);
         for (f = 0; f < nf; f++) featCols[f](i);
-        out[i] = { view: this.storageId, entity, row: this.rows.end(), expireAtMs: expireAt };
+        const row = this.rows.end();
+        bytes += row.length;
+        out[i] = { view: this.storageId, entity, row, expireAtMs: expireAt };
       }
+      if (n > 0) this.bytesPerRow = bytes / n;
     } catch (e) {
       this.rows.abort();
       const where = f >= 0 ? `feature "${view.features[f].name}"` : 'join keys / timestamps';
