@@ -1,7 +1,8 @@
 /**
  * The online CLI end to end, in process, on a throwaway repository: apply, materialize,
  * online get (features and a feature service, statuses), push (good and bad batches),
- * materialize-incremental; against the embedded store and against Redis via PITSTOP_REDIS_URL.
+ * materialize-incremental; against the embedded store, Redis (PITSTOP_REDIS_URL) and a 3-master
+ * Redis Cluster (PITSTOP_REDIS_CLUSTER_NODES).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
 import { BASE_DEFS, tempDir, writeRepo } from '../cli/helpers.ts';
 import { writeTable } from '../offline/support/data.ts';
-import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../support/redis-server.ts';
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
@@ -22,6 +23,7 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 let repo: { dir: string; cleanup: () => Promise<void> };
 let redis: RedisServer;
+let cluster: RedisCluster;
 const NOW = Date.now();
 const iso = (ms: number) => new Date(ms).toISOString();
 const HOUR = 3_600_000;
@@ -41,10 +43,11 @@ beforeAll(async () => {
   const applied = await cli(['apply', '--repo', repo.dir]);
   expect(applied.stderr).toBe('');
   expect(applied.code).toBe(0);
-  redis = await startRedis();
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
 });
 afterAll(async () => {
   await redis?.stop();
+  await cluster?.stop();
   await repo?.cleanup();
 });
 
@@ -57,6 +60,7 @@ const get = async (env: NodeJS.ProcessEnv, ...extra: string[]) => {
 describe.each([
   ['embedded', () => ({})],
   ['redis', () => ({ PITSTOP_REDIS_URL: redis.url })],
+  ['redis cluster', () => ({ PITSTOP_REDIS_CLUSTER_NODES: cluster.seeds })],
 ])('online CLI (%s)', (_name, envOf) => {
   it('materialize, then online get prints values, statuses and event times', async () => {
     const env = envOf();
