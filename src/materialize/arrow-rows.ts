@@ -1,7 +1,9 @@
 /**
  * Arrow record batches (as the OfflineReader yields them) → online writes. Column-wise: one
- * accessor per column is chosen per batch (typed arrays for fixed-width columns without
- * nulls), then rows are encoded straight into chunk buffers by RowEncoder / EntityKeyEncoder.
+ * writer per column is chosen per batch (fixed-width columns read their typed arrays and
+ * validity bitmaps directly into RowEncoder's unchecked fast paths; other types go through the
+ * checked value encoders), then rows are encoded straight into one chunk buffer per batch.
+ * The only per-row objects are the OnlineWrite records the writer port takes.
  */
 import type { RecordBatch, Vector } from 'apache-arrow';
 import { PitstopError, isPitstopError } from '../core/errors.ts';
@@ -64,7 +66,9 @@ type Put = (i: number) => void;
 function columnWriter(enc: RowEncoder, f: number, vec: Vector, type: FeatureType): Put {
   const valid = validity(vec);
   let put: Put | undefined;
-  const a = vec.toArray() as ArrayLike<unknown>;
+  const fixed = type === 'float64' || type === 'float32' || type === 'int32' || type === 'int64';
+  // toArray() of a string or list column would build every value: only fixed-width ones here.
+  const a = fixed ? (vec.toArray() as ArrayLike<unknown>) : undefined;
   // Only when the column's array type matches the feature type exactly.
   if (type === 'float64' && a instanceof Float64Array) put = (i) => enc.putFloat64(a[i]);
   else if (type === 'float32' && a instanceof Float32Array) put = (i) => enc.putFloat32(a[i]);
