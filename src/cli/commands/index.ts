@@ -11,6 +11,10 @@ import { registryHistoryCommand } from './registry-history.ts';
 import { registryShowCommand } from './registry-show.ts';
 import { schemaCommand } from './schema.ts';
 import { validateCommand } from './validate.ts';
+import { materializeCommand } from './materialize.ts';
+import { materializeIncrementalCommand } from './materialize-incremental.ts';
+import { pushCommand } from './push.ts';
+import { onlineGetCommand } from './online-get.ts';
 
 export const COMMANDS: readonly Command[] = [
   // --- definitions and registry (foundation) ---
@@ -26,4 +30,9 @@ export const COMMANDS: readonly Command[] = [
   historicalCommand,
   explainHistoricalCommand,
   materializeOfflineCommand,
+  // --- online store (online) ---
+  materializeCommand,
+  materializeIncrementalCommand,
+  pushCommand,
+  onlineGetCommand,
 ];

@@ -10,6 +10,7 @@ import { loadConfig } from '../../config/load.ts';
 import { formatPlan } from '../../registry/diff.ts';
 import { applyRepository } from '../../registry/workflow.ts';
 import type { Command } from '../command.ts';
+import { quickstartMaterialize } from './materialize.ts';
 
 export const quickstartCommand: Command = {
   name: 'quickstart',
@@ -33,11 +34,13 @@ export const quickstartCommand: Command = {
     const result = await withRegistryWorkflow(config, applyRepository);
     say(formatPlan(result.plan).trimEnd().replace(/^/gm, '    '));
     say(result.applied ? `    Applied registry version ${result.applied.version}.` : `    Registry unchanged at version ${result.previous?.version}.`);
+    await quickstartMaterialize(ctx, say);
 
     say('');
     say('Next steps:');
     say('  npx pitstop registry show          # what is registered');
     say('  npx pitstop registry history       # every applied version');
+    say('  npx pitstop online get --entity driver_id=1 --features driver_stats:rating,driver_embedding:embedding');
     say('  edit definitions/*.yaml, then npx pitstop plan && npx pitstop apply');
     return 0;
   },

@@ -1,0 +1,56 @@
+/**
+ * Composition root for the online store: the only place that imports the concrete adapters.
+ * Adapters are picked from a static map keyed by `online_store.type`.
+ */
+import type { ResolvedConfig } from '../config/load.ts';
+import type { OnlineStoreConfig } from '../config/schema.ts';
+import type { OnlineReader, OnlineWriter } from '../online/ports.ts';
+import { EmbeddedOnlineStore } from '../online/embedded/embedded-store.ts';
+import { RedisOnlineStore } from '../online/redis/redis-store.ts';
+import { DuckDBPushLog } from '../materialize/duckdb-push-log.ts';
+import type { PushLog } from '../materialize/push.ts';
+export { readPushFile } from '../materialize/push-file.ts';
+export { lookupOnline } from '../online/lookup.ts';
+// Materialization and push logic, for the CLI (which reaches everything through app/).
+export { materialize, materializeIncremental, selectViews } from '../materialize/materialize.ts';
+export { progressReporter } from '../materialize/progress.ts';
+export { pushRows } from '../materialize/push.ts';
+
+export type OnlineStore = OnlineReader & OnlineWriter;
+
+type Opener = (config: ResolvedConfig) => Promise<OnlineStore>;
+
+const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
+  embedded: (config) => EmbeddedOnlineStore.create({ dir: config.paths.embeddedOnline }),
+  redis: (config) => {
+    const c = config.online_store as Extract<OnlineStoreConfig, { type: 'redis' }>;
+    return RedisOnlineStore.create({
+      url: c.url,
+      clusterNodes: c.cluster_nodes,
+      keyPrefix: c.key_prefix,
+      project: config.project,
+      connectTimeoutMs: c.connect_timeout_ms,
+      commandTimeoutMs: c.command_timeout_ms,
+    });
+  },
+};
+
+/** Reader and writer over the configured online store (materialize, push, `online get`). */
+export function openOnlineStore(config: ResolvedConfig): Promise<OnlineStore> {
+  return ADAPTERS[config.online_store.type](config);
+}
+
+/** The reader alone (serving). Connects and pings; rejects ONLINE_STORE_UNAVAILABLE. */
+export function openOnlineReader(config: ResolvedConfig): Promise<OnlineReader> {
+  return openOnlineStore(config);
+}
+
+/** The writer alone (materialization, push). */
+export function openOnlineWriter(config: ResolvedConfig): Promise<OnlineWriter> {
+  return openOnlineStore(config);
+}
+
+/** The offline push log (Parquet under `<offline data_dir>/push/`), for `push --offline` and the Push RPC. */
+export function openPushLog(config: ResolvedConfig): Promise<PushLog> {
+  return DuckDBPushLog.create(config.paths.offlineData);
+}
