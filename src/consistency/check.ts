@@ -73,7 +73,7 @@ export async function checkConsistency(request: ResolvedRequest, deps: Consisten
     comparisons.push({
       view: id,
       ttlMs: view.ttlMs,
-      features: features.map((f) => ({ name: f.outputName, ref: `${id}:${f.def.name}`, type: f.def.type })),
+      features: features.map((f) => ({ name: f.def.name, ref: `${id}:${f.def.name}`, type: f.def.type })),
       offlineEntities: entities,
       sampled: sampled.map((e, i) => ({ key: e.key, offline: e.offline, online: online[i] })),
     });

@@ -37,7 +37,7 @@ export interface Example {
 }
 
 export interface FeatureReport {
-  /** Output name (`feature`, or `view__feature` for a feature service with full names). */
+  /** Feature name within its view version. */
   name: string;
   /** `view@version:feature`. */
   ref: string;
