@@ -26,5 +26,6 @@ export async function openOfflineReader(config: ResolvedConfig): Promise<Offline
 }
 
 export type { HistoricalRequest, HistoricalJob, ViewOrigin } from '../offline/historical.ts';
+export { outputFormat } from '../offline/historical.ts';
 export type { MaterializeOfflineRange, MaterializeOfflineResult } from '../offline/materialize-offline.ts';
 export { formatIntervals } from '../offline/materialization-manifest.ts';

@@ -37,12 +37,13 @@ export function sourcePath(loc: OfflineLocations, view: FeatureViewVersion): str
   return path.resolve(loc.repoDir, view.source.path);
 }
 
-/** Glob of the push-log files of a view version, or undefined when there are none. */
-export function pushLogGlob(loc: OfflineLocations, view: FeatureViewVersion): string | undefined {
+/** The push-log files of a view version right now (sorted), or undefined when there are none. */
+export function pushLogFiles(loc: OfflineLocations, view: FeatureViewVersion): string[] | undefined {
   const dir = pushLogDir(loc.offlineDataDir, view.name, view.version);
   if (!existsSync(dir)) return undefined;
   // Only finished files: writers write a temp name and rename it to *.parquet when complete.
-  return readdirSync(dir).some((f) => f.endsWith('.parquet')) ? path.join(dir, '*.parquet') : undefined;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(dir, f));
+  return files.length ? files : undefined;
 }
 
 /** The files a source path or glob matches right now. */
@@ -51,14 +52,20 @@ export async function sourceFiles(session: DuckDBSession, p: string): Promise<st
   return rows.map((r) => String(r.file));
 }
 
-/** Columns of the view version's source, as DuckDB reads them; an unreadable source names its file. */
-export async function describeSource(session: DuckDBSession, loc: OfflineLocations, view: FeatureViewVersion): Promise<SourceColumn[]> {
+/**
+ * The files of the view version's source right now and their columns, as DuckDB reads them; an
+ * unreadable source (no files, not Parquet/CSV, unreadable) names its file.
+ */
+export async function describeSource(session: DuckDBSession, loc: OfflineLocations, view: FeatureViewVersion): Promise<{ files: string[]; columns: SourceColumn[] }> {
   const p = sourcePath(loc, view);
+  const where = `source "${view.source.name}" of feature view "${view.name}" version ${view.version}`;
+  const files = await sourceFiles(session, p);
+  if (files.length === 0) throw new PitstopError('SOURCE_UNREADABLE', `cannot read ${where}: no files match ${p}`);
   try {
-    return await session.describe(sql`SELECT * FROM ${scanFiles(p, view.source.format)}`);
+    return { files, columns: await session.describe(sql`SELECT * FROM ${scanFiles(files, view.source.format)}`) };
   } catch (e) {
     const err = e as PitstopError;
-    throw new PitstopError('SOURCE_UNREADABLE', `cannot read source "${view.source.name}" of feature view "${view.name}" version ${view.version} at ${p}: ${err.message}`, { cause: e });
+    throw new PitstopError('SOURCE_UNREADABLE', `cannot read ${where} at ${p}: ${err.message}`, { cause: e });
   }
 }
 
@@ -73,22 +80,23 @@ export async function planFeatureRows(
   view: FeatureViewVersion,
   options: { needed?: NeededRange; rangeUs?: FeatureTableSpec['rangeUs']; preferMaterialized?: boolean; latestOnly?: boolean } = {},
 ): Promise<PlannedRows> {
-  const push = pushLogGlob(loc, view);
-  const pushNote = push ? ' + push log' : '';
+  const push = pushLogFiles(loc, view);
+  const pushNote = push ? ` + push log (${push.length} files)` : '';
+  const fromSource = async (note: string): Promise<PlannedRows> => {
+    const { files, columns } = await describeSource(session, loc, view);
+    const rows = { kind: 'source' as const, path: sourcePath(loc, view), files, format: view.source.format, columns };
+    return { spec: { view, rows, pushLogFiles: push, rangeUs: options.rangeUs }, origin: `source ${sourcePath(loc, view)}${pushNote}${note}` };
+  };
   if (options.preferMaterialized !== false) {
     const manifest = readManifest(loc.offlineDataDir, view);
     if (manifest) {
       const stamp = sourceStamp(await sourceFiles(session, sourcePath(loc, view)));
       const why = materializationCovers(manifest, view, options.needed ?? {}, stamp);
-      if (why === true) {
-        const glob = materializedGlob(loc.offlineDataDir, view);
-        const rows = manifest.files > 0 ? { kind: 'materialized' as const, glob, latestOnly: options.latestOnly } : { kind: 'empty' as const };
-        return { spec: { view, rows, pushLogGlob: push, rangeUs: options.rangeUs }, origin: `offline materialization (${glob})${pushNote}` };
-      }
-      const columns = await describeSource(session, loc, view);
-      return { spec: { view, rows: { kind: 'source', path: sourcePath(loc, view), format: view.source.format, columns }, pushLogGlob: push, rangeUs: options.rangeUs }, origin: `source ${sourcePath(loc, view)}${pushNote} (materialization not used: ${why})` };
+      if (why !== true) return fromSource(` (materialization not used: ${why})`);
+      const glob = materializedGlob(loc.offlineDataDir, view);
+      const rows = manifest.files > 0 ? { kind: 'materialized' as const, glob, latestOnly: options.latestOnly } : { kind: 'empty' as const };
+      return { spec: { view, rows, pushLogFiles: push, rangeUs: options.rangeUs }, origin: `offline materialization (${glob})${pushNote}` };
     }
   }
-  const columns = await describeSource(session, loc, view);
-  return { spec: { view, rows: { kind: 'source', path: sourcePath(loc, view), format: view.source.format, columns }, pushLogGlob: push, rangeUs: options.rangeUs }, origin: `source ${sourcePath(loc, view)}${pushNote}` };
+  return fromSource('');
 }

@@ -32,8 +32,13 @@ export interface SourceColumn {
 export type FeatureRows =
   | {
       kind: 'source';
-      /** Absolute path or glob of the source files. */
+      /** Absolute path or glob of the source files (for messages). */
       path: string;
+      /**
+       * The files the path matched when the retrieval was planned: pinned, so that statistics
+       * taken at plan time (see the packed tie order) describe exactly the rows the query reads.
+       */
+      files: readonly string[];
       format: 'parquet' | 'csv';
       /** The source's columns, as DuckDB describes them. */
       columns: readonly SourceColumn[];
@@ -54,22 +59,23 @@ export type FeatureRows =
 export interface FeatureTableSpec {
   view: FeatureViewVersion;
   rows: FeatureRows;
-  /** Glob of the view version's push-log Parquet files, when any exist. */
-  pushLogGlob?: string;
+  /** The view version's push-log Parquet files (pinned at plan time), when any exist. */
+  pushLogFiles?: readonly string[];
   /** Keep only rows with event time in [startUs, endUs). */
   rangeUs?: { start?: bigint; end?: bigint };
 }
 
 /** A table-valued scan of files: parameters for the paths, options from a closed set. */
-export function scanFiles(path: string, format: 'parquet' | 'csv'): Sql {
-  return format === 'parquet' ? sql`read_parquet(${path})` : sql`read_csv(${path}, header = true)`;
+export function scanFiles(files: string | readonly string[], format: 'parquet' | 'csv'): Sql {
+  const arg = typeof files === 'string' ? sql`${files}` : sql`[${join([...files])}]`;
+  return format === 'parquet' ? sql`read_parquet(${arg})` : sql`read_csv(${arg}, header = true)`;
 }
 
 export function featureTableSql(spec: FeatureTableSpec): Sql {
   checkReservedNames(spec.view);
   const rows = spec.rows;
   const parts: Sql[] = [rows.kind === 'source' ? fromSource(spec.view, rows) : rows.kind === 'empty' ? noRows(spec.view) : fromStored(spec.view, rows.glob, rows.latestOnly)];
-  if (spec.pushLogGlob) parts.push(fromStored(spec.view, spec.pushLogGlob));
+  if (spec.pushLogFiles?.length) parts.push(fromStored(spec.view, spec.pushLogFiles));
   const body = parts.length === 1 ? parts[0] : join(parts, '\nUNION ALL\n');
   const where = rangeFilter(spec.rangeUs);
   return where ? sql`SELECT * FROM (${body}) AS __ps_rows WHERE ${where}` : body;
@@ -126,7 +132,7 @@ function fromSource(view: FeatureViewVersion, rows: Extract<FeatureRows, { kind:
     ident(CR),
     ...view.features.map((f) => sql`CAST(${f.expr === undefined ? ident(f.name) : definitionExpr(f.expr)} AS ${trusted(duckdbType(f.type))}) AS ${ident(f.name)}`),
   ];
-  return sql`SELECT ${join(cols)}\nFROM (SELECT ${join(renamed)} FROM ${scanFiles(rows.path, rows.format)}) AS __ps_src\nWHERE ${ident(EV)} IS NOT NULL`;
+  return sql`SELECT ${join(cols)}\nFROM (SELECT ${join(renamed)} FROM ${scanFiles(rows.files, rows.format)}) AS __ps_src\nWHERE ${ident(EV)} IS NOT NULL`;
 }
 
 /** A materialization of an empty range: the shape without rows. */
@@ -141,7 +147,7 @@ function noRows(view: FeatureViewVersion): Sql {
 }
 
 /** Rows already in the stored shape (push log, materialization): keys, event_ts, created_ts, features. */
-function fromStored(view: FeatureViewVersion, glob: string, latestOnly = false): Sql {
+function fromStored(view: FeatureViewVersion, files: string | readonly string[], latestOnly = false): Sql {
   const cols: Sql[] = [
     ...view.joinKeys.map((k) => sql`CAST(${ident(k.name)} AS ${trusted(duckdbType(k.type))}) AS ${ident(k.name)}`),
     sql`epoch_us(${ident('event_ts')}) AS ${ident(EV)}`,
@@ -149,7 +155,7 @@ function fromStored(view: FeatureViewVersion, glob: string, latestOnly = false):
     ...view.features.map((f) => sql`CAST(${ident(f.name)} AS ${trusted(duckdbType(f.type))}) AS ${ident(f.name)}`),
   ];
   const latest = latestOnly ? sql` AND ${ident(LATEST)}` : sql``;
-  return sql`SELECT ${join(cols)}\nFROM read_parquet(${glob}, union_by_name = true, hive_partitioning = false)\nWHERE ${ident('event_ts')} IS NOT NULL${latest}`;
+  return sql`SELECT ${join(cols)}\nFROM read_parquet(${typeof files === 'string' ? sql`${files}` : sql`[${join([...files])}]`}, union_by_name = true, hive_partitioning = false)\nWHERE ${ident('event_ts')} IS NOT NULL${latest}`;
 }
 
 /**

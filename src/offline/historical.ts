@@ -21,9 +21,9 @@ import { resolveRefs, resolveService, type ResolvedRequest } from '../registry/r
 import { DEFAULT_BATCH_ROWS, arrowSchema, toRecordBatches, type ArrowColumn } from './arrow-batches.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
 import { checkEntityColumns, loadEntityTable, ENTITY_TS_COLUMN, entityTimeMicros, type EntitySource, type EntityTable } from './entity-table.ts';
-import { featureTableSql, forArrow } from './feature-table.ts';
+import { CR, EV, featureTableSql, forArrow } from './feature-table.ts';
 import { planFeatureRows, type OfflineLocations } from './feature-rows.ts';
-import { pitQuerySql, type PitView } from './pit-query.ts';
+import { packedOrder, pitQuerySql, type PitView, type TieOrder } from './pit-query.ts';
 import { ident, join, sql, trusted, type Sql } from './sql.ts';
 
 export interface HistoricalRequest {
@@ -37,6 +37,12 @@ export interface HistoricalRequest {
   filterByCreatedTimestamp?: boolean;
   /** Read offline materializations when they cover the request; default true. */
   useMaterializations?: boolean;
+  /**
+   * How ties on event time are ordered by created time in the ASOF plan: `auto` (default) packs
+   * (event, created) into one BIGINT when the data's spans allow and compares a struct otherwise;
+   * `struct` always compares the struct (slower; exists to measure the fallback).
+   */
+  tieOrder?: 'auto' | 'struct';
 }
 
 export interface ViewOrigin {
@@ -86,10 +92,22 @@ export class HistoricalJob {
    */
   async writeFile(file: string): Promise<number> {
     const format = outputFormat(file);
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    try {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    } catch (e) {
+      throw new PitstopError('OFFLINE_QUERY_FAILED', `cannot write ${file}: ${(e as Error).message}`, { cause: e });
+    }
     const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      const rows = await this.session.exec(sql`COPY (${this.sql}) TO ${tmp} (${trusted(format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet')})`, this.conn);
+      let rows: number;
+      try {
+        rows = await this.session.exec(sql`COPY (${this.sql}) TO ${tmp} (${trusted(format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet')})`, this.conn);
+      } catch (e) {
+        // A failure to write the output is not an unreadable source: say which file.
+        const err = e as PitstopError;
+        if (err.message.includes(tmp)) throw new PitstopError('OFFLINE_QUERY_FAILED', `cannot write ${file}: ${err.message.replaceAll(tmp, file)}`, { cause: e });
+        throw e;
+      }
       renameSync(tmp, file);
       return rows;
     } finally {
@@ -138,8 +156,10 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
       const plan = await planFeatureRows(session, loc, v.view, { needed, preferMaterialized: req.useMaterializations ?? true, latestOnly });
       const rows = plan.spec.rows;
       const tiesResolved = rows.kind === 'empty' || (rows.kind === 'materialized' && rows.latestOnly === true);
-      const hasCreated = plan.spec.pushLogGlob !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
-      views.push({ request: v, featureTable: featureTableSql(plan.spec), hasCreated });
+      const hasCreated = plan.spec.pushLogFiles !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
+      const featureTable = featureTableSql(plan.spec);
+      const order: TieOrder = !hasCreated || req.filterByCreatedTimestamp ? { kind: 'event' } : req.tieOrder === 'struct' ? { kind: 'struct' } : await tieOrder(session, conn, featureTable);
+      views.push({ request: v, featureTable, order });
       origins.push({ view: v.view.name, version: v.view.version, origin: plan.origin });
     }
     const query = pitQuerySql({ entity, views, filterByCreatedTimestamp: req.filterByCreatedTimestamp ?? false });
@@ -149,6 +169,24 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
     conn.closeSync();
     throw e;
   }
+}
+
+/**
+ * Measures the feature rows' event-time span and created − event span (one cheap aggregate pass
+ * over two columns) to order ties by one packed BIGINT; falls back to the struct order when the
+ * spans do not fit.
+ */
+async function tieOrder(session: DuckDBSession, conn: DuckDBConnection, featureTable: Sql): Promise<TieOrder> {
+  const ev = ident(EV);
+  const d = sql`(${ident(CR)} - ${ev})`;
+  const divides = (x: Sql, unit: number) => sql`coalesce(bool_and(${x} % ${trusted(String(unit))} = 0), TRUE)`;
+  const [r] = await session.all(sql`SELECT min(${ev}) AS e0, max(${ev}) AS e1, min(${d}) AS d0, max(${d}) AS d1,
+    ${divides(ev, 1_000_000)} AS es, ${divides(ev, 1000)} AS ems, ${divides(d, 1_000_000)} AS ds, ${divides(d, 1000)} AS dms
+    FROM (${featureTable}) AS __ps_stats`, conn);
+  if (r.e0 == null || r.e1 == null) return { kind: 'event' }; // no rows: nothing to break
+  const big = (x: unknown) => (x == null ? undefined : BigInt(x as bigint));
+  const unit = (s: unknown, ms: unknown) => (s === true ? 1_000_000n : ms === true ? 1000n : 1n);
+  return packedOrder({ minEvent: big(r.e0)!, maxEvent: big(r.e1)!, eventUnit: unit(r.es, r.ems), minDelta: big(r.d0), maxDelta: big(r.d1), deltaUnit: unit(r.ds, r.dms) }) ?? { kind: 'struct' };
 }
 
 /** Earliest and latest entity time (µs), which decide whether a materialization covers the request. */

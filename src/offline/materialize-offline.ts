@@ -21,7 +21,7 @@ import type { FeatureViewVersion } from '../core/registry-model.ts';
 import { PitstopError } from '../core/errors.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
 import { EV, featureTableSql, storedColumns } from './feature-table.ts';
-import { describeSource, sourceFiles, sourcePath, type OfflineLocations } from './feature-rows.ts';
+import { describeSource, sourcePath, type OfflineLocations } from './feature-rows.ts';
 import {
   addInterval, materializedDir, readManifest, sourceStamp, writeManifest, MANIFEST_FORMAT_VERSION, type Interval,
 } from './materialization-manifest.ts';
@@ -53,15 +53,13 @@ export async function materializeOffline(session: DuckDBSession, loc: OfflineLoc
   }
   const dir = materializedDir(loc.offlineDataDir, view);
   mkdirSync(dir, { recursive: true });
-  const files = await sourceFiles(session, sourcePath(loc, view));
-  if (files.length === 0) throw new PitstopError('SOURCE_UNREADABLE', `source "${view.source.name}" of feature view "${view.name}" matches no files at ${sourcePath(loc, view)}`);
+  const { files, columns } = await describeSource(session, loc, view);
   const stamp = sourceStamp(files);
   const previous = readManifest(loc.offlineDataDir, view);
   const stale = previous !== undefined && (previous.sourceStamp !== stamp || previous.fingerprint !== view.fingerprint);
 
-  const columns = await describeSource(session, loc, view);
   const rangeUs = { start: range.startMs === undefined ? undefined : BigInt(range.startMs) * 1000n, end: range.endMs === undefined ? undefined : BigInt(range.endMs) * 1000n };
-  const table = featureTableSql({ view, rows: { kind: 'source', path: sourcePath(loc, view), format: view.source.format, columns }, rangeUs });
+  const table = featureTableSql({ view, rows: { kind: 'source', path: sourcePath(loc, view), files, format: view.source.format, columns }, rangeUs });
 
   const id = randomBytes(6).toString('hex');
   const staging = path.join(dir, `.staging-${id}`);

@@ -27,7 +27,7 @@ beforeAll(async () => {
     FROM (SELECT * FROM read_parquet(${path.join(repo, 'data/rider_stats/*.parquet')}) ORDER BY event_ts, rider LIMIT 100) r
     POSITIONAL JOIN (SELECT driver_id FROM read_parquet(${path.join(repo, 'data/driver_stats/*.parquet')}) ORDER BY event_ts, driver_id LIMIT 100) d) TO ${entities} (FORMAT parquet)`);
   s.close();
-});
+}, 30_000);
 afterAll(() => tmp.cleanup());
 
 describe('offline CLI on the example repository', () => {
@@ -45,7 +45,7 @@ describe('offline CLI on the example repository', () => {
     expect((await cli('historical', '--entities', entities, '--features', 'rider_stats:trips_7d,driver_stats:rating', '--out', csv)).code).toBe(0);
     const num = (v: unknown) => (v === null ? null : Number(v));
     expect((await readTable(csv)).map((x) => num(x.trips_7d))).toEqual(rows.map((x) => num(x.rider_stats__trips_7d)));
-  });
+  }, 30_000);
 
   it('materialize-offline is idempotent and historical then reads it, with the same answers', async () => {
     const before = await readTable(path.join(repo, 'out', 'train.parquet'));
@@ -59,6 +59,8 @@ describe('offline CLI on the example repository', () => {
     expect(files.length).toBeGreaterThan(0);
     expect((await readTable(path.join(repo, '.pitstop/offline/views/rider_stats/v1/date=*/*.parquet'))).length).toBe(2000);
 
+    const ranged = await cli('materialize-offline', 'zone_demand', '--start', '2026-01-03', '--end', '2026-01-04T12:00:00+00:00');
+    expect(ranged).toMatchObject({ code: 0, stdout: expect.stringContaining('materialized [2026-01-03T00:00:00.000Z, 2026-01-04T12:00:00.000Z)') });
     const explain = await cli('explain', 'historical', '--entities', entities, '--feature-service', 'match_ranker', '--full-feature-names');
     expect(explain.code).toBe(0);
     expect(explain.stdout).toMatch(/rider_stats@1: reads offline materialization/);
@@ -67,7 +69,7 @@ describe('offline CLI on the example repository', () => {
     const r = await cli('historical', '--entities', entities, '--feature-service', 'match_ranker', '--full-feature-names', '--out', out);
     expect(r.stderr).toContain('rider_stats@1: offline materialization');
     expect(await readTable(out)).toEqual(before);
-  });
+  }, 30_000);
 
   it('bad input: exit 1, the column or feature named, no output file', async () => {
     const out = path.join(repo, 'bad', 'x.parquet');
@@ -88,5 +90,21 @@ describe('offline CLI on the example repository', () => {
     expect(usage.code).toBe(2);
     expect(existsSync(path.dirname(out)) ? readdirSync(path.dirname(out)) : []).toEqual([]);
     expect((await cli('materialize-offline', '--start', 'yesterday')).code).toBe(2);
+    expect((await cli('materialize-offline', '--start', '2026-01-02', '--end', '2026-01-01')).code).toBe(2);
+    expect((await cli('materialize-offline', 'nope')).code).toBe(1);
+    const badOut = await cli('historical', '--entities', entities, '--features', 'rider_stats:trips_7d', '--out', path.join(repo, 'bad', 'x.json'));
+    expect(badOut).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown format ".json"') });
+  }, 30_000);
+});
+
+describe('materialize-offline time arguments', () => {
+  it('reads ISO 8601 times; without an offset they are UTC', async () => {
+    const { parseTime } = await import('../../src/cli/commands/materialize-offline.ts');
+    expect(parseTime('2026-01-02', '--start')).toBe(Date.UTC(2026, 0, 2));
+    expect(parseTime('2026-01-02T03:04', '--start')).toBe(Date.UTC(2026, 0, 2, 3, 4));
+    expect(parseTime('2026-01-02 03:04:05.5', '--start')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 500));
+    expect(parseTime('2026-01-02T03:04:05+02:00', '--start')).toBe(Date.UTC(2026, 0, 2, 1, 4, 5));
+    expect(parseTime(undefined, '--start')).toBeUndefined();
+    expect(() => parseTime('soon', '--start')).toThrow(/--start "soon" is not an ISO 8601 time/);
   });
 });

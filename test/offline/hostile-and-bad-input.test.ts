@@ -102,6 +102,12 @@ describe('bad input', () => {
     expect(noOutput()).toBe(true);
   });
 
+  it('an output that cannot be written names the file', async () => {
+    writeFileSync(path.join(tmp.dir, 'a-file'), 'x');
+    await expect(store.historicalToFile(snap, { entities: { file: entityFile }, features: ['drivers:trips'] }, path.join(tmp.dir, 'a-file', 'out.parquet')))
+      .rejects.toMatchObject({ reason: 'OFFLINE_QUERY_FAILED', message: expect.stringContaining(`cannot write ${path.join(tmp.dir, 'a-file', 'out.parquet')}`) });
+  });
+
   it('a source that is not Parquet names the file; a failing query leaves no partial output', async () => {
     writeFileSync(path.join(tmp.dir, 'garbage.parquet'), 'this is not parquet');
     const broken = structuredClone(snap) as RegistrySnapshot;

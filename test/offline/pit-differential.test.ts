@@ -29,7 +29,7 @@ function rng(seed: number): () => number {
 
 const MIN = 60_000;
 const BASE = Date.UTC(2024, 0, 1);
-interface FRow { k: number; s: string; ev: number; cr: number | null; val: number | null }
+interface FRow { k: number; s: string; ev: number; cr: number | null; val: number | null; crText?: string }
 interface VDef { name: string; composite: boolean; created: boolean; ttlMs: number; rows: FRow[] }
 interface ERow { k: number | null; s: string; t: number }
 
@@ -47,13 +47,22 @@ function generate(seed: number): { views: VDef[]; entities: ERow[] } {
       const k = 1 + Math.floor(r() * 6);
       const s = v.composite ? pick(['x', 'y']) : '-';
       const ev = BASE + Math.floor(r() * 30) * 10 * MIN; // a coarse grid: many ties on event time
-      const cr = v.created && r() < 0.8 ? ev + (Math.floor(r() * 7) - 2) * 5 * MIN : null;
+      let cr = v.created && r() < 0.8 ? ev + (Math.floor(r() * 7) - 2) * 5 * MIN : null;
+      // Seed 3: created times at ms precision (the packed tie order's ms unit).
+      if (cr !== null && seed === 3 && r() < 0.3) cr += 1;
       // Full ties (same keys, event and created) have no defined winner; keep one of each.
       const id = `${k}|${s}|${ev}|${cr}`;
       if (seen.has(id)) continue;
       seen.add(id);
       v.rows.push({ k, s, ev, cr, val: r() < 0.1 ? null : Math.floor(r() * 1000) });
     }
+  }
+  // Seed 4: one row created in 2200 (+1 µs): spans too wide to pack, so the struct order is used.
+  if (seed === 4) {
+    const far = Date.UTC(2200, 0, 1);
+    const row = views[0].rows[0];
+    row.cr = far;
+    row.crText = `${new Date(far).toISOString().slice(0, -1)}001Z`;
   }
   const entities: ERow[] = [];
   for (let i = 0; i < 300; i++) {
@@ -94,6 +103,8 @@ function reference(views: VDef[], entities: ERow[], filterByCreated: boolean): (
 
 const iso = (msv: number) => new Date(msv).toISOString();
 
+const usedOrders = new Map<number, Set<string>>();
+
 describe('PIT join against a brute-force reference', () => {
   for (const seed of [1, 2, 3, 4]) {
     it(`seed ${seed}: both plans, from sources and materializations, agree with the reference row by row`, async () => {
@@ -103,7 +114,7 @@ describe('PIT join against a brute-force reference', () => {
       for (const v of views) {
         const file = path.join(dir, `${v.name}.parquet`);
         const cols: [string, string][] = [['k', 'BIGINT'], ...(v.composite ? [['s', 'VARCHAR'] as [string, string]] : []), ['ev', 'TIMESTAMPTZ'], ...(v.created ? [['cr', 'TIMESTAMPTZ'] as [string, string]] : []), ['val', 'BIGINT']];
-        await writeBulk(file, cols, v.rows.map((x) => [x.k, ...(v.composite ? [x.s] : []), iso(x.ev), ...(v.created ? [x.cr === null ? null : iso(x.cr)] : []), x.val]));
+        await writeBulk(file, cols, v.rows.map((x) => [x.k, ...(v.composite ? [x.s] : []), iso(x.ev), ...(v.created ? [x.cr === null ? null : x.crText ?? iso(x.cr)] : []), x.val]));
         specs.push({
           name: v.name,
           entities: v.composite ? { e: { k: 'int64', s: 'string' } } : { e: { k: 'int64' } },
@@ -116,11 +127,16 @@ describe('PIT join against a brute-force reference', () => {
       const efile = await writeBulk(path.join(dir, 'entities.parquet'), [['k', 'BIGINT'], ['s', 'VARCHAR'], ['event_timestamp', 'TIMESTAMPTZ'], ['row', 'INTEGER']],
         entities.map((e, i) => [e.k, e.s, iso(e.t), i]));
       // From the sources, then from offline materializations (tie winners flagged at write time).
+      const orders = new Set<string>();
       for (const origin of ['source', 'offline materialization']) {
         if (origin !== 'source') for (const s of specs) await store.materializeOffline(snap.featureViews[s.name].versions[0]);
         for (const filterByCreatedTimestamp of [false, true]) {
           const job = await store.historical(snap, { entities: { file: efile }, features: views.map((v) => `${v.name}:val`), fullFeatureNames: true, filterByCreatedTimestamp });
           expect(job.origins.every((o) => o.origin.startsWith(origin))).toBe(true);
+          const text = job.explain();
+          if (text.includes('struct_pack(t := "e"."__ps_t"')) orders.add('struct');
+          if (/\/\/ CAST\(1000::BIGINT/.test(text)) orders.add('packed-ms');
+          if (/\/\/ CAST\(1000000::BIGINT/.test(text)) orders.add('packed-s');
           const table = await job.toTable();
           await job.close();
           const got = table.toArray().map((r) => {
@@ -132,6 +148,13 @@ describe('PIT join against a brute-force reference', () => {
           expect(got).toEqual(want);
         }
       }
-    });
+      usedOrders.set(seed, orders);
+    }, 30_000);
   }
+
+  it('covered the packed tie orders (s and ms units) and the struct fallback', () => {
+    expect(usedOrders.get(1)).toEqual(new Set(['packed-s']));
+    expect(usedOrders.get(3)!.has('packed-ms')).toBe(true);
+    expect(usedOrders.get(4)!.has('struct')).toBe(true);
+  });
 });

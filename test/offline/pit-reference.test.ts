@@ -170,6 +170,27 @@ describe('edges', () => {
   });
 });
 
+describe('tie-break orders', () => {
+  it('the row with the top created rank wins at exactly its event time (packed order edge)', async () => {
+    const at = (f: string) => path.join(tmp.dir, 'data', f);
+    // created − event ∈ {0, 1, 2} s: ranks 1..3 (0 is NULL) fill the 2 bits exactly.
+    await writeTable(at('ranks.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1],
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:02', 3],
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:01', 2],
+      [1, '2024-01-01 00:00:00', null, 0],
+      [2, '2024-01-01 00:00:00', null, 5],
+      [2, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 6],
+    ]);
+    const snap = buildSnapshot({ views: [{ name: 'ranks', entities: driverEntity, source: { path: 'data/ranks.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }] });
+    const job = await store.historical(snap, { entities: { sql: "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00:00'), (2, TIMESTAMP '2024-01-01 00:00:00'), (1, TIMESTAMP '2023-12-31 23:59:59')) t(driver_id, event_timestamp)" }, features: ['ranks:v'] });
+    expect(job.explain()).toContain('* CAST(4::BIGINT AS BIGINT) + CAST(3::BIGINT AS BIGINT)'); // packed, 2 bits
+    const rows = (await job.toTable()).toArray().map((r) => r.toJSON().v);
+    await job.close();
+    expect(rows).toEqual([3n, 6n, null]);
+  });
+});
+
 describe('filter_by_created_timestamp', () => {
   it('skips rows created after the entity time; a NULL created timestamp is eligible', async () => {
     const at = (f: string) => path.join(tmp.dir, 'data', f);

@@ -93,12 +93,27 @@ describe('OfflineReader.readLatest on DuckDB', () => {
     const range = { startMs: ms('2024-01-01T00:00:00Z'), endMs: ms('2024-01-05T00:00:00Z') };
     const before = (await collect(store.readLatest(view, range))).rows;
     await store.materializeOffline(view);
-    expect((await store.readLatestSql(view, range)).origin).toMatch(/^offline materialization .* \+ push log$/);
+    expect((await store.readLatestSql(view, range)).origin).toMatch(/^offline materialization .* \+ push log \(1 files\)$/);
     const after = (await collect(store.readLatest(view, range))).rows;
     const key = (r: Record<string, unknown>) => Number(r.driver_id);
     expect(after.sort((a, b) => key(a) - key(b)).map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))))
       .toEqual(before.sort((a, b) => key(a) - key(b)).map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))));
     expect(after.length).toBe(2);
+  });
+
+  it('converts bytes keys, int32, bool, float64 and list<float32> to their Arrow types', async () => {
+    await writeTable(path.join(tmp.dir, 'data/misc.parquet'), [['id', 'BLOB'], ['ts', 'TIMESTAMP'], ['n', 'INTEGER'], ['ok', 'BOOLEAN'], ['x', 'DOUBLE'], ['emb', 'FLOAT[]']],
+      [['\\x01\\xFF', '2024-01-01 00:00:00', 7, true, 1.25, '[0.5, -1.0]'], ['ab', '2024-01-01 00:00:00', null, null, null, null]]);
+    const snap = buildSnapshot({ views: [{ name: 'misc', entities: { thing: { id: 'bytes' } }, source: { path: 'data/misc.parquet', timestampField: 'ts' }, features: { n: 'int32', ok: 'bool', x: 'float64', emb: 'list<float32>' } }] });
+    const batches: RecordBatch[] = [];
+    for await (const b of store.readLatest(snap.featureViews.misc.versions[0], { startMs: 0, endMs: ms('2030-01-01T00:00:00Z') })) batches.push(b);
+    const b = batches[0];
+    expect(b.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual(['id:Binary', '__event_ts_ms:Int64', '__created_ts_ms:Int64', 'n:Int32', 'ok:Bool', 'x:Float64', 'emb:List<Float32>']);
+    const rows = b.toArray().map((r) => r.toJSON()).sort((p, q) => (p.id as Uint8Array).length - (q.id as Uint8Array).length);
+    expect([...(rows[0].id as Uint8Array)]).toEqual([0x61, 0x62]);
+    expect([rows[0].n, rows[0].ok, rows[0].x, rows[0].emb, rows[0].__created_ts_ms]).toEqual([null, null, null, null, null]);
+    expect([...(rows[1].id as Uint8Array)]).toEqual([1, 255]);
+    expect([rows[1].n, rows[1].ok, rows[1].x, [...(rows[1].emb as Iterable<number>)]]).toEqual([7, true, 1.25, [0.5, -1]]);
   });
 
   it('names the file of an unreadable source', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { featureTableSql } from '../../src/offline/feature-table.ts';
-import { pitQuerySql } from '../../src/offline/pit-query.ts';
+import { packedOrder, pitQuerySql } from '../../src/offline/pit-query.ts';
 import { definitionExpr, ident, join, literal, quoteIdent, quoteLiteral, sql, userQuery } from '../../src/offline/sql.ts';
 import { resolveRefs } from '../../src/registry/resolve.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
@@ -38,6 +38,26 @@ describe('quoting', () => {
   });
 });
 
+describe('packed tie order', () => {
+  const us = 1n;
+  const msU = 1000n;
+  const sec = 1_000_000n;
+  it('fits (event, created) in one BIGINT only when the spans allow, else undefined (struct order)', () => {
+    expect(packedOrder({ minEvent: 0n, maxEvent: 10n, eventUnit: us, deltaUnit: us })).toMatchObject({ kind: 'packed', bits: 0 });
+    expect(packedOrder({ minEvent: 0n, maxEvent: 10n, eventUnit: us, minDelta: 0n, maxDelta: 0n, deltaUnit: us })).toMatchObject({ bits: 1 }); // ranks 0 (NULL), 1
+    expect(packedOrder({ minEvent: 0n, maxEvent: 10n, eventUnit: us, minDelta: -3n, maxDelta: 4n, deltaUnit: us })).toMatchObject({ bits: 4 }); // ranks 0..8
+    const days30 = 2_592_000_000_000n;
+    // 30 days of µs event times leave 21 bits: created − event may span about 2 s at µs precision...
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: us, minDelta: 0n, maxDelta: 2_000_000n, deltaUnit: us })).toMatchObject({ bits: 21 });
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: us, minDelta: 0n, maxDelta: 600_000_000n, deltaUnit: us })).toBeUndefined();
+    // ...but with event times at ms precision, 10 minutes of µs deltas fit, and at s precision days.
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: msU, minDelta: 0n, maxDelta: 600_000_000n, deltaUnit: us })).toMatchObject({ bits: 30 });
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: sec, minDelta: -86_400_000_000n, maxDelta: 30n * 86_400_000_000n, deltaUnit: msU })).toMatchObject({ bits: 32 });
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: sec, minDelta: -86_400_000_000n, maxDelta: 30n * 86_400_000_000n, deltaUnit: us })).toBeUndefined();
+    expect(packedOrder({ minEvent: 0n, maxEvent: 2n ** 62n, eventUnit: us, minDelta: 0n, maxDelta: 1n, deltaUnit: us })).toBeUndefined();
+  });
+});
+
 describe('compiled SQL for a small view', () => {
   const snap = buildSnapshot({
     views: [
@@ -53,8 +73,8 @@ describe('compiled SQL for a small view', () => {
   const view = snap.featureViews.driver_stats.versions[0];
   const featureTable = featureTableSql({
     view,
-    rows: { kind: 'source', path: '/repo/data/drivers.parquet', format: 'parquet', columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
-    pushLogGlob: '/repo/.pitstop/offline/push/driver_stats/v1/*.parquet',
+    rows: { kind: 'source', path: '/repo/data/*.parquet', files: ['/repo/data/drivers-1.parquet', '/repo/data/drivers-2.parquet'], format: 'parquet', columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
+    pushLogFiles: ['/repo/.pitstop/offline/push/driver_stats/v1/b1.parquet'],
   });
 
   it('feature table: mapping, UTC epoch µs times, expressions in parentheses, push log union', () => {
@@ -64,9 +84,13 @@ describe('compiled SQL for a small view', () => {
   it('PIT query: ASOF per view with (event, created) order, ttl on the found row, entity order kept', () => {
     const req = resolveRefs(snap, ['driver_stats:trips', 'driver_stats:rate'], false);
     const entity = { table: '__ps_entities', label: 'entity file e.parquet', columns: [{ name: 'driver_id', type: 'BIGINT' }, { name: 'event_timestamp', type: 'TIMESTAMP' }, { name: 'label', type: 'DOUBLE' }] };
-    const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, hasCreated: true }], filterByCreatedTimestamp: false });
+    const packed = packedOrder({ minEvent: 1_700_000_000_000_000n, maxEvent: 1_700_086_400_000_000n, eventUnit: 1_000_000n, minDelta: -5_000_000n, maxDelta: 60_000_000n, deltaUnit: 1000n })!;
+    expect(packed).toMatchObject({ kind: 'packed', bits: 16 });
+    const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: packed }], filterByCreatedTimestamp: false });
     expect(q.inline()).toMatchSnapshot();
-    const w = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, hasCreated: true }], filterByCreatedTimestamp: true });
+    const s = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'struct' } }], filterByCreatedTimestamp: false });
+    expect(s.inline()).toContain('struct_pack(t := "e"."__ps_t", c := 9223372036854775807) >= struct_pack(');
+    const w = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'event' } }], filterByCreatedTimestamp: true });
     expect(w.inline()).toMatchSnapshot();
   });
 });

@@ -4,7 +4,7 @@
  * view's ttl), written to a Parquet or CSV file (by extension) by DuckDB, never half-written.
  */
 import path from 'node:path';
-import { openOfflineStore, type HistoricalRequest } from '../../app/offline.ts';
+import { openOfflineStore, outputFormat, type HistoricalRequest } from '../../app/offline.ts';
 import { loadSnapshot } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
@@ -61,6 +61,7 @@ export const historicalCommand: Command = {
     const { request, registryVersion } = historicalRequest(args);
     if (typeof args.values.out !== 'string') throw new PitstopError('USAGE', '--out FILE is required (.parquet or .csv)');
     const out = path.resolve(args.values.out);
+    outputFormat(out); // an unknown extension is a usage error before any work
     const config = await loadConfig(ctx.repoDir, ctx.env);
     const snapshot = await loadSnapshot(config, registryVersion);
     const started = performance.now();
