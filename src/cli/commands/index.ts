@@ -15,6 +15,7 @@ import { materializeCommand } from './materialize.ts';
 import { materializeIncrementalCommand } from './materialize-incremental.ts';
 import { pushCommand } from './push.ts';
 import { onlineGetCommand } from './online-get.ts';
+import { consistencyCommand } from './consistency.ts';
 
 export const COMMANDS: readonly Command[] = [
   // --- definitions and registry (foundation) ---
@@ -35,4 +36,5 @@ export const COMMANDS: readonly Command[] = [
   materializeIncrementalCommand,
   pushCommand,
   onlineGetCommand,
+  consistencyCommand,
 ];
