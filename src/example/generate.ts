@@ -6,6 +6,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { quoteLiteral } from '../offline/sql.ts';
 import { EXAMPLE_TABLES } from './tables.ts';
 
 export interface GenerateOptions {
@@ -17,15 +18,17 @@ export interface GenerateOptions {
   seed?: number;
   /** DuckDB threads; default DuckDB's own. The output does not depend on it. */
   threads?: number;
+  /** Event times span the 7 days ending here; default 2026-01-08T00:00:00Z. The same end and seed give the same data. */
+  endTime?: Date;
   /** Called after each table with its name and row count. */
   onTable?: (table: string, rows: number) => void;
 }
 
 export const DEFAULT_ROWS = 20_000;
 export const DEFAULT_SEED = 42;
-/** Event times span the 7 days from 2026-01-01T00:00:00Z. */
-export const BASE_EPOCH_S = Date.UTC(2026, 0, 1) / 1000;
+/** Event times span the 7 days before the end time (default 2026-01-08T00:00:00Z). */
 export const SPAN_S = 7 * 86_400;
+export const DEFAULT_END = new Date(Date.UTC(2026, 0, 8));
 
 export interface GeneratedTable {
   table: string;
@@ -37,6 +40,7 @@ export async function generateExampleData(options: GenerateOptions): Promise<Gen
   const rows = options.rows ?? DEFAULT_ROWS;
   const seed = options.seed ?? DEFAULT_SEED;
   const out = path.resolve(options.outDir);
+  const baseEpochS = Math.floor((options.endTime ?? DEFAULT_END).getTime() / 1000) - SPAN_S;
   const instance = await DuckDBInstance.create(':memory:', options.threads ? { threads: String(options.threads) } : {});
   const connection = await instance.connect();
   const result: GeneratedTable[] = [];
@@ -47,10 +51,10 @@ export async function generateExampleData(options: GenerateOptions): Promise<Gen
       const file = path.join(dir, `${table.dir}.parquet`);
       const temp = `${file}.tmp`;
       const n = table.rows(rows);
-      // The target of COPY cannot be a parameter: it is our own path, quoted as a string literal.
-      await connection.run(`COPY (${table.sql}) TO ${sqlStringLiteral(temp)} (FORMAT parquet, COMPRESSION zstd)`, [
+      // The target of COPY cannot be a parameter: it is our own path, inlined through the one literal-quoting function.
+      await connection.run(`COPY (${table.sql}) TO ${quoteLiteral(temp)} (FORMAT parquet, COMPRESSION zstd)`, [
         // Each table gets its own hash stream, so tables are not correlated row by row.
-        n, seed * 16 + index, table.entities(rows), BASE_EPOCH_S, SPAN_S,
+        n, seed * 16 + index, table.entities(rows), baseEpochS, SPAN_S,
       ]);
       await rename(temp, file); // readers never see a half-written file
       result.push({ table: table.dir, file, rows: n });
@@ -64,10 +68,4 @@ export async function generateExampleData(options: GenerateOptions): Promise<Gen
     instance.closeSync();
   }
   return result;
-}
-
-/** A DuckDB string literal: single quotes doubled. */
-export function sqlStringLiteral(s: string): string {
-  if (s.includes('\0')) throw new Error('NUL in a path');
-  return `'${s.replaceAll("'", "''")}'`;
 }

@@ -7,17 +7,19 @@ import type { Command } from '../command.ts';
 export const exampleGenerateCommand: Command = {
   name: 'example generate',
   summary: 'Write the example source data (Parquet) under data/; deterministic for a seed.',
-  usage: `[--repo DIR] [--rows N (default ${DEFAULT_ROWS})] [--seed S (default ${DEFAULT_SEED})] [--out DIR (default <repo>/data)]`,
-  options: { rows: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } },
+  usage: `[--repo DIR] [--rows N (default ${DEFAULT_ROWS})] [--seed S (default ${DEFAULT_SEED})] [--out DIR (default <repo>/data)] [--end T|now (default 2026-01-08T00:00:00Z)]`,
+  options: { rows: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, end: { type: 'string' } },
   async run(ctx, args) {
     const rows = intOption(args.values.rows, 'rows', DEFAULT_ROWS, 1);
     const seed = intOption(args.values.seed, 'seed', DEFAULT_SEED, 0);
     const outDir = typeof args.values.out === 'string' ? path.resolve(args.values.out) : path.join(ctx.repoDir, 'data');
+    const endTime = endOption(args.values.end);
     const started = performance.now();
     const tables = await generateExampleData({
       outDir,
       rows,
       seed,
+      endTime,
       onTable: (table, n) => ctx.stderr.write(`  ${table}: ${n.toLocaleString('en-US')} rows\n`),
     });
     const total = tables.reduce((a, t) => a + t.rows, 0);
@@ -33,4 +35,14 @@ function intOption(value: unknown, name: string, fallback: number, min: number):
     throw new PitstopError('USAGE', `--${name} must be an integer >= ${min}, got "${String(value)}"`);
   }
   return Number(text);
+}
+
+/** `--end now` or an ISO timestamp (naive means UTC). */
+function endOption(value: unknown): Date | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (text === 'now') return new Date();
+  const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) || !text.includes('T') ? text : `${text}Z`);
+  if (Number.isNaN(ms)) throw new PitstopError('USAGE', `--end must be "now" or an ISO timestamp, got "${text}"`);
+  return new Date(ms);
 }

@@ -24,7 +24,8 @@ export const quickstartCommand: Command = {
     const dataDir = path.join(config.repoDir, 'data');
     if (missingExampleTables(dataDir).length > 0) {
       say(`1/2 Generating example data under ${dataDir} ...`);
-      const tables = await generateExampleData({ outDir: dataDir });
+      // Data that ends now, so the online lookups below show fresh values (statuses PRESENT) before the ttls pass.
+      const tables = await generateExampleData({ outDir: dataDir, endTime: new Date() });
       say(`    ${tables.map((t) => `${t.table} (${t.rows} rows)`).join(', ')}`);
     } else {
       say(`1/2 Example data present under ${dataDir}.`);
