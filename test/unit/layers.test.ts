@@ -11,7 +11,8 @@ import { ROOT } from '../cli/helpers.ts';
 const RULES: Record<string, string[]> = {
   'src/definitions': ['core', 'definitions'],
   'src/registry': ['core', 'definitions', 'registry'],
-  'src/example': ['core', 'example'],
+  // the example generator builds its COPY through the one SQL quoting module
+  'src/example': ['core', 'example', 'offline/sql.ts'],
   'src/cli': ['app', 'config', 'core', 'definitions', 'registry', 'cli'],
 };
 
@@ -30,7 +31,7 @@ describe('layers', () => {
         for (const m of text.matchAll(/^\s*(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/gm)) {
           const target = path.relative(path.join(ROOT, 'src'), path.resolve(path.dirname(path.join(ROOT, file)), m[1]));
           const layer = target.split(path.sep)[0];
-          if (!allowed.includes(layer)) bad.push(`${file} → ${m[1]}`);
+          if (!allowed.includes(layer) && !allowed.includes(target.split(path.sep).join('/'))) bad.push(`${file} → ${m[1]}`);
         }
       }
       expect(bad).toEqual([]);
