@@ -39,6 +39,9 @@ export const ERROR_CATALOG = {
   ONLINE_STORE_UNAVAILABLE: { code: 'UNAVAILABLE', description: 'The online store cannot be reached or failed; the call may be retried.' },
   PUSH_ROWS_INVALID: { code: 'INVALID_ARGUMENT', description: 'A pushed batch has a row with a missing or mistyped field; nothing was written.' },
   VIEW_NOT_ONLINE: { code: 'FAILED_PRECONDITION', description: 'The feature view is not enabled for the online store.' },
+  VALUE_TYPE_MISMATCH: { code: 'INVALID_ARGUMENT', description: 'A value does not match the declared type of its feature or join key (the message names the field).' },
+  ONLINE_ROW_CORRUPT: { code: 'INTERNAL', description: 'A stored online row or entity key cannot be decoded (unknown format version or truncated bytes).' },
+  MATERIALIZE_FAILED: { code: 'INTERNAL', description: 'Materialization stopped part-way (the cause is attached); rerunning it completes the work.' },
 
   // --- serving ---
   BAD_REQUEST: { code: 'INVALID_ARGUMENT', description: 'A serving request is malformed: missing or mistyped join keys, uneven entity columns.' },

@@ -1,0 +1,172 @@
+/**
+ * The stored row of one (view version, entity): what the online store keeps and returns.
+ *
+ * ```
+ * offset 0   u8       ROW_FORMAT_VERSION (1)
+ * offset 1   f64 LE   event timestamp, epoch ms
+ * offset 9   f64 LE   created timestamp, epoch ms (NO_CREATED_TS when the source has none)
+ * offset 17  per feature, in view order: varint length, then that many bytes of an encoded
+ *            pitstop.types.v1.Value (length 0 = the empty message = null)
+ * ```
+ * Timestamps are float64 so that Redis's Lua reads them with `struct.unpack('<d', row, 2)`
+ * (exact for integer ms up to 2^53). Each feature's "varint length + Value bytes" is exactly a
+ * protobuf length-delimited payload, so serving can copy it behind a field tag unchanged.
+ * The full spec is docs/online-storage-format.md.
+ */
+import { PitstopError } from '../core/errors.ts';
+import type { FeatureDef } from '../core/registry-model.ts';
+import { ByteWriter } from './byte-writer.ts';
+import { decodeValue, valueEncoder, type FeatureValue, type ValueEncoder } from './value-codec.ts';
+
+export const ROW_FORMAT_VERSION = 1;
+export const ROW_HEADER_BYTES = 17;
+export const ROW_EVENT_TS_OFFSET = 1;
+export const ROW_CREATED_TS_OFFSET = 9;
+/** Stored created timestamp meaning "none": the earliest Date, so any real one is newer. */
+export const NO_CREATED_TS = -8.64e15;
+
+/**
+ * Encodes rows of one view version. Rows are written into a shared chunk buffer and returned
+ * as subarrays (no per-row allocation); call `newChunk()` between batches.
+ */
+export class RowEncoder {
+  readonly count: number;
+  private readonly encoders: ValueEncoder[];
+  private readonly w: ByteWriter;
+  private rowStart = -1;
+  private next = 0;
+
+  /**
+   * @param features the view version's features, in view order.
+   * @param chunkBytes size of each chunk buffer; default 1 MiB.
+   */
+  constructor(features: readonly Pick<FeatureDef, 'name' | 'type'>[], chunkBytes = 1 << 20) {
+    this.count = features.length;
+    this.encoders = features.map((f) => valueEncoder(f.type, f.name));
+    this.w = new ByteWriter(chunkBytes);
+  }
+
+  /** Start a new chunk buffer; rows returned before stay valid (they keep the old buffer). */
+  newChunk(): void {
+    this.w.reset();
+  }
+
+  /** Start a row; then call `value(i, v)` for i = 0..count-1 in order, then `end()`. */
+  begin(eventMs: number, createdMs: number | null | undefined): void {
+    const w = this.w;
+    w.ensure(ROW_HEADER_BYTES);
+    this.rowStart = w.pos;
+    w.buf[w.pos] = ROW_FORMAT_VERSION;
+    w.buf.writeDoubleLE(eventMs, w.pos + ROW_EVENT_TS_OFFSET);
+    w.buf.writeDoubleLE(createdMs ?? NO_CREATED_TS, w.pos + ROW_CREATED_TS_OFFSET);
+    w.pos += ROW_HEADER_BYTES;
+    this.next = 0;
+  }
+
+  /** Append feature `i`'s value (features must come in view order). Throws VALUE_TYPE_MISMATCH. */
+  value(i: number, v: unknown): void {
+    if (i !== this.next) throw new Error(`RowEncoder: feature ${i} written out of order (expected ${this.next})`);
+    const mark = this.w.beginLen(64);
+    this.encoders[i](this.w, v);
+    this.w.endLen(mark);
+    this.next++;
+  }
+
+  /** Finish the row and return its bytes (a subarray of the chunk buffer). */
+  end(): Buffer {
+    if (this.next !== this.count) throw new Error(`RowEncoder: row ended after ${this.next} of ${this.count} features`);
+    const start = this.rowStart;
+    this.rowStart = -1;
+    return this.w.slice(start);
+  }
+
+  /** Encode one row from values in view order. On a type error the chunk is left consistent. */
+  encode(eventMs: number, createdMs: number | null | undefined, values: readonly unknown[]): Buffer {
+    const start = this.w.pos;
+    try {
+      this.begin(eventMs, createdMs);
+      for (let i = 0; i < this.count; i++) this.value(i, values[i]);
+      return this.end();
+    } catch (e) {
+      this.w.pos = start;
+      throw e;
+    }
+  }
+
+  /** Drop a row begun with `begin` (after a type error in `value`). */
+  abort(): void {
+    if (this.rowStart >= 0) this.w.pos = this.rowStart;
+    this.rowStart = -1;
+  }
+}
+
+function checkHeader(row: Uint8Array): void {
+  if (row.length < ROW_HEADER_BYTES || row[0] !== ROW_FORMAT_VERSION) {
+    throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row has format ${row[0]} and ${row.length} bytes; expected format ${ROW_FORMAT_VERSION}`);
+  }
+}
+
+function f64(row: Uint8Array, offset: number): number {
+  return Buffer.prototype.readDoubleLE.call(row, offset);
+}
+
+export function rowEventMs(row: Uint8Array): number {
+  checkHeader(row);
+  return f64(row, ROW_EVENT_TS_OFFSET);
+}
+
+/** The created timestamp, or null when the row was written without one. */
+export function rowCreatedMs(row: Uint8Array): number | null {
+  checkHeader(row);
+  const v = f64(row, ROW_CREATED_TS_OFFSET);
+  return v === NO_CREATED_TS ? null : v;
+}
+
+/**
+ * Locate every feature's Value bytes without copying: for feature i, `out[2i]` is the first
+ * byte of its Value and `out[2i+1]` one past the last (equal = null). The varint length sits
+ * just before `out[2i]` (its size is `varintSize(out[2i+1] - out[2i])`).
+ * @param out reusable array of at least 2 × count entries.
+ */
+export function rowValueOffsets(row: Uint8Array, count: number, out: Int32Array | number[]): void {
+  checkHeader(row);
+  let p = ROW_HEADER_BYTES;
+  const n = row.length;
+  for (let i = 0; i < count; i++) {
+    let len = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (p >= n) throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row ends before feature ${i} of ${count}`);
+      byte = row[p++];
+      len |= (byte & 127) << shift;
+      shift += 7;
+    } while (byte >= 128 && shift < 35);
+    out[2 * i] = p;
+    p += len;
+    out[2 * i + 1] = p;
+    if (p > n) throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row is truncated inside feature ${i} of ${count}`);
+  }
+}
+
+/** Feature i's Value bytes as a subarray (empty = null). Scans the lengths before it. */
+export function rowValue(row: Buffer, index: number): Buffer {
+  const offsets = new Int32Array(2 * (index + 1));
+  rowValueOffsets(row, index + 1, offsets);
+  return row.subarray(offsets[2 * index], offsets[2 * index + 1]);
+}
+
+export interface DecodedRow {
+  eventMs: number;
+  createdMs: number | null;
+  values: FeatureValue[];
+}
+
+/** Decode a whole row (debugging, `online get`, JSON responses). */
+export function decodeRow(row: Buffer, count: number): DecodedRow {
+  const offsets = new Int32Array(2 * count);
+  rowValueOffsets(row, count, offsets);
+  const values: FeatureValue[] = new Array(count);
+  for (let i = 0; i < count; i++) values[i] = decodeValue(row, offsets[2 * i], offsets[2 * i + 1]);
+  return { eventMs: rowEventMs(row), createdMs: rowCreatedMs(row), values };
+}
