@@ -23,6 +23,7 @@ export class SnapshotHolder {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private readonly log: (line: string) => void;
+  private readonly listeners: ((s: ServingSnapshot) => void)[] = [];
 
   /** No I/O; `create()` loads the latest snapshot and starts polling. */
   constructor(
@@ -63,7 +64,14 @@ export class SnapshotHolder {
     const compiled = compileSnapshot(snapshot);
     this.served = compiled;
     this.options.onSwap?.(compiled);
+    for (const l of this.listeners) l(compiled);
     return true;
+  }
+
+  /** Calls `listener` after every swap, and now when a snapshot is already served. */
+  onSwap(listener: (s: ServingSnapshot) => void): void {
+    this.listeners.push(listener);
+    if (this.served) listener(this.served);
   }
 
   /** Look for a newer version now (the timer calls this); failures are logged, the old snapshot stays. */
