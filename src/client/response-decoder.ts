@@ -37,6 +37,11 @@ class Cursor {
       mul *= 128;
     }
   }
+  /** Reads a length and returns where that many bytes from here end. */
+  lenEnd(): number {
+    const len = this.varint();
+    return this.pos + len;
+  }
   skip(wireType: number): void {
     if (wireType === 0) this.varint();
     else if (wireType === 1) this.pos += 8;
@@ -55,13 +60,11 @@ export function decodeOnlineFeatures(buf: Buffer): OnlineFeatures {
     const key = c.varint();
     const field = key >>> 3;
     if (field === 1 && (key & 7) === 2) {
-      const end = c.pos + c.varint();
-      const start = c.pos;
-      c.pos = start;
+      const end = c.lenEnd();
       while (c.pos < end) {
         const k = c.varint();
         if (k === 0x0a) {
-          const listEnd = c.pos + c.varint();
+          const listEnd = c.lenEnd();
           while (c.pos < listEnd) {
             c.varint(); // tag of `val`
             const len = c.varint();
@@ -72,7 +75,7 @@ export function decodeOnlineFeatures(buf: Buffer): OnlineFeatures {
         else c.skip(k & 7);
       }
     } else if (field === 2 && (key & 7) === 2) {
-      const end = c.pos + c.varint();
+      const end = c.lenEnd();
       const col: FeatureColumn = { values: [], statuses: [], eventTimestampsMs: [] };
       while (c.pos < end) {
         const k = c.varint();
@@ -81,10 +84,10 @@ export function decodeOnlineFeatures(buf: Buffer): OnlineFeatures {
           col.values.push(decodeValue(buf, c.pos, c.pos + len));
           c.pos += len;
         } else if (k === 0x12) {
-          const runEnd = c.pos + c.varint();
+          const runEnd = c.lenEnd();
           while (c.pos < runEnd) col.statuses.push(FIELD_STATUS[c.varint()] ?? 'INVALID');
         } else if (k === 0x22) {
-          const runEnd = c.pos + c.varint();
+          const runEnd = c.lenEnd();
           while (c.pos < runEnd) col.eventTimestampsMs.push(c.varint());
         } else c.skip(k & 7);
       }
