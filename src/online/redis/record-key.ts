@@ -1,0 +1,37 @@
+/**
+ * Redis key of an entity record: `<key_prefix>:<project>:{<entity key bytes>}`. The braces are a
+ * Redis Cluster hash tag, so the record's slot depends on the entity alone; an encoded entity
+ * key starts with its format byte (never `{` or `}`), so the tag is never empty. One hash field
+ * per view version (`view@version`) holds that view's encoded row. See
+ * docs/online-storage-format.md.
+ */
+export class RecordKeys {
+  private readonly head: Buffer;
+
+  /**
+   * @param keyPrefix config `online_store.key_prefix` (default `ps`).
+   * @param project the registry project, so projects sharing a Redis never collide.
+   */
+  constructor(keyPrefix: string, project: string) {
+    this.head = Buffer.from(`${keyPrefix}:${project}:{`, 'latin1');
+  }
+
+  key(entity: Uint8Array): Buffer {
+    const head = this.head;
+    const out = Buffer.allocUnsafe(head.length + entity.length + 1);
+    head.copy(out, 0);
+    out.set(entity, head.length);
+    out[out.length - 1] = 0x7d;
+    return out;
+  }
+
+  /** The entity key bytes back from a record key (SCAN-based tools, debugging). */
+  entity(key: Buffer): Buffer {
+    return key.subarray(this.head.length, key.length - 1);
+  }
+
+  /** A SCAN MATCH pattern for every record of this project. */
+  pattern(): string {
+    return `${this.head.toString('latin1').slice(0, -1)}*`;
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The Redis online store (standalone or Redis Cluster) through ioredis: OnlineReader and
+ * OnlineWriter over the layout of docs/online-storage-format.md (one hash per entity record,
+ * one field per view version, newer-wins Lua script).
+ *
+ * ioredis options are set on purpose (its defaults favour resilience over latency):
+ * - `enableOfflineQueue: false`: while disconnected a command fails at once instead of queueing
+ *   (a serving request must not wait for a reconnect).
+ * - `maxRetriesPerRequest: 0`: a command that failed on a broken connection is not resent; the
+ *   caller (serving, or a rerun of materialize) decides. Writes are idempotent anyway.
+ * - `connectTimeout` and `commandTimeout` from config (`connect_timeout_ms`, `command_timeout_ms`).
+ * - reconnect every 100 ms growing to at most 1 s, forever: the store recovers by itself when
+ *   Redis returns.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { PitstopError, isPitstopError } from '../../core/errors.ts';
+import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteResult } from '../ports.ts';
+import { keySlot } from './key-slot.ts';
+import { RecordKeys } from './record-key.ts';
+import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
+
+export interface RedisStoreOptions {
+  /** `redis://host:port/db` for a standalone server. Ignored when `clusterNodes` is set. */
+  url?: string;
+  /** `host:port` seeds of a Redis Cluster. */
+  clusterNodes?: readonly string[];
+  /** Key prefix (config `key_prefix`); default `ps`. */
+  keyPrefix?: string;
+  /** Registry project; namespaces every key. */
+  project: string;
+  /** Connect timeout in ms; default 2000. */
+  connectTimeoutMs?: number;
+  /** Per-command timeout in ms; default 1000. */
+  commandTimeoutMs?: number;
+  /** Rows per script call when writing to a standalone server; default 64. */
+  rowsPerScript?: number;
+}
+
+type Client = Redis | Cluster;
+type Pipe = ReturnType<Client['pipeline']>;
+
+const retry = (times: number) => Math.min(100 * times, 1000);
+
+function unavailable(e: unknown, what: string): PitstopError {
+  if (isPitstopError(e)) return e;
+  return new PitstopError('ONLINE_STORE_UNAVAILABLE', `online store (redis) ${what} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+export class RedisOnlineStore implements OnlineReader, OnlineWriter {
+  private readonly keys: RecordKeys;
+  private readonly rowsPerScript: number;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly cluster: boolean,
+    options: RedisStoreOptions,
+  ) {
+    this.keys = new RecordKeys(options.keyPrefix ?? 'ps', options.project);
+    this.rowsPerScript = cluster ? 1 : (options.rowsPerScript ?? 64);
+  }
+
+  /** Connect (standalone or cluster), register the write script, ping. Rejects ONLINE_STORE_UNAVAILABLE. */
+  static async create(options: RedisStoreOptions): Promise<RedisOnlineStore> {
+    const common: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      enableAutoPipelining: false,
+    };
+    let client: Client;
+    const cluster = Boolean(options.clusterNodes?.length);
+    if (cluster) {
+      const nodes = options.clusterNodes!.map((s) => {
+        const i = s.lastIndexOf(':');
+        return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+      });
+      const { lazyConnect, enableOfflineQueue, ...redisOptions } = common;
+      const clusterOptions: ClusterOptions = {
+        lazyConnect,
+        enableOfflineQueue,
+        redisOptions,
+        clusterRetryStrategy: retry,
+        slotsRefreshTimeout: options.connectTimeoutMs ?? 2000,
+      };
+      client = new Cluster(nodes, clusterOptions);
+    } else {
+      client = new Redis(options.url ?? 'redis://127.0.0.1:6379', { ...common, retryStrategy: retry });
+    }
+    // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
+    client.on('error', () => {});
+    client.defineCommand(WRITE_ROWS_COMMAND, { lua: WRITE_ROWS_LUA });
+    const store = new RedisOnlineStore(client, cluster, options);
+    try {
+      await client.connect();
+      await store.ping();
+    } catch (e) {
+      client.disconnect();
+      throw unavailable(e, `connect to ${cluster ? options.clusterNodes!.join(',') : options.url}`);
+    }
+    return store;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      if (this.cluster) await Promise.all((this.client as Cluster).nodes('master').map((n) => n.ping()));
+      else await (this.client as Redis).ping();
+    } catch (e) {
+      throw unavailable(e, 'ping');
+    }
+  }
+
+  /**
+   * One pipeline per node: for each entity (per distinct entity key array), one HMGET of every
+   * requested view field sharing that array.
+   */
+  async readRows(batch: OnlineReadBatch, options: ReadOptions = {}): Promise<(Buffer | null)[][]> {
+    const { views, entityKeys } = batch;
+    const result: (Buffer | null)[][] = views.map((_, j) => new Array(entityKeys[j].length).fill(null));
+    // Views sharing the same entity key array are read with one HMGET per entity.
+    const groups = new Map<readonly Buffer[], number[]>();
+    for (let j = 0; j < views.length; j++) {
+      const g = groups.get(entityKeys[j]);
+      if (g) g.push(j);
+      else groups.set(entityKeys[j], [j]);
+    }
+    const pending: { pipe: Pipe; targets: { keys: readonly Buffer[]; views: number[]; i: number }[] }[] = [];
+    const byNode = new Map<string, (typeof pending)[number]>();
+    const slots = this.cluster ? (this.client as Cluster).slots : undefined;
+    for (const [keys, js] of groups) {
+      const fields = js.map((j) => views[j]);
+      for (let i = 0; i < keys.length; i++) {
+        const key = this.keys.key(keys[i]);
+        let node = '';
+        if (slots) {
+          const slot = keySlot(key);
+          node = slots[slot]?.[0] ?? `slot${slot}`;
+        }
+        let p = byNode.get(node);
+        if (!p) byNode.set(node, (p = { pipe: this.client.pipeline(), targets: [] }));
+        p.pipe.hmgetBuffer(key, ...fields);
+        p.targets.push({ keys, views: js, i });
+      }
+    }
+    for (const p of byNode.values()) pending.push(p);
+    const run = Promise.all(pending.map((p) => p.pipe.exec()));
+    let replies: Awaited<typeof run>;
+    try {
+      replies = options.signal ? await abortable(run, options.signal) : await run;
+    } catch (e) {
+      throw unavailable(e, 'read');
+    }
+    for (let n = 0; n < pending.length; n++) {
+      const rs = replies[n]!;
+      const targets = pending[n].targets;
+      for (let k = 0; k < targets.length; k++) {
+        const [err, vals] = rs[k];
+        if (err) throw unavailable(err, 'read');
+        const t = targets[k];
+        const arr = vals as (Buffer | null)[];
+        for (let v = 0; v < t.views.length; v++) result[t.views[v]][t.i] = arr[v];
+      }
+    }
+    return result;
+  }
+
+  /** Pipelined newer-wins script calls (several rows per call on a standalone server, one per row on a cluster). */
+  async writeRows(rows: readonly OnlineWrite[]): Promise<WriteResult> {
+    if (rows.length === 0) return { written: 0, stale: 0 };
+    const pipes = new Map<string, Pipe>();
+    const slots = this.cluster ? (this.client as Cluster).slots : undefined;
+    const per = this.rowsPerScript;
+    for (let s = 0; s < rows.length; s += per) {
+      const end = Math.min(rows.length, s + per);
+      const args: (Buffer | string | number)[] = [end - s];
+      const argv: (Buffer | string)[] = [];
+      let node = '';
+      for (let i = s; i < end; i++) {
+        const r = rows[i];
+        const key = this.keys.key(r.entity);
+        if (slots) {
+          const slot = keySlot(key);
+          node = slots[slot]?.[0] ?? `slot${slot}`;
+        }
+        args.push(key);
+        argv.push(r.view, r.row, r.expireAtMs === undefined ? '' : String(Math.ceil(r.expireAtMs)));
+      }
+      let p = pipes.get(node);
+      if (!p) pipes.set(node, (p = this.client.pipeline()));
+      (p as any)[WRITE_ROWS_COMMAND](...args, ...argv);
+    }
+    let replies;
+    try {
+      replies = await Promise.all([...pipes.values()].map((p) => p.exec()));
+    } catch (e) {
+      throw unavailable(e, 'write');
+    }
+    let written = 0;
+    for (const rs of replies) {
+      for (const [err, n] of rs!) {
+        if (err) throw unavailable(err, 'write');
+        written += n as number;
+      }
+    }
+    return { written, stale: rows.length - written };
+  }
+
+  /** The raw client, for tests and tools (e.g. counting keys). */
+  get redis(): Client {
+    return this.client;
+  }
+
+  get recordKeys(): RecordKeys {
+    return this.keys;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new PitstopError('DEADLINE_EXCEEDED', 'online read aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new PitstopError('DEADLINE_EXCEEDED', 'online read aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * Redis-specific behaviour beyond the contract: record expiry shared by views, fail-fast while
+ * Redis is down and recovery once it returns, NOSCRIPT fallback, key layout and namespacing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
+import { RowEncoder } from '../../src/online/row-codec.ts';
+import { encodeEntityKey } from '../../src/online/entity-key.ts';
+import type { Redis } from 'ioredis';
+
+const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
+const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
+const e = (id: number) => encodeEntityKey([{ name: 'id', type: 'int64' }], [id]);
+
+describe('redis online store', () => {
+  let server: RedisServer;
+  let store: RedisOnlineStore;
+  beforeAll(async () => {
+    server = await startRedis();
+    store = await RedisOnlineStore.create({ url: server.url, project: 'p1', keyPrefix: 'ps', commandTimeoutMs: 500, connectTimeoutMs: 500 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await server?.stop();
+  });
+
+  it('keys are <prefix>:<project>:{entity}, one field per view version', async () => {
+    await store.writeRows([{ view: 'rides@1', entity: e(1), row: row(1) }, { view: 'rides@2', entity: e(1), row: row(1) }]);
+    const redis = store.redis as Redis;
+    const key = Buffer.concat([Buffer.from('ps:p1:{'), e(1), Buffer.from('}')]);
+    expect((await redis.hkeys(key)).sort()).toEqual(['rides@1', 'rides@2']);
+    // another project in the same Redis never sees these rows
+    const other = await RedisOnlineStore.create({ url: server.url, project: 'p2' });
+    try {
+      expect((await other.readRows({ views: ['rides@1'], entityKeys: [[e(1)]] }))[0][0]).toBeNull();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('record expiry is the latest any view needs; a view without ttl makes the record persistent', async () => {
+    const redis = store.redis as Redis;
+    const key = Buffer.concat([Buffer.from('ps:p1:{'), e(2), Buffer.from('}')]);
+    const now = Date.now();
+    await store.writeRows([{ view: 'a@1', entity: e(2), row: row(1), expireAtMs: now + 60_000 }]);
+    expect(await redis.pexpiretime(key)).toBe(now + 60_000);
+    await store.writeRows([{ view: 'b@1', entity: e(2), row: row(1), expireAtMs: now + 30_000 }]);
+    expect(await redis.pexpiretime(key)).toBe(now + 60_000); // not shortened
+    await store.writeRows([{ view: 'b@1', entity: e(2), row: row(2), expireAtMs: now + 90_000 }]);
+    expect(await redis.pexpiretime(key)).toBe(now + 90_000); // extended
+    await store.writeRows([{ view: 'c@1', entity: e(2), row: row(1) }]);
+    expect(await redis.pexpiretime(key)).toBe(-1); // persistent
+    await store.writeRows([{ view: 'a@1', entity: e(2), row: row(5), expireAtMs: now + 120_000 }]);
+    expect(await redis.pexpiretime(key)).toBe(-1); // stays persistent
+    // a record that expires is gone: entities that stop arriving do not leak
+    await store.writeRows([{ view: 'a@1', entity: e(3), row: row(1), expireAtMs: Date.now() + 50 }]);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await store.readRows({ views: ['a@1'], entityKeys: [[e(3)]] }))[0][0]).toBeNull();
+  });
+
+  it('falls back to EVAL when the script cache was flushed', async () => {
+    await (store.redis as Redis).script('FLUSH');
+    expect((await store.writeRows([{ view: 'n@1', entity: e(4), row: row(7) }])).written).toBe(1);
+  });
+
+  it('fails fast with ONLINE_STORE_UNAVAILABLE while Redis is down and recovers when it returns', async () => {
+    await store.writeRows([{ view: 'd@1', entity: e(5), row: row(1) }]);
+    await server.stop();
+    const t0 = Date.now();
+    await expect(store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+    await expect(store.writeRows([{ view: 'd@1', entity: e(5), row: row(2) }])).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+    await expect(store.ping()).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await server.restart(); // empty: no persistence
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      try {
+        await store.ping();
+        ok = true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(ok).toBe(true);
+    expect((await store.writeRows([{ view: 'd@1', entity: e(5), row: row(3) }])).written).toBe(1);
+    expect((await store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }))[0][0]).toEqual(row(3));
+  });
+
+  it('create() rejects quickly when nothing listens', async () => {
+    const t0 = Date.now();
+    await expect(RedisOnlineStore.create({ url: 'redis://127.0.0.1:1', project: 'p', connectTimeoutMs: 300 })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('an aborted read rejects with DEADLINE_EXCEEDED', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }, { signal: ac.signal })).rejects.toMatchObject({ reason: 'DEADLINE_EXCEEDED' });
+  });
+});
