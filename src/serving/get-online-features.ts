@@ -97,6 +97,8 @@ export async function getOnlineFeatures(
       }
       const ts = rowEventMs(row);
       eventTsMs[v * n + i] = ts > 0 ? ts : 0;
+      // The same rule as online/status.ts (valueStatus), fused across views: a row exactly ttl
+      // old is PRESENT; NULL_VALUE wins over OUTSIDE_MAX_AGE.
       const rowStatus = ttl > 0 && now - ts > ttl ? STATUS.OUTSIDE_MAX_AGE : STATUS.PRESENT;
       if (!sampled && options.onValueAge) {
         sampled = true;

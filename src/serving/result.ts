@@ -5,9 +5,11 @@
  */
 import type { RequestPlan } from './plan.ts';
 
-/** FieldStatus numbers, as in the proto. */
-export const STATUS = { INVALID: 0, PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, OUTSIDE_MAX_AGE: 4 } as const;
-export const STATUS_NAMES = ['INVALID', 'PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] as const;
+import { FieldStatus, FIELD_STATUS_NAMES } from '../online/status.ts';
+
+/** FieldStatus numbers (as in the proto), from the online layer's status rules. */
+export const STATUS = FieldStatus;
+export const STATUS_NAMES = FIELD_STATUS_NAMES;
 
 export interface OnlineFeaturesResult {
   plan: RequestPlan;
