@@ -1,0 +1,43 @@
+/**
+ * Composition root for the online store: the only place that imports the concrete adapters.
+ * Adapters are picked from a static map keyed by `online_store.type`.
+ */
+import type { ResolvedConfig } from '../config/load.ts';
+import type { OnlineStoreConfig } from '../config/schema.ts';
+import type { OnlineReader, OnlineWriter } from '../online/ports.ts';
+import { EmbeddedOnlineStore } from '../online/embedded/embedded-store.ts';
+import { RedisOnlineStore } from '../online/redis/redis-store.ts';
+
+export type OnlineStore = OnlineReader & OnlineWriter;
+
+type Opener = (config: ResolvedConfig) => Promise<OnlineStore>;
+
+const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
+  embedded: (config) => EmbeddedOnlineStore.create({ dir: config.paths.embeddedOnline }),
+  redis: (config) => {
+    const c = config.online_store as Extract<OnlineStoreConfig, { type: 'redis' }>;
+    return RedisOnlineStore.create({
+      url: c.url,
+      clusterNodes: c.cluster_nodes,
+      keyPrefix: c.key_prefix,
+      project: config.project,
+      connectTimeoutMs: c.connect_timeout_ms,
+      commandTimeoutMs: c.command_timeout_ms,
+    });
+  },
+};
+
+/** Reader and writer over the configured online store (materialize, push, `online get`). */
+export function openOnlineStore(config: ResolvedConfig): Promise<OnlineStore> {
+  return ADAPTERS[config.online_store.type](config);
+}
+
+/** The reader alone (serving). Connects and pings; rejects ONLINE_STORE_UNAVAILABLE. */
+export function openOnlineReader(config: ResolvedConfig): Promise<OnlineReader> {
+  return openOnlineStore(config);
+}
+
+/** The writer alone (materialization, push). */
+export function openOnlineWriter(config: ResolvedConfig): Promise<OnlineWriter> {
+  return openOnlineStore(config);
+}
