@@ -29,13 +29,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { store: 'redis' | 'embedded'; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
+export async function startHarness(options: { store: 'redis' | 'embedded'; redisArgs?: string[]; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
   const snapshot = servingSnapshot();
   let redis: RedisServer | undefined;
   let dir: string | undefined;
   let store: OnlineReader & OnlineWriter;
   if (options.store === 'redis') {
-    redis = await startRedis();
+    redis = await startRedis({ args: options.redisArgs });
     store = await RedisOnlineStore.create({ url: redis.url, project: 'test', commandTimeoutMs: 300, connectTimeoutMs: 300 });
   } else {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pitstop-serving-'));
