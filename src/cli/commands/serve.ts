@@ -43,7 +43,7 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
     metricsText: worker
       ? (own) => {
           // Workers' registries are collected by the primary's AggregatorRegistry over IPC.
-          AggregatorRegistry.setRegistries([own.registry]);
+          void own;
           return new Promise((resolve) => {
             const id = ++seq;
             pending.set(id, (text) => {
@@ -55,7 +55,11 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
         }
       : undefined,
   });
-  if (worker) AggregatorRegistry.setRegistries([handle.server.metrics.registry]);
+  if (worker) {
+    // Constructing one registers prom-client's worker-side listener that answers the primary.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([handle.server.metrics.registry]);
+  }
   const s = config.serving;
   log(`gRPC on ${s.host}:${handle.server.grpcPort}, HTTP on ${s.host}:${handle.server.httpPort}, online store ${config.online_store.type}`);
   await waitForSignal((stop) => {
