@@ -26,6 +26,11 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const workersArg = args.indexOf('--workers');
 const workers = workersArg >= 0 ? Number(args[workersArg + 1]) : 1;
+const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+/** `--profile DIR`: run `pitstop serve` under --cpu-prof (profiles written to DIR on exit). */
+const profileDir = opt('--profile');
+/** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and autocannon. */
+const only = opt('--only')?.split(',');
 const DURATION_S = quick ? 3 : 10;
 const WARMUP_S = quick ? 0.5 : 1;
 
@@ -118,8 +123,8 @@ async function main(): Promise<void> {
       `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n  registry_poll_ms: 60000\n`,
     );
     writeFileSync(path.join(tmp, 'views.json'), JSON.stringify(serviceViews()));
-    node(['bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]);
-    for (let w = 0; w < workers; w++) node(['--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]);
+    node([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]);
+    for (let w = 0; w < workers; w++) node([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 'pitstop serve');
     const probe = new PitstopClient(`127.0.0.1:${floorPort}`);
     await waitFor(async () => (await probe.getOnlineFeaturesRaw({ featureService: 'fs_10', entities: { driver_id: [1] } }, { timeoutMs: 500 })).length > 0, 'floor server');
@@ -128,7 +133,10 @@ async function main(): Promise<void> {
     const floor = `127.0.0.1:${floorPort}`;
 
     const scenarios = [];
-    for (const s of SCENARIOS) {
+    // Warm both servers up (JIT, connections) before anything is measured.
+    await loadgen(tmp, pitstop, requestPool(SCENARIOS[0], 1), 500, quick ? 1 : 3);
+    await loadgen(tmp, floor, requestPool(SCENARIOS[0], 1), 500, quick ? 1 : 3);
+    for (const s of SCENARIOS.filter((x) => !only || only.includes(x.name))) {
       const pool = requestPool(s, 42);
       const p = await loadgen(tmp, pitstop, pool, s.rate);
       const f = await loadgen(tmp, floor, pool, s.rate);
@@ -147,6 +155,7 @@ async function main(): Promise<void> {
       }
       return { steps, saturation: Math.max(...steps.map((s) => s.achievedRate)) };
     };
+    if (only) return;
     log('rate sweep, 1 x 50');
     const sweep = { pitstop: await sweepOne(pitstop), floor: await sweepOne(floor) };
 
@@ -189,7 +198,7 @@ async function main(): Promise<void> {
     log(`results: ${base}.json`);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, profileDir ? 3000 : 300));
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await redis.stop();
     rmSync(tmp, { recursive: true, force: true });

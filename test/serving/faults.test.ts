@@ -54,7 +54,7 @@ describe('faults', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     const notReady = await fetch(`${h.http}/readyz`);
     expect(notReady.status).toBe(503);
-    expect((await notReady.json()).reason).toBe('ONLINE_STORE_UNAVAILABLE');
+    expect(((await notReady.json()) as { reason: string }).reason).toBe('ONLINE_STORE_UNAVAILABLE');
     const http = await fetch(`${h.http}/v1/get-online-features`, { method: 'POST', body: JSON.stringify({ features: lookup.features, entities: lookup.entities }) });
     expect(http.status).toBe(503);
 
