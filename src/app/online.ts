@@ -7,6 +7,8 @@ import type { OnlineStoreConfig } from '../config/schema.ts';
 import type { OnlineReader, OnlineWriter } from '../online/ports.ts';
 import { EmbeddedOnlineStore } from '../online/embedded/embedded-store.ts';
 import { RedisOnlineStore } from '../online/redis/redis-store.ts';
+import { DuckDBPushLog } from '../materialize/duckdb-push-log.ts';
+import type { PushLog } from '../materialize/push.ts';
 
 export type OnlineStore = OnlineReader & OnlineWriter;
 
@@ -40,4 +42,9 @@ export function openOnlineReader(config: ResolvedConfig): Promise<OnlineReader> 
 /** The writer alone (materialization, push). */
 export function openOnlineWriter(config: ResolvedConfig): Promise<OnlineWriter> {
   return openOnlineStore(config);
+}
+
+/** The offline push log (Parquet under `<offline data_dir>/push/`), for `push --offline` and the Push RPC. */
+export function openPushLog(config: ResolvedConfig): Promise<PushLog> {
+  return DuckDBPushLog.create(config.paths.offlineData);
 }

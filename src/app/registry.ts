@@ -6,7 +6,10 @@
 import type { ResolvedConfig } from '../config/load.ts';
 import { PitstopError } from '../core/errors.ts';
 import type { RegistrySnapshot } from '../core/registry-model.ts';
+import type { SourceSchemaProbe } from '../definitions/source-schema-probe.ts';
+import { DuckDbSourceProbe } from '../registry/duckdb-source-probe.ts';
 import { FileRegistryStore } from '../registry/file-store.ts';
+import type { WorkflowContext } from '../registry/workflow.ts';
 import type { RegistryStore } from '../registry/store.ts';
 
 type RegistryType = ResolvedConfig['registry']['type'];
@@ -32,6 +35,24 @@ export async function loadSnapshot(config: ResolvedConfig, version?: number): Pr
     if (!latest) throw new PitstopError('REGISTRY_EMPTY', `no registry version has been applied in ${config.paths.registry} yet (run pitstop apply)`);
     return latest;
   } finally {
+    await store.close();
+  }
+}
+
+/** DuckDB-backed checks of feature expressions and source columns, for validate/plan/apply. */
+export async function openSourceSchemaProbe(config: ResolvedConfig): Promise<SourceSchemaProbe> {
+  return DuckDbSourceProbe.create(config.repoDir);
+}
+
+/** Runs `fn` with the workflow context (store + probe) of a repository and closes both after. */
+export async function withRegistryWorkflow<T>(config: ResolvedConfig, fn: (ctx: WorkflowContext) => Promise<T>): Promise<T> {
+  const store = await openRegistryStore(config);
+  let probe: SourceSchemaProbe | undefined;
+  try {
+    probe = await openSourceSchemaProbe(config);
+    return await fn({ repoDir: config.repoDir, project: config.project, store, probe });
+  } finally {
+    await probe?.close();
     await store.close();
   }
 }

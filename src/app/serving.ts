@@ -8,6 +8,9 @@ import { PitstopServer } from '../serving/server.ts';
 import type { ServingMetrics } from '../serving/metrics.ts';
 import type { PushFn } from '../serving/service.ts';
 import { SnapshotHolder } from '../serving/snapshot-holder.ts';
+import { PitstopError } from '../core/errors.ts';
+import type { OnlineWriter } from '../online/ports.ts';
+import { pushRows } from '../materialize/push.ts';
 import { openOnlineStore, type OnlineStore } from './online.ts';
 import { openRegistryStore } from './registry.ts';
 
@@ -16,7 +19,7 @@ export interface StartServingOptions {
   log?: (line: string) => void;
   /** /metrics text (cluster workers ask the primary to aggregate); default: this process. */
   metricsText?: (own: ServingMetrics) => Promise<string>;
-  /** Builds the push function over the store's writer; default: pushes are refused. */
+  /** Builds the push function over the store's writer; default: `pushToOnline`. */
   push?: (store: OnlineStore) => PushFn;
 }
 
@@ -39,7 +42,7 @@ export async function startServing(config: ResolvedConfig, options: StartServing
     const server = await PitstopServer.start({
       holder,
       reader: store,
-      push: options.push?.(store),
+      push: (options.push ?? pushToOnline)(store),
       host: s.host,
       grpcPort: s.grpc_port,
       httpPort: s.http_port,
@@ -59,4 +62,25 @@ export async function startServing(config: ResolvedConfig, options: StartServing
     for (const c of closers) await c();
     throw e;
   }
+}
+
+/**
+ * Push over the serving endpoints: column-wise rows → `pushRows` (the same checks as `pitstop
+ * push`: the whole batch is validated before anything is written), online only (the offline
+ * push log is written by `pitstop push --offline`).
+ */
+export function pushToOnline(writer: OnlineWriter): PushFn {
+  return async (snapshot, view, columns) => {
+    const names = Object.keys(columns);
+    let n = -1;
+    for (const name of names) {
+      const col = columns[name];
+      if (!Array.isArray(col)) throw new PitstopError('PUSH_ROWS_INVALID', `columns.${name} must be a list of values`);
+      if (n >= 0 && col.length !== n) throw new PitstopError('PUSH_ROWS_INVALID', `push columns differ in length: ${names[0]} has ${n} values, ${name} has ${col.length}`);
+      n = col.length;
+    }
+    const rows = Array.from({ length: Math.max(n, 0) }, (_, i) => Object.fromEntries(names.map((name) => [name, columns[name][i]])));
+    const r = await pushRows(snapshot, view, rows, { online: writer });
+    return { written: r.written, stale: r.stale };
+  };
 }

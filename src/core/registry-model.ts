@@ -106,4 +106,10 @@ export interface RegistrySnapshot {
   sources: Readonly<Record<string, SourceDef>>;
   featureViews: Readonly<Record<string, FeatureViewDef>>;
   featureServices: Readonly<Record<string, FeatureServiceDef>>;
+  /**
+   * Feature views removed from the definitions, with every version retired. Kept (not served,
+   * not listed in featureViews) so a view that comes back continues its version numbers and
+   * never reuses `view@N` for different values. Absent in snapshots that never removed a view.
+   */
+  removedViews?: Readonly<Record<string, FeatureViewDef>>;
 }

@@ -33,8 +33,18 @@ type Columns = Record<string, { val?: ValueMsg[] }>;
 export function valueToJs(v: ValueMsg | undefined): unknown {
   if (!v || !v.val) return null;
   const x = v[v.val];
-  if (v.val.endsWith('_list_val')) return (x as { val?: unknown[] })?.val ?? [];
-  return x;
+  const int64 = v.val === 'int64_val' || v.val === 'unix_timestamp_ms_val' || v.val === 'int64_list_val' || v.val === 'unix_timestamp_ms_list_val';
+  if (v.val.endsWith('_list_val')) {
+    const list = (x as { val?: unknown[] })?.val ?? [];
+    return int64 ? list.map(int64ToJs) : list;
+  }
+  return int64 ? int64ToJs(x) : x;
+}
+
+/** proto-loader gives int64 as a decimal string: a number when exact, else a bigint. */
+function int64ToJs(x: unknown): number | bigint {
+  const n = Number(x);
+  return Number.isSafeInteger(n) ? n : BigInt(x as string);
 }
 
 function columnsToJs(columns: Columns | undefined): Record<string, unknown[]> {

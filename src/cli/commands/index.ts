@@ -1,7 +1,25 @@
 /** Every CLI command, in the order `pitstop help` lists them. */
 import type { Command } from '../command.ts';
+import { applyCommand } from './apply.ts';
+import { exampleGenerateCommand } from './example-generate.ts';
+import { planCommand } from './plan.ts';
+import { quickstartCommand } from './quickstart.ts';
+import { registryHistoryCommand } from './registry-history.ts';
+import { registryShowCommand } from './registry-show.ts';
+import { schemaCommand } from './schema.ts';
 import { serveCommand } from './serve.ts';
+import { validateCommand } from './validate.ts';
 
 export const COMMANDS: readonly Command[] = [
+  // --- definitions and registry (foundation) ---
+  quickstartCommand,
+  validateCommand,
+  planCommand,
+  applyCommand,
+  registryHistoryCommand,
+  registryShowCommand,
+  schemaCommand,
+  exampleGenerateCommand,
+  // --- serving ---
   serveCommand,
 ];

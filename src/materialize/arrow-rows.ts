@@ -1,0 +1,99 @@
+/**
+ * Arrow record batches (as the OfflineReader yields them) → online writes. Column-wise: one
+ * accessor per column is chosen per batch (typed arrays for fixed-width columns without
+ * nulls), then rows are encoded straight into chunk buffers by RowEncoder / EntityKeyEncoder.
+ */
+import type { RecordBatch, Vector } from 'apache-arrow';
+import { PitstopError, isPitstopError } from '../core/errors.ts';
+import { listElementType, type FeatureType } from '../core/feature-types.ts';
+import type { FeatureViewVersion } from '../core/registry-model.ts';
+import { CREATED_TS_MS_COLUMN, EVENT_TS_MS_COLUMN } from '../offline/ports.ts';
+import { EntityKeyEncoder } from '../online/entity-key.ts';
+import type { OnlineWrite } from '../online/ports.ts';
+import { RowEncoder } from '../online/row-codec.ts';
+
+type Accessor = (i: number) => unknown;
+
+function column(batch: RecordBatch, name: string, view: FeatureViewVersion): Vector {
+  const v = batch.getChild(name);
+  if (!v) throw new PitstopError('MATERIALIZE_FAILED', `offline batch for ${view.name}@${view.version} has no column "${name}"`);
+  return v;
+}
+
+function accessor(vec: Vector, type: FeatureType): Accessor {
+  const elem = listElementType(type);
+  if (elem) {
+    // Timestamps and bools inside lists go through get() (ms numbers, booleans); others as typed arrays.
+    const spread = elem === 'timestamp' || elem === 'bool';
+    return (i) => {
+      const v = vec.get(i) as Vector | null;
+      return v === null ? null : spread ? Array.from(v as Iterable<unknown>) : v.toArray();
+    };
+  }
+  switch (type) {
+    case 'int32':
+    case 'int64':
+    case 'float32':
+    case 'float64': {
+      const a = vec.toArray() as ArrayLike<unknown>;
+      return vec.nullCount === 0 ? (i) => a[i] : (i) => (vec.isValid(i) ? a[i] : null);
+    }
+    default:
+      // timestamp (ms number), bool, string, bytes
+      return (i) => vec.get(i);
+  }
+}
+
+/** Per view version: encoders reused across batches. */
+export class ArrowRowConverter {
+  private readonly rows: RowEncoder;
+  private readonly keys: EntityKeyEncoder;
+  private readonly storageId: string;
+
+  constructor(private readonly view: FeatureViewVersion) {
+    this.rows = new RowEncoder(view.features);
+    this.keys = new EntityKeyEncoder(view.joinKeys);
+    this.storageId = `${view.name}@${view.version}`;
+  }
+
+  /**
+   * Encode a batch. `expireAt` is the record expiry for every row (undefined = none). Throws
+   * MATERIALIZE_FAILED naming the view, batch row and column when a value does not fit its type.
+   */
+  convert(batch: RecordBatch, expireAt: number | undefined): OnlineWrite[] {
+    const view = this.view;
+    const n = batch.numRows;
+    const keyCols = view.joinKeys.map((k) => accessor(column(batch, k.name, view), k.type));
+    const ev = column(batch, EVENT_TS_MS_COLUMN, view);
+    const evArr = ev.toArray() as BigInt64Array | Float64Array;
+    const cr = column(batch, CREATED_TS_MS_COLUMN, view);
+    const crArr = cr.toArray() as BigInt64Array | Float64Array;
+    const crNulls = cr.nullCount > 0;
+    const featCols = view.features.map((f) => accessor(column(batch, f.name, view), f.type));
+    const nk = keyCols.length;
+    const nf = featCols.length;
+    const keyVals: unknown[] = new Array(nk);
+    const out: OnlineWrite[] = new Array(n);
+    this.rows.newChunk();
+    let i = 0;
+    let f = -1;
+    try {
+      for (; i < n; i++) {
+        f = -1;
+        for (let k = 0; k < nk; k++) keyVals[k] = keyCols[k](i);
+        const entity = this.keys.encode(keyVals);
+        if (!ev.isValid(i)) throw new PitstopError('VALUE_TYPE_MISMATCH', `${EVENT_TS_MS_COLUMN}: event timestamp is missing`);
+        const created = crNulls && !cr.isValid(i) ? null : Number(crArr[i]);
+        this.rows.begin(Number(evArr[i]), created);
+        for (f = 0; f < nf; f++) this.rows.value(f, featCols[f](i));
+        out[i] = { view: this.storageId, entity, row: this.rows.end(), expireAtMs: expireAt };
+      }
+    } catch (e) {
+      this.rows.abort();
+      const where = f >= 0 ? `feature "${view.features[f].name}"` : 'join keys / timestamps';
+      const msg = isPitstopError(e) ? e.message : String(e);
+      throw new PitstopError('MATERIALIZE_FAILED', `${view.name}@${view.version}: offline row ${i} of a batch, ${where}: ${msg}`, { cause: e });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Push ingestion (for streaming sources): rows for one feature view are checked against its
+ * schema, then written online (newer event time wins) and optionally appended to the offline
+ * push log so training sees them too.
+ *
+ * A batch is all or nothing at validation: every row is encoded before anything is written, and
+ * a bad batch throws PUSH_ROWS_INVALID listing each bad row index and field (up to 50).
+ *
+ * Row fields: the view's join keys; the event timestamp as `event_timestamp` or the source's
+ * timestamp field; optionally the created timestamp as `created_timestamp` or the source's
+ * created timestamp field; features by name (absent = null). Any other field is an error (a
+ * misspelt feature must not silently become null).
+ */
+import { PitstopError, isPitstopError, type Problem } from '../core/errors.ts';
+import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
+import { EntityKeyEncoder } from '../online/entity-key.ts';
+import { expireAtMs } from '../online/expiry.ts';
+import type { OnlineWrite, OnlineWriter, WriteResult } from '../online/ports.ts';
+import { RowEncoder } from '../online/row-codec.ts';
+import { toTimestampMs } from '../online/value-codec.ts';
+import { lookupView } from '../registry/resolve.ts';
+
+/** The offline push log: appends one accepted batch (see `pushLogDir` in src/offline/ports.ts). */
+export interface PushLog {
+  /** Append encoded rows of `view`; resolves with the file written. Atomic: the file appears whole or not at all. */
+  append(view: FeatureViewVersion, rows: readonly Buffer[], entities: readonly Buffer[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface PushOptions {
+  online: OnlineWriter;
+  /** Also append the batch to the offline push log; default false. Needs `pushLog`. */
+  toOffline?: boolean;
+  pushLog?: PushLog;
+  /** Rows per writeRows call; default 2048. */
+  writeChunkRows?: number;
+  /** Clock for record expiry; default Date.now. */
+  now?: () => number;
+}
+
+export interface PushResult extends WriteResult {
+  /** `view@version`. */
+  view: string;
+  rows: number;
+  /** The push log file, when `toOffline`. */
+  offlineFile?: string;
+}
+
+const MAX_PROBLEMS = 50;
+
+/**
+ * Validate and write `rows` for `view` (`name` = its latest version, or `name@N`).
+ * Throws UNKNOWN_FEATURE_VIEW, VIEW_NOT_ONLINE, PUSH_ROWS_INVALID (nothing written) or
+ * ONLINE_STORE_UNAVAILABLE (a prefix may be written; pushing the batch again is safe).
+ */
+export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: readonly unknown[], options: PushOptions): Promise<PushResult> {
+  const m = /^([^@]+)(?:@([1-9][0-9]*))?$/.exec(view);
+  const v = lookupView(snapshot, m ? m[1] : view, m?.[2] ? Number(m[2]) : undefined);
+  if (!v.online) throw new PitstopError('VIEW_NOT_ONLINE', `feature view "${v.name}" version ${v.version} is not online; rows cannot be pushed to it`);
+  if (options.toOffline && !options.pushLog) throw new PitstopError('INTERNAL', 'pushRows: toOffline needs a push log');
+  const { writes, entities, encoded } = encodeBatch(v, rows, (options.now ?? Date.now)());
+  let offlineFile: string | undefined;
+  // The offline log first: if the online write then fails, a retry re-appends the same rows,
+  // which the point-in-time join treats as one (same keys and timestamps).
+  if (options.toOffline) offlineFile = await options.pushLog!.append(v, encoded, entities);
+  const chunk = options.writeChunkRows ?? 2048;
+  let written = 0;
+  let stale = 0;
+  for (let s = 0; s < writes.length; s += chunk) {
+    const r = await options.online.writeRows(writes.slice(s, s + chunk));
+    written += r.written;
+    stale += r.stale;
+  }
+  return { view: `${v.name}@${v.version}`, rows: rows.length, written, stale, offlineFile };
+}
+
+/** Check and encode every row; throws PUSH_ROWS_INVALID with every problem found. */
+export function encodeBatch(view: FeatureViewVersion, rows: readonly unknown[], nowMs: number): { writes: OnlineWrite[]; entities: Buffer[]; encoded: Buffer[] } {
+  const id = `${view.name}@${view.version}`;
+  const rowEnc = new RowEncoder(view.features);
+  const keyEnc = new EntityKeyEncoder(view.joinKeys);
+  const eventFields = ['event_timestamp', view.source.timestampField];
+  const createdFields = ['created_timestamp', ...(view.source.createdTimestampField ? [view.source.createdTimestampField] : [])];
+  const known = new Set<string>([...view.joinKeys.map((k) => k.name), ...eventFields, ...createdFields, ...view.features.map((f) => f.name)]);
+  const expireAt = expireAtMs(view.ttlMs, nowMs);
+  const problems: Problem[] = [];
+  const writes: OnlineWrite[] = [];
+  const entities: Buffer[] = [];
+  const encoded: Buffer[] = [];
+  const problem = (i: number, field: string | undefined, message: string) => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ path: field ? `rows[${i}].${field}` : `rows[${i}]`, message });
+  };
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+      problem(i, undefined, 'a row must be an object of field values');
+      continue;
+    }
+    const r = row as Record<string, unknown>;
+    let ok = true;
+    for (const f of Object.keys(r)) {
+      if (!known.has(f)) {
+        problem(i, f, `unknown field (view ${id} has join keys ${view.joinKeys.map((k) => k.name).join(', ')}, features ${view.features.map((x) => x.name).join(', ')}, and ${eventFields.join(' / ')})`);
+        ok = false;
+      }
+    }
+    let entity: Buffer | undefined;
+    try {
+      entity = keyEnc.encodeRecord(r);
+    } catch (e) {
+      const msg = isPitstopError(e) ? e.message : String(e);
+      problem(i, msg.split(':')[0], msg.slice(msg.indexOf(':') + 2));
+      ok = false;
+    }
+    const evField = eventFields.find((f) => r[f] !== undefined && r[f] !== null);
+    let eventMs: number | undefined;
+    if (!evField) {
+      problem(i, eventFields[0], `event timestamp is missing (give ${eventFields.join(' or ')})`);
+      ok = false;
+    } else {
+      try {
+        eventMs = toTimestampMs(r[evField], evField);
+      } catch (e) {
+        problem(i, evField, (e as Error).message.slice(evField.length + 2));
+        ok = false;
+      }
+    }
+    const crField = createdFields.find((f) => r[f] !== undefined && r[f] !== null);
+    let createdMs: number | null = null;
+    if (crField) {
+      try {
+        createdMs = toTimestampMs(r[crField], crField);
+      } catch (e) {
+        problem(i, crField, (e as Error).message.slice(crField.length + 2));
+        ok = false;
+      }
+    }
+    if (!ok || eventMs === undefined || !entity) continue;
+    rowEnc.begin(eventMs, createdMs);
+    let f = 0;
+    try {
+      for (; f < view.features.length; f++) rowEnc.value(f, r[view.features[f].name]);
+    } catch (e) {
+      rowEnc.abort();
+      problem(i, view.features[f].name, (e as Error).message);
+      continue;
+    }
+    const encodedRow = rowEnc.end();
+    writes.push({ view: id, entity, row: encodedRow, expireAtMs: expireAt });
+    entities.push(entity);
+    encoded.push(encodedRow);
+  }
+  if (problems.length > 0) {
+    throw new PitstopError('PUSH_ROWS_INVALID', `push to ${id}: ${problems.length}${problems.length === MAX_PROBLEMS ? '+' : ''} problem(s); nothing was written`, { problems });
+  }
+  return { writes, entities, encoded };
+}

@@ -1,0 +1,70 @@
+/**
+ * The DuckDB offline store: implements the `OfflineReader` port (latest row per entity in a time
+ * range, for materialization into the online store) over Parquet/CSV sources, the offline
+ * materialization and the push log. Historical retrieval and offline materialization run on the
+ * same session (see historical.ts and materialize-offline.ts).
+ */
+import type { RecordBatch } from 'apache-arrow';
+import type { FeatureViewVersion } from '../core/registry-model.ts';
+import { DEFAULT_BATCH_ROWS, toRecordBatches, type ArrowColumn } from './arrow-batches.ts';
+import { DuckDBSession, type DuckDBSettings } from './duckdb-session.ts';
+import { CR, EV, featureTableSql, forArrow } from './feature-table.ts';
+import { planFeatureRows, type OfflineLocations } from './feature-rows.ts';
+import { CREATED_TS_MS_COLUMN, EVENT_TS_MS_COLUMN, type OfflineReader, type TimeRange } from './ports.ts';
+import { ident, join, sql, type Sql } from './sql.ts';
+
+export interface DuckDBOfflineStoreOptions extends OfflineLocations, DuckDBSettings {}
+
+export class DuckDBOfflineStore implements OfflineReader {
+  private constructor(readonly session: DuckDBSession, readonly locations: OfflineLocations) {}
+
+  /** Opens an in-process DuckDB with the given settings. */
+  static async create(options: DuckDBOfflineStoreOptions): Promise<DuckDBOfflineStore> {
+    const session = await DuckDBSession.create(options);
+    return new DuckDBOfflineStore(session, { repoDir: options.repoDir, offlineDataDir: options.offlineDataDir });
+  }
+
+  /** The SQL `readLatest` runs, and where its rows come from (for tests and `explain`). */
+  async readLatestSql(view: FeatureViewVersion, range: TimeRange): Promise<{ query: Sql; origin: string }> {
+    const startUs = BigInt(range.startMs) * 1000n;
+    const endUs = BigInt(range.endMs) * 1000n;
+    const plan = await planFeatureRows(this.session, this.locations, view, {
+      needed: { startUs, endUs: endUs - 1n },
+      rangeUs: { start: startUs, end: endUs },
+    });
+    const keys = join(view.joinKeys.map((k) => ident(k.name)));
+    const cols: Sql[] = [
+      ...view.joinKeys.map((k) => ident(k.name)),
+      sql`CAST(floor(${ident(EV)} / 1000) AS BIGINT) AS ${ident(EVENT_TS_MS_COLUMN)}`,
+      sql`CAST(floor(${ident(CR)} / 1000) AS BIGINT) AS ${ident(CREATED_TS_MS_COLUMN)}`,
+      ...view.features.map((f) => forArrow(f.name, f.type)),
+    ];
+    // Latest per key: largest event time, then largest created time (NULL created is oldest).
+    const query = sql`SELECT ${join(cols)}
+FROM (${featureTableSql(plan.spec)}) AS __ps_ft
+QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ident(EV)} DESC, ${ident(CR)} DESC NULLS LAST) = 1`;
+    return { query, origin: plan.origin };
+  }
+
+  async *readLatest(view: FeatureViewVersion, range: TimeRange, options: { batchRows?: number } = {}): AsyncIterable<RecordBatch> {
+    const { query } = await this.readLatestSql(view, range);
+    const columns: ArrowColumn[] = [
+      ...view.joinKeys.map((k) => ({ name: k.name, type: k.type })),
+      { name: EVENT_TS_MS_COLUMN, type: 'int64' },
+      { name: CREATED_TS_MS_COLUMN, type: 'int64' },
+      ...view.features.map((f) => ({ name: f.name, type: f.type })),
+    ];
+    // Own connection: several reads may stream at once, and the main connection stays free.
+    const conn = await this.session.connect();
+    try {
+      const result = await this.session.stream(query, conn);
+      yield* toRecordBatches(result, columns, options.batchRows ?? DEFAULT_BATCH_ROWS);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+  }
+}
