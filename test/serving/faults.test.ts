@@ -10,6 +10,28 @@ import { rawCommand } from '../support/redis-server.ts';
 import { servingRows, servingSnapshot } from './fixture.ts';
 import { gatedReader, startHarness, type Harness } from './harness.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { PROTO_LOADER_OPTIONS } from '../../src/serving/proto.ts';
+
+/** Streams the standard health Watch of the whole server; returns the statuses seen so far. */
+function watchHealth(port: number): { seen: string[]; stop(): void } {
+  const def = protoLoader.loadSync(healthProtoPath, PROTO_LOADER_OPTIONS);
+  const watch = (def['grpc.health.v1.Health'] as protoLoader.ServiceDefinition).Watch;
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const seen: string[] = [];
+  const call = client.makeServerStreamRequest(watch.path, watch.requestSerialize, watch.responseDeserialize, { service: '' });
+  call.on('data', (m: { status: string }) => seen.push(String(m.status)));
+  call.on('error', () => {});
+  return {
+    seen,
+    stop() {
+      call.cancel();
+      client.close();
+    },
+  };
+}
 
 async function failure(p: Promise<unknown>): Promise<PitstopCallError> {
   try {
@@ -103,6 +125,9 @@ describe('registry swap and shutdown', () => {
     const h = await startHarness({ store: 'redis', reader: (s) => (gate = gatedReader(s)) });
     try {
       expect(await h.client.health()).toBe('SERVING');
+      const watch = watchHealth(h.server.grpcPort);
+      while (watch.seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+      expect(watch.seen).toEqual(['SERVING']);
       gate.hold();
       const inflight = h.client.getOnlineFeatures(lookup, { timeoutMs: 5000 });
       const inflightHttp = fetch(`${h.http}/v1/get-online-features`, { method: 'POST', body: JSON.stringify(lookup) });
@@ -112,6 +137,8 @@ describe('registry swap and shutdown', () => {
       let closed = false;
       void closing.then(() => (closed = true));
       expect(closed).toBe(false); // still draining
+      expect(watch.seen).toEqual(['SERVING', 'NOT_SERVING']); // health flipped before the drain
+      watch.stop();
       gate.release();
       expect((await inflight).column('trips_today').values).toEqual([12n]);
       expect((await inflightHttp).status).toBe(200);
