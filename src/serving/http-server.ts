@@ -78,9 +78,12 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 
 export function createHttpServer(service: ServingService, options: HttpServerOptions): http.Server {
   const { metrics, log, maxMessageBytes } = options;
-  const routes: Record<string, (req: http.IncomingMessage, signal: AbortSignal) => Promise<[number, string, string?]>> = {
-    'POST /v1/get-online-features': async (req, signal) => {
+    // Metrics label of the request being handled (the feature service, or `_refs`), set by the route.
+  type Route = (req: http.IncomingMessage, signal: AbortSignal, label: { value: string }) => Promise<[number, string, string?]>;
+  const routes: Record<string, Route> = {
+    'POST /v1/get-online-features': async (req, signal, label) => {
       const body = await readJson(req, maxMessageBytes);
+      label.value = typeof body?.feature_service === 'string' ? body.feature_service : '_refs';
       if (!body || typeof body !== 'object' || typeof body.entities !== 'object' || body.entities === null) {
         throw new PitstopError('BAD_REQUEST', 'the body must be an object with `entities` and `features` or `feature_service`');
       }
@@ -132,14 +135,15 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    route(req, controller.signal).then(
+    const label = { value: '' };
+    route(req, controller.signal, label).then(
       ([status, body, type]) => {
-        if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, 'OK', '');
+        if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, 'OK', label.value);
         send(res, status, body, type);
       },
       (e: unknown) => {
         const err = publicError(e, log);
-        if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, err.code, '');
+        if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, err.code, label.value);
         if (!res.headersSent) send(res, HTTP_STATUS[err.code], JSON.stringify({ error: err }));
       },
     );

@@ -127,6 +127,7 @@ describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (stor
     expect(text).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="ranking"\} [1-9]/);
     expect(text).toMatch(/pitstop_requests_total\{transport="grpc",method="GetOnlineFeatures",code="INVALID_ARGUMENT"\} [1-9]/);
     expect(text).toMatch(/pitstop_request_errors_total\{.*code="INVALID_ARGUMENT"\} [1-9]/);
+    expect(text).toMatch(/pitstop_request_duration_seconds_count\{transport="http",method="get-online-features",feature_service="ranking"\} [1-9]/);
     expect(text).toMatch(/pitstop_online_read_duration_seconds_count\{outcome="ok"\} [1-9]/);
     expect(text).toMatch(/pitstop_registry_version 1/);
     expect(text).toMatch(/pitstop_served_value_age_seconds_count [1-9]/);
