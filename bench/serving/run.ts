@@ -19,7 +19,7 @@ import { servingMethods } from '../../src/serving/proto.ts';
 import { PitstopClient } from '../../src/client/client.ts';
 import { freePort, startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, benchSnapshot, serviceViews } from './fixture.ts';
-import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
+import { mergeResults, type LoadgenConfig, type LoadgenResult } from './loadgen.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -32,6 +32,8 @@ const profileDir = opt('--profile');
 /** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and autocannon. */
 const only = opt('--only')?.split(',');
 const DURATION_S = quick ? 3 : 10;
+/** Each scenario runs pitstop and the floor in alternating segments, so both see the same machine noise. */
+const SEGMENTS = quick ? 1 : 2;
 const WARMUP_S = quick ? 0.5 : 1;
 
 interface Scenario {
@@ -99,6 +101,8 @@ async function loadgen(tmp: string, target: string, requests: string[], rate: nu
   return JSON.parse(out.trim().split('\n').pop()!) as LoadgenResult;
 }
 
+/** Results without the encoded histograms (kept out of the JSON file). */
+const strip = (r: LoadgenResult): LoadgenResult => ({ ...r, latencyHist: '', sendLagHist: '' });
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 
 async function main(): Promise<void> {
@@ -131,6 +135,13 @@ async function main(): Promise<void> {
     probe.close();
     const pitstop = `127.0.0.1:${grpcPort}`;
     const floor = `127.0.0.1:${floorPort}`;
+    if (args.includes('--hold')) {
+      // Debugging: leave everything running for manual load (loadgen configs land in tmp).
+      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, requests: requestPool(SCENARIOS[0], 42), http: httpPort }));
+      log(`holding: ${tmp}/targets.json; Ctrl-C to stop`);
+      await new Promise((r) => process.once('SIGINT', r));
+      return;
+    }
 
     const scenarios = [];
     // Warm both servers up (JIT, connections) before anything is measured.
@@ -138,10 +149,16 @@ async function main(): Promise<void> {
     await loadgen(tmp, floor, requestPool(SCENARIOS[0], 1), 500, quick ? 1 : 3);
     for (const s of SCENARIOS.filter((x) => !only || only.includes(x.name))) {
       const pool = requestPool(s, 42);
-      const p = await loadgen(tmp, pitstop, pool, s.rate);
-      const f = await loadgen(tmp, floor, pool, s.rate);
+      const ps: LoadgenResult[] = [];
+      const fs: LoadgenResult[] = [];
+      for (let seg = 0; seg < SEGMENTS; seg++) {
+        ps.push(await loadgen(tmp, pitstop, pool, s.rate, DURATION_S / SEGMENTS));
+        fs.push(await loadgen(tmp, floor, pool, s.rate, DURATION_S / SEGMENTS));
+      }
+      const p = mergeResults(ps);
+      const f = mergeResults(fs);
       log(`${s.name} @ ${s.rate}/s: pitstop p50 ${p.latencyMs.p50} p99 ${p.latencyMs.p99} ms | floor p50 ${f.latencyMs.p50} p99 ${f.latencyMs.p99} ms`);
-      scenarios.push({ ...s, pitstop: p, floor: f, p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99) });
+      scenarios.push({ ...s, loadavg: os.loadavg(), pitstop: strip(p), floor: strip(f), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99) });
     }
 
     const sweepOne = async (target: string) => {
@@ -149,7 +166,7 @@ async function main(): Promise<void> {
       const steps: LoadgenResult[] = [];
       for (const rate of SWEEP) {
         const r = await loadgen(tmp, target, pool, rate, quick ? 2 : 5);
-        steps.push(r);
+        steps.push(strip(r));
         log(`  sweep ${target} @ ${rate}/s: achieved ${r.achievedRate}/s p99 ${r.latencyMs.p99} ms errors ${JSON.stringify(r.errors)} dropped ${r.dropped}`);
         if (r.achievedRate < rate * 0.9 || r.dropped > 0 || r.latencyMs.p99 > 200) break;
       }

@@ -13,6 +13,10 @@ import type { ServingSnapshot } from './plan.ts';
 import { STATUS, type OnlineFeaturesResult } from './result.ts';
 import { rowEventMs, rowValueOffsets } from '../online/row-codec.ts';
 import type { EntityKeyEncoder } from '../online/entity-key.ts';
+import { float64s, int32s, uint8s } from './slab.ts';
+
+/** Scratch for one row's value offsets; reused (a request fills it synchronously). */
+let offsets = new Int32Array(512);
 
 export interface OnlineFeaturesRequest {
   /** A feature service name (takes precedence over `features`). */
@@ -79,11 +83,10 @@ export async function getOnlineFeatures(
   if (signal?.aborted) throw deadlineError();
 
   const now = options.now ?? Date.now();
-  const valueStart = new Int32Array(nFeatures * n);
-  const valueEnd = new Int32Array(nFeatures * n);
-  const statuses = new Uint8Array(nFeatures * n);
-  const eventTsMs = new Float64Array(views.length * n);
-  let offsets = new Int32Array(64);
+  const valueStart = int32s(nFeatures * n);
+  const valueEnd = int32s(nFeatures * n);
+  const statuses = uint8s(nFeatures * n);
+  const eventTsMs = float64s(views.length * n);
   for (let v = 0; v < views.length; v++) {
     const { ttlMs: ttl, features, scanCount } = views[v];
     if (offsets.length < 2 * scanCount) offsets = new Int32Array(2 * scanCount);

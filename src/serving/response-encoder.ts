@@ -10,6 +10,7 @@
  *   FeatureVector { 1: Value (repeated, length-delimited), 2: packed statuses, 4: packed int64 ts }
  */
 import type { OnlineFeaturesResult } from './result.ts';
+import { int32s } from './slab.ts';
 
 export function varintSize(v: number): number {
   if (v < 0x80) return 1;
@@ -72,14 +73,14 @@ export function encodeResponse(r: OnlineFeaturesResult): Buffer {
   const nViews = plan.views.length;
   const nFeatures = plan.featureNames.length;
   // Per view: the packed timestamps' payload length.
-  const tsLen = new Int32Array(nViews);
+  const tsLen = int32s(nViews);
   for (let v = 0; v < nViews; v++) {
     let l = 0;
     for (let i = 0, k = v * n; i < n; i++, k++) l += varintSize(eventTsMs[k]);
     tsLen[v] = l;
   }
   const statusBlock = n === 0 ? 0 : 1 + varintSize(n) + n;
-  const vecLen = new Int32Array(nFeatures);
+  const vecLen = int32s(nFeatures);
   let total = plan.metadataBytes.length;
   for (let f = 0; f < nFeatures; f++) {
     const v = plan.featureView[f];

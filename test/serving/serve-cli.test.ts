@@ -39,11 +39,13 @@ describe('pitstop serve --workers 2', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const client = new PitstopClient(`127.0.0.1:${grpcPort}`);
     try {
-      for (let i = 0; i < 200; i++) {
-        const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok, () => false);
-        if (ok) break;
-        await new Promise((r) => setTimeout(r, 50));
+      // Startup (two workers compiling TypeScript) can be slow on a busy machine.
+      let ready = false;
+      for (let i = 0; i < 400 && !ready; i++) {
+        ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 50));
       }
+      expect(ready, stderr).toBe(true);
       const r = await client.getOnlineFeatures({ featureService: 'ranking', entities: { driver_id: [1, 3] } });
       expect(r.column('trips_today').values).toEqual([12n, null]);
       expect(r.column('trips_today').statuses).toEqual(['PRESENT', 'NOT_FOUND']);
@@ -55,7 +57,7 @@ describe('pitstop serve --workers 2', () => {
       const { snapshotHash } = await import('../../src/registry/snapshot-hash.ts');
       await registry.commit({ ...withService, hash: snapshotHash(withService) });
       let fresh;
-      for (let i = 0; i < 100 && !fresh; i++) {
+      for (let i = 0; i < 200 && !fresh; i++) {
         // Several calls: each may land on either worker; both must have swapped.
         const rs = await Promise.all([1, 2, 3, 4].map(() => client.getOnlineFeatures({ featureService: 'fresh', entities: { driver_id: [1] } }).catch(() => undefined)));
         if (rs.every((x) => x?.registryVersion === 2)) fresh = rs[0];
@@ -72,5 +74,5 @@ describe('pitstop serve --workers 2', () => {
     expect(await exited).toBe(0);
     expect(stderr).toContain('shutting down');
     await registry.close();
-  }, 30_000);
+  }, 60_000);
 });
