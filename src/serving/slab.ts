@@ -21,18 +21,18 @@ function carve(bytes: number): [ArrayBuffer, number] {
   return [slab, at];
 }
 
-/** Zero-filled, like `new Int32Array(n)`. */
+/** Zero-filled like `new Int32Array(n)`: slab regions are fresh memory, never handed out twice. */
 export function int32s(n: number): Int32Array {
   const [buf, at] = carve(n * 4);
-  return new Int32Array(buf, at, n).fill(0);
+  return new Int32Array(buf, at, n);
 }
 
 export function uint8s(n: number): Uint8Array {
   const [buf, at] = carve(n);
-  return new Uint8Array(buf, at, n).fill(0);
+  return new Uint8Array(buf, at, n);
 }
 
 export function float64s(n: number): Float64Array {
   const [buf, at] = carve(n * 8);
-  return new Float64Array(buf, at, n).fill(0);
+  return new Float64Array(buf, at, n);
 }
