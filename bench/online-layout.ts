@@ -55,6 +55,55 @@ async function usedMemory(r: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
+/**
+ * Feast's layout for comparison: one hash per entity, one field per feature (each value its own
+ * encoded Value), written with plain HSET (no newer-wins check) and read with HMGET of every field.
+ */
+async function runFieldPerFeature(r: Redis, s: Scenario) {
+  await r.flushall();
+  const base = await usedMemory(r);
+  const keys = new EntityKeyEncoder([{ name: 'id', type: 'int64' }]);
+  const fields = Array.from({ length: s.views * s.features }, (_, i) => `v${Math.floor(i / s.features)}:f${i % s.features}`);
+  const enc = new RowEncoder([{ name: 'x', type: 'float64' }]);
+  const value = decodeless(enc.encode(0, null, [1.5]));
+  let t0 = performance.now();
+  for (let start = 0; start < ENTITIES; start += 1000) {
+    const p = r.pipeline();
+    for (let i = start; i < Math.min(ENTITIES, start + 1000); i++) {
+      const key = Buffer.concat([Buffer.from('ps:p:{'), keys.encode([i]), Buffer.from('}')]);
+      const args: (string | Buffer)[] = [];
+      for (const f of fields) args.push(f, value);
+      p.hset(key, ...args);
+    }
+    await p.exec();
+  }
+  const writeS = (performance.now() - t0) / 1000;
+  const mem = (await usedMemory(r)) - base;
+  const BATCHES = 300;
+  t0 = performance.now();
+  for (let b = 0; b < BATCHES; b++) {
+    const p = r.pipeline();
+    for (let k = 0; k < 100; k++) {
+      const key = Buffer.concat([Buffer.from('ps:p:{'), keys.encode([Math.floor(Math.random() * ENTITIES)]), Buffer.from('}')]);
+      p.hmgetBuffer(key, ...fields);
+    }
+    await p.exec();
+  }
+  return {
+    scenario: s.name,
+    layout: 'field-per-feature (Feast-like, plain HSET)',
+    entities: ENTITIES,
+    writeRowsPerSec: Math.round(ENTITIES / writeS),
+    bytesPerEntity: Math.round(mem / ENTITIES),
+    readBatch100Ms: Number(((performance.now() - t0) / BATCHES).toFixed(3)),
+  };
+}
+
+/** The Value bytes of a one-feature row (header and length prefix dropped). */
+function decodeless(row: Buffer): Buffer {
+  return Buffer.from(row.subarray(18));
+}
+
 async function runScenario(r: Redis, s: Scenario, layout: 'string' | 'hash') {
   await r.flushall();
   const base = await usedMemory(r);
@@ -112,8 +161,13 @@ const server = await startRedis();
 const r = new Redis(server.url);
 const results = [];
 try {
-  for (const s of scenarios) for (const layout of ['string', 'hash'] as const) {
-    const res = await runScenario(r, s, layout);
+  for (const s of scenarios) {
+    for (const layout of ['string', 'hash'] as const) {
+      const res = await runScenario(r, s, layout);
+      console.log(JSON.stringify(res));
+      results.push(res);
+    }
+    const res = await runFieldPerFeature(r, s);
     console.log(JSON.stringify(res));
     results.push(res);
   }

@@ -24,3 +24,7 @@ export async function openOfflineStore(config: ResolvedConfig): Promise<OfflineS
 export async function openOfflineReader(config: ResolvedConfig): Promise<OfflineReader> {
   return openOfflineStore(config);
 }
+
+export type { HistoricalRequest, HistoricalJob, ViewOrigin } from '../offline/historical.ts';
+export type { MaterializeOfflineRange, MaterializeOfflineResult } from '../offline/materialize-offline.ts';
+export { formatIntervals } from '../offline/materialization-manifest.ts';

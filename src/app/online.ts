@@ -9,6 +9,12 @@ import { EmbeddedOnlineStore } from '../online/embedded/embedded-store.ts';
 import { RedisOnlineStore } from '../online/redis/redis-store.ts';
 import { DuckDBPushLog } from '../materialize/duckdb-push-log.ts';
 import type { PushLog } from '../materialize/push.ts';
+export { readPushFile } from '../materialize/push-file.ts';
+export { lookupOnline } from '../online/lookup.ts';
+// Materialization and push logic, for the CLI (which reaches everything through app/).
+export { materialize, materializeIncremental, selectViews } from '../materialize/materialize.ts';
+export { progressReporter } from '../materialize/progress.ts';
+export { pushRows } from '../materialize/push.ts';
 
 export type OnlineStore = OnlineReader & OnlineWriter;
 

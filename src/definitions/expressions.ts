@@ -2,7 +2,7 @@
  * Guards feature expressions. An `expr` is DuckDB SQL by design and the offline engine splices it
  * into its queries, so it must be exactly one scalar expression over the source's columns:
  * DuckDB parses `SELECT <expr>` and we accept only a single SELECT with one select-list item,
- * no FROM, WHERE, GROUP BY, alias, subquery, star, parameter or window. Then, when the source's
+ * no FROM, WHERE, GROUP BY, alias, subquery, star, parameter, window or aggregate. Then, when the source's
  * files exist, every column the expression (or a plain feature, join key or timestamp field)
  * names must exist in the source after field_mapping.
  */
@@ -42,7 +42,7 @@ export async function checkExpression(probe: SourceSchemaProbe, expr: string): P
   const expression = node.select_list[0] as ExprNode;
   if (expression.alias) return { ok: false, message: 'must not carry an alias (AS); the feature name is the alias' };
   const columns = new Set<string>();
-  const problem = walk(expression, new Set(), columns);
+  const problem = walk(expression, new Set(), columns, await probe.aggregateFunctionNames());
   return problem ? { ok: false, message: problem } : { ok: true, columns: [...columns] };
 }
 
@@ -144,10 +144,10 @@ interface ExprNode {
 }
 
 /** Collects column references; returns a message for the first forbidden construct. */
-function walk(node: unknown, bound: Set<string>, columns: Set<string>): string | undefined {
+function walk(node: unknown, bound: Set<string>, columns: Set<string>, aggregates: ReadonlySet<string>): string | undefined {
   if (Array.isArray(node)) {
     for (const child of node) {
-      const p = walk(child, bound, columns);
+      const p = walk(child, bound, columns, aggregates);
       if (p) return p;
     }
     return undefined;
@@ -155,6 +155,9 @@ function walk(node: unknown, bound: Set<string>, columns: Set<string>): string |
   if (!node || typeof node !== 'object') return undefined;
   const n = node as ExprNode;
   if (n.class && Object.hasOwn(FORBIDDEN_CLASSES, n.class)) return FORBIDDEN_CLASSES[n.class];
+  if (n.class === 'FUNCTION' && typeof n.function_name === 'string' && aggregates.has(n.function_name.toLowerCase())) {
+    return `aggregate function ${n.function_name}() is not allowed (a feature is computed per row)`;
+  }
   if (n.class === 'COLUMN_REF' && n.column_names?.length) {
     // `a.b` may be struct field access; the column is its first part.
     if (!bound.has(n.column_names[0])) columns.add(n.column_names[0]);
@@ -164,11 +167,11 @@ function walk(node: unknown, bound: Set<string>, columns: Set<string>): string |
     // Lambda parameters (`x -> x * 2`) are not columns.
     const params = new Set(bound);
     collectNames(n.lhs, params);
-    return walk(n.expr, params, columns);
+    return walk(n.expr, params, columns, aggregates);
   }
   for (const value of Object.values(n)) {
     if (value && typeof value === 'object') {
-      const p = walk(value, bound, columns);
+      const p = walk(value, bound, columns, aggregates);
       if (p) return p;
     }
   }

@@ -79,7 +79,7 @@ export function parseFile(
     message,
   });
   const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  const shape = FileShape.safeParse(raw);
+  const shape = FileShape.safeParse(raw, { reportInput: true });
   if (!shape.success) {
     problems.push(...issuesToProblems(shape.error.issues, [], at));
     return;
@@ -88,7 +88,7 @@ export function parseFile(
     const items = shape.data[section] ?? [];
     items.forEach((item, index) => {
       const base: PathPart[] = [section, index];
-      const parsed = SECTIONS[section].safeParse(item);
+      const parsed = SECTIONS[section].safeParse(item, { reportInput: true });
       if (!parsed.success) {
         problems.push(...issuesToProblems(parsed.error.issues, base, at));
         const name = (item as { name?: unknown } | null)?.name;

@@ -132,8 +132,5 @@ export type FeatureServiceYaml = z.output<typeof FeatureServiceSchema>;
 
 /** The JSON Schema for editors (committed as docs/definitions.schema.json). */
 export function definitionsJsonSchema(): Record<string, unknown> {
-  return {
-    $id: 'https://github.com/pitstop/pitstop/docs/definitions.schema.json',
-    ...z.toJSONSchema(DefinitionsFileSchema, { io: 'input', unrepresentable: 'any' }),
-  };
+  return z.toJSONSchema(DefinitionsFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }

@@ -15,5 +15,10 @@ export interface SourceSchemaProbe {
    * @param source path relative to the repository (already checked not to escape it) and format.
    */
   describeSource(source: { path: string; format: 'parquet' | 'csv' }): Promise<Record<string, string> | undefined>;
+  /**
+   * Lower-case names of DuckDB's aggregate functions. A feature is computed per row, so an
+   * expression calling one (`sum(x)`) is refused.
+   */
+  aggregateFunctionNames(): Promise<ReadonlySet<string>>;
   close(): Promise<void>;
 }

@@ -1,14 +1,16 @@
 /**
  * The example ride-hailing source tables, as DuckDB SQL. Every value comes from
  * `hash(i, seed, '<column>')`, a pure function of the row number and the seed, so the output is
- * identical across runs and thread counts (rows are written in `i` order). Parameters: $1 rows,
+ * identical across runs and thread counts (DuckDB's default `preserve_insertion_order` writes rows
+ * in `i` order without a sort). Parameters: $1 rows,
  * $2 seed, $3 entity count, $4 base epoch seconds, $5 time span in seconds.
  */
 
 /** Uniform [0, 1) from a hash, with 6 digits: enough for example data. */
 const u = (col: string, extra = '') => `((hash(i, $2::BIGINT, '${col}'${extra}) % 1000000)::DOUBLE / 1000000.0)`;
 const pick = (col: string, n: string) => `(hash(i, $2::BIGINT, '${col}') % ${n})`;
-const ts = `to_timestamp($4::BIGINT + ${pick('event_ts', '$5::BIGINT')}::BIGINT)`;
+/** Row numbers with each row's event time, computed once per row (the outer SELECT uses it several times). */
+const rows = `(SELECT i, to_timestamp($4::BIGINT + ${pick('event_ts', '$5::BIGINT')}::BIGINT) AS ts FROM range($1::BIGINT) t(i)) r`;
 
 export interface ExampleTable {
   /** Directory under the output directory (sources point at `data/<dir>/*.parquet`). */
@@ -33,16 +35,16 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
     sql: `
       SELECT
         (1 + ${pick('rider', '$3::BIGINT')})::BIGINT AS rider,
-        ${ts} AS event_ts,
-        ${ts} + to_seconds(${pick('created', '600')}::BIGINT) AS created_ts,
+        ts AS event_ts,
+        ts + to_seconds(${pick('created', '600')}::BIGINT) AS created_ts,
         ${pick('trips', '40')}::INTEGER AS trips_7d,
         ${pick('trips', '40')}::BIGINT AS trip_count_7d,
         round(${pick('trips', '40')} * (5 + 30 * ${u('fare')}), 2)::DOUBLE AS fare_sum_7d,
         CASE WHEN ${pick('rating_null', '20')} = 0 THEN NULL ELSE (3 + 2 * ${u('rating')})::FLOAT END AS avg_rating_given,
         ${pick('premium', '10')} = 0 AS is_premium,
         'z' || lpad((${pick('zone', String(ZONES))})::VARCHAR, 3, '0') AS home_zone,
-        ${ts} - to_seconds(${pick('last_trip', '86400')}::BIGINT) AS last_trip_ts
-      FROM range($1::BIGINT) t(i) ORDER BY i`,
+        ts - to_seconds(${pick('last_trip', '86400')}::BIGINT) AS last_trip_ts
+      FROM ${rows}`,
   },
   {
     dir: 'driver_stats',
@@ -51,14 +53,14 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
     sql: `
       SELECT
         (1 + ${pick('driver', '$3::BIGINT')})::BIGINT AS driver_id,
-        ${ts} AS event_ts,
-        ${ts} + to_seconds(${pick('created', '600')}::BIGINT) AS created_ts,
+        ts AS event_ts,
+        ts + to_seconds(${pick('created', '600')}::BIGINT) AS created_ts,
         (0.5 + 0.5 * ${u('acceptance')})::FLOAT AS acceptance_rate,
         round(3.5 + 1.5 * ${u('rating')}, 3)::DOUBLE AS rating,
         ${pick('completed', '5000')}::BIGINT AS completed_trips,
         ${pick('online', '720')}::INTEGER AS online_minutes,
         ['sedan', 'suv', 'van', 'bike'][(1 + ${pick('vehicle', '4')})::BIGINT] AS vehicle_type
-      FROM range($1::BIGINT) t(i) ORDER BY i`,
+      FROM ${rows}`,
   },
   {
     dir: 'driver_embeddings',
@@ -68,9 +70,9 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
     sql: `
       SELECT
         (1 + (i // 2) % $3::BIGINT)::BIGINT AS driver_id,
-        ${ts} AS event_ts,
+        ts AS event_ts,
         list_transform(range(16), k -> (2 * ((hash(i, $2::BIGINT, 'emb', k) % 1000000)::DOUBLE / 1000000.0) - 1)::FLOAT) AS embedding
-      FROM range($1::BIGINT) t(i) ORDER BY i`,
+      FROM ${rows}`,
   },
   {
     dir: 'rider_driver',
@@ -80,11 +82,11 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
       SELECT
         (1 + ${pick('rider', '$3::BIGINT')})::BIGINT AS rider_id,
         (1 + ${pick('driver', `greatest($3::BIGINT * 2 // 5, 50)`)})::BIGINT AS driver_id,
-        ${ts} AS event_ts,
+        ts AS event_ts,
         (1 + ${pick('together', '12')})::INTEGER AS trips_together,
         (1 + 4 * ${u('rating')})::FLOAT AS last_rating,
         ${pick('blocked', '50')} = 0 AS blocked
-      FROM range($1::BIGINT) t(i) ORDER BY i`,
+      FROM ${rows}`,
   },
   {
     dir: 'zone_demand',
@@ -93,11 +95,11 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
     sql: `
       SELECT
         'z' || lpad((${pick('zone', '$3::BIGINT')})::VARCHAR, 3, '0') AS zone_id,
-        ${ts} AS event_ts,
-        ${ts} + to_seconds(${pick('created', '60')}::BIGINT) AS created_ts,
+        ts AS event_ts,
+        ts + to_seconds(${pick('created', '60')}::BIGINT) AS created_ts,
         ${pick('requests', '200')}::INTEGER AS open_requests,
         ${pick('available', '150')}::INTEGER AS available_drivers,
         round(1 + 2 * ${u('surge')} * ${u('surge2')}, 2)::DOUBLE AS surge_multiplier
-      FROM range($1::BIGINT) t(i) ORDER BY i`,
+      FROM ${rows}`,
   },
 ];

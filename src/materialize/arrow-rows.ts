@@ -44,6 +44,40 @@ function accessor(vec: Vector, type: FeatureType): Accessor {
   }
 }
 
+/** A function telling whether row i of a column is non-null, or null when the column has no nulls. */
+function validity(vec: Vector): ((i: number) => boolean) | null {
+  if (vec.nullCount === 0) return null;
+  const data = vec.data[0];
+  const bitmap = data.nullBitmap;
+  if (vec.data.length !== 1 || !bitmap) return (i) => vec.isValid(i);
+  const off = data.offset;
+  return (i) => ((bitmap[(off + i) >> 3] >> ((off + i) & 7)) & 1) === 1;
+}
+
+/**
+ * A column writer: appends row i's value of one feature to the row being encoded. Fixed-width
+ * columns read their typed array straight into RowEncoder's unchecked fast paths (an Arrow
+ * Float64 column can only hold float64s); other types go through the checked encoders.
+ */
+type Put = (i: number) => void;
+
+function columnWriter(enc: RowEncoder, f: number, vec: Vector, type: FeatureType): Put {
+  const valid = validity(vec);
+  let put: Put | undefined;
+  const a = vec.toArray() as ArrayLike<unknown>;
+  // Only when the column's array type matches the feature type exactly.
+  if (type === 'float64' && a instanceof Float64Array) put = (i) => enc.putFloat64(a[i]);
+  else if (type === 'float32' && a instanceof Float32Array) put = (i) => enc.putFloat32(a[i]);
+  else if (type === 'int32' && a instanceof Int32Array) put = (i) => enc.putInt(a[i], false);
+  else if (type === 'int64' && a instanceof BigInt64Array) put = (i) => enc.putBigInt64(a[i]);
+  if (put) {
+    const p = put;
+    return valid ? (i) => (valid(i) ? p(i) : enc.putNull()) : p;
+  }
+  const get = accessor(vec, type);
+  return (i) => enc.value(f, get(i));
+}
+
 /** Per view version: encoders reused across batches. */
 export class ArrowRowConverter {
   private readonly rows: RowEncoder;
@@ -69,7 +103,7 @@ export class ArrowRowConverter {
     const cr = column(batch, CREATED_TS_MS_COLUMN, view);
     const crArr = cr.toArray() as BigInt64Array | Float64Array;
     const crNulls = cr.nullCount > 0;
-    const featCols = view.features.map((f) => accessor(column(batch, f.name, view), f.type));
+    const featCols = view.features.map((f, k) => columnWriter(this.rows, k, column(batch, f.name, view), f.type));
     const nk = keyCols.length;
     const nf = featCols.length;
     const keyVals: unknown[] = new Array(nk);
@@ -85,7 +119,7 @@ export class ArrowRowConverter {
         if (!ev.isValid(i)) throw new PitstopError('VALUE_TYPE_MISMATCH', `${EVENT_TS_MS_COLUMN}: event timestamp is missing`);
         const created = crNulls && !cr.isValid(i) ? null : Number(crArr[i]);
         this.rows.begin(Number(evArr[i]), created);
-        for (f = 0; f < nf; f++) this.rows.value(f, featCols[f](i));
+        for (f = 0; f < nf; f++) featCols[f](i);
         out[i] = { view: this.storageId, entity, row: this.rows.end(), expireAtMs: expireAt };
       }
     } catch (e) {

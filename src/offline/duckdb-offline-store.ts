@@ -4,8 +4,10 @@
  * materialization and the push log. Historical retrieval and offline materialization run on the
  * same session (see historical.ts and materialize-offline.ts).
  */
-import type { RecordBatch } from 'apache-arrow';
-import type { FeatureViewVersion } from '../core/registry-model.ts';
+import type { RecordBatch, Table } from 'apache-arrow';
+import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
+import { materializeOffline, type MaterializeOfflineRange, type MaterializeOfflineResult } from './materialize-offline.ts';
+import { prepareHistorical, type HistoricalJob, type HistoricalRequest } from './historical.ts';
 import { DEFAULT_BATCH_ROWS, toRecordBatches, type ArrowColumn } from './arrow-batches.ts';
 import { DuckDBSession, type DuckDBSettings } from './duckdb-session.ts';
 import { CR, EV, featureTableSql, forArrow } from './feature-table.ts';
@@ -62,6 +64,49 @@ QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ident(EV)} DESC, ${id
     } finally {
       conn.closeSync();
     }
+  }
+
+  /**
+   * Prepares a historical retrieval (entity table loaded and checked, query compiled). Run it with
+   * `job.toTable()`, `job.batches()` or `job.writeFile(path)`, then `job.close()`.
+   */
+  historical(snapshot: RegistrySnapshot, request: HistoricalRequest): Promise<HistoricalJob> {
+    return prepareHistorical(this.session, this.locations, snapshot, request);
+  }
+
+  /** Historical retrieval into an apache-arrow Table (in memory). */
+  async historicalTable(snapshot: RegistrySnapshot, request: HistoricalRequest): Promise<Table> {
+    const job = await this.historical(snapshot, request);
+    try {
+      return await job.toTable();
+    } finally {
+      await job.close();
+    }
+  }
+
+  /** Historical retrieval as a stream of RecordBatches; the job closes when the stream ends. */
+  async *historicalBatches(snapshot: RegistrySnapshot, request: HistoricalRequest, options: { batchRows?: number } = {}): AsyncGenerator<RecordBatch> {
+    const job = await this.historical(snapshot, request);
+    try {
+      yield* job.batches(options);
+    } finally {
+      await job.close();
+    }
+  }
+
+  /** Historical retrieval written to a Parquet/CSV file (by extension); returns the row count. */
+  async historicalToFile(snapshot: RegistrySnapshot, request: HistoricalRequest, file: string): Promise<number> {
+    const job = await this.historical(snapshot, request);
+    try {
+      return await job.writeFile(file);
+    } finally {
+      await job.close();
+    }
+  }
+
+  /** Writes the view version's offline materialization for a range (default: all time). */
+  materializeOffline(view: FeatureViewVersion, range: MaterializeOfflineRange = {}): Promise<MaterializeOfflineResult> {
+    return materializeOffline(this.session, this.locations, view, range);
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,9 @@
  * maps DuckDB's failures to PitstopErrors that name the file at fault.
  */
 import { mkdirSync } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
 import { PitstopError } from '../core/errors.ts';
-import type { Sql } from './sql.ts';
+import { sql, type Sql } from './sql.ts';
 
 export interface DuckDBSettings {
   /** DuckDB memory limit such as `4GB`; default: DuckDB's own (80% of RAM). */
@@ -50,50 +50,44 @@ export class DuckDBSession {
 
   /** Runs a statement and returns all rows as JS values (small results only). */
   async all(q: Sql, conn: DuckDBConnection = this.conn): Promise<Record<string, unknown>[]> {
-    const { text, params } = q.render();
-    try {
-      const reader = await conn.runAndReadAll(text, params as DuckDBValue[]);
-      return reader.getRowObjectsJS() as Record<string, unknown>[];
-    } catch (e) {
-      throw translateDuckDBError(e);
-    }
+    return this.withPrepared(q, conn, async (p) => (await p.runAndReadAll()).getRowObjectsJS() as Record<string, unknown>[]);
   }
 
   /** Runs a statement for its effect; returns the number of rows changed (COPY: rows written). */
   async exec(q: Sql, conn: DuckDBConnection = this.conn): Promise<number> {
-    const { text, params } = q.render();
-    try {
-      const r = await conn.run(text, params as DuckDBValue[]);
-      return r.rowsChanged;
-    } catch (e) {
-      throw translateDuckDBError(e);
-    }
+    return this.withPrepared(q, conn, async (p) => (await p.run()).rowsChanged);
   }
 
   /** Runs a statement as a stream: chunks are produced as they are fetched. */
   async stream(q: Sql, conn: DuckDBConnection = this.conn): Promise<DuckDBResult> {
-    const { text, params } = q.render();
-    try {
-      return await conn.stream(text, params as DuckDBValue[]);
-    } catch (e) {
-      throw translateDuckDBError(e);
-    }
+    return this.withPrepared(q, conn, (p) => p.stream());
   }
 
   /** Column names and DuckDB type names of a query's result, without running it over the data. */
-  async describe(q: Sql): Promise<Array<{ name: string; type: string }>> {
+  async describe(q: Sql, conn: DuckDBConnection = this.conn): Promise<Array<{ name: string; type: string }>> {
+    return this.withPrepared(sql`SELECT * FROM (${q}) AS __ps_d LIMIT 0`, conn, async (p) => {
+      const r = await p.run();
+      return r.columnNames().map((name, i) => ({ name, type: r.columnType(i).toString() }));
+    });
+  }
+
+  /**
+   * Prepares exactly one statement (node-api would otherwise run every statement of a script
+   * before the last), binds the parameters and hands it to `use`.
+   */
+  private async withPrepared<T>(q: Sql, conn: DuckDBConnection, use: (p: DuckDBPreparedStatement) => Promise<T>): Promise<T> {
     const { text, params } = q.render();
+    let prepared: DuckDBPreparedStatement | undefined;
     try {
-      const prepared = await this.conn.prepare(`SELECT * FROM (${text}) LIMIT 0`);
-      try {
-        prepared.bind(params as DuckDBValue[]);
-        const r = await prepared.run();
-        return r.columnNames().map((name, i) => ({ name, type: r.columnType(i).toString() }));
-      } finally {
-        prepared.destroySync();
-      }
+      const statements = await conn.extractStatements(text);
+      if (statements.count !== 1) throw new PitstopError('OFFLINE_QUERY_FAILED', `refusing to run ${statements.count} statements where one was built`);
+      prepared = await statements.prepare(0);
+      if (params.length) prepared.bind(params as DuckDBValue[]);
+      return await use(prepared);
     } catch (e) {
       throw translateDuckDBError(e);
+    } finally {
+      prepared?.destroySync();
     }
   }
 

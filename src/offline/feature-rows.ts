@@ -71,7 +71,7 @@ export async function planFeatureRows(
   session: DuckDBSession,
   loc: OfflineLocations,
   view: FeatureViewVersion,
-  options: { needed?: NeededRange; rangeUs?: FeatureTableSpec['rangeUs']; preferMaterialized?: boolean } = {},
+  options: { needed?: NeededRange; rangeUs?: FeatureTableSpec['rangeUs']; preferMaterialized?: boolean; latestOnly?: boolean } = {},
 ): Promise<PlannedRows> {
   const push = pushLogGlob(loc, view);
   const pushNote = push ? ' + push log' : '';
@@ -82,7 +82,7 @@ export async function planFeatureRows(
       const why = materializationCovers(manifest, view, options.needed ?? {}, stamp);
       if (why === true) {
         const glob = materializedGlob(loc.offlineDataDir, view);
-        const rows = manifest.files > 0 ? { kind: 'materialized' as const, glob } : { kind: 'empty' as const };
+        const rows = manifest.files > 0 ? { kind: 'materialized' as const, glob, latestOnly: options.latestOnly } : { kind: 'empty' as const };
         return { spec: { view, rows, pushLogGlob: push, rangeUs: options.rangeUs }, origin: `offline materialization (${glob})${pushNote}` };
       }
       const columns = await describeSource(session, loc, view);

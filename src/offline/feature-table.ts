@@ -17,6 +17,8 @@ import { definitionExpr, ident, join, sql, trusted, type Sql } from './sql.ts';
 
 export const EV = '__ps_ev';
 export const CR = '__ps_cr';
+/** Stored in offline materializations: true on the row with the largest created time of its (keys, event time). */
+export const LATEST = '__ps_latest';
 /** Prefix reserved for pitstop's own helper columns. */
 export const RESERVED_PREFIX = '__ps_';
 
@@ -41,6 +43,12 @@ export type FeatureRows =
       kind: 'materialized';
       /** Glob of the materialized Parquet files (canonical stored shape, see `storedColumns`). */
       glob: string;
+      /**
+       * Read only the rows flagged `__ps_latest` (the largest created time of each
+       * (join keys, event time) group): enough for the plain PIT join, which then needs no
+       * tie-break. Not for filter_by_created_timestamp, which may need an older correction.
+       */
+      latestOnly?: boolean;
     };
 
 export interface FeatureTableSpec {
@@ -60,7 +68,7 @@ export function scanFiles(path: string, format: 'parquet' | 'csv'): Sql {
 export function featureTableSql(spec: FeatureTableSpec): Sql {
   checkReservedNames(spec.view);
   const rows = spec.rows;
-  const parts: Sql[] = [rows.kind === 'source' ? fromSource(spec.view, rows) : rows.kind === 'empty' ? noRows(spec.view) : fromStored(spec.view, rows.glob)];
+  const parts: Sql[] = [rows.kind === 'source' ? fromSource(spec.view, rows) : rows.kind === 'empty' ? noRows(spec.view) : fromStored(spec.view, rows.glob, rows.latestOnly)];
   if (spec.pushLogGlob) parts.push(fromStored(spec.view, spec.pushLogGlob));
   const body = parts.length === 1 ? parts[0] : join(parts, '\nUNION ALL\n');
   const where = rangeFilter(spec.rangeUs);
@@ -133,26 +141,31 @@ function noRows(view: FeatureViewVersion): Sql {
 }
 
 /** Rows already in the stored shape (push log, materialization): keys, event_ts, created_ts, features. */
-function fromStored(view: FeatureViewVersion, glob: string): Sql {
+function fromStored(view: FeatureViewVersion, glob: string, latestOnly = false): Sql {
   const cols: Sql[] = [
     ...view.joinKeys.map((k) => sql`CAST(${ident(k.name)} AS ${trusted(duckdbType(k.type))}) AS ${ident(k.name)}`),
     sql`epoch_us(${ident('event_ts')}) AS ${ident(EV)}`,
     sql`epoch_us(${ident('created_ts')}) AS ${ident(CR)}`,
     ...view.features.map((f) => sql`CAST(${ident(f.name)} AS ${trusted(duckdbType(f.type))}) AS ${ident(f.name)}`),
   ];
-  return sql`SELECT ${join(cols)}\nFROM read_parquet(${glob}, union_by_name = true, hive_partitioning = false)\nWHERE ${ident('event_ts')} IS NOT NULL`;
+  const latest = latestOnly ? sql` AND ${ident(LATEST)}` : sql``;
+  return sql`SELECT ${join(cols)}\nFROM read_parquet(${glob}, union_by_name = true, hive_partitioning = false)\nWHERE ${ident('event_ts')} IS NOT NULL${latest}`;
 }
 
 /**
  * The columns of the stored shape (push log and offline materialization), from a feature table:
  * event and created time back as TIMESTAMPTZ so the files read well in any tool.
  */
-export function storedColumns(view: FeatureViewVersion): Sql {
+export function storedColumns(view: FeatureViewVersion, options: { latestFlag?: boolean } = {}): Sql {
+  const keys = view.joinKeys.map((k) => ident(k.name));
   return join([
-    ...view.joinKeys.map((k) => ident(k.name)),
+    ...keys,
     sql`make_timestamptz(${ident(EV)}) AS ${ident('event_ts')}`,
     sql`make_timestamptz(${ident(CR)}) AS ${ident('created_ts')}`,
     ...view.features.map((f) => ident(f.name)),
+    ...(options.latestFlag
+      ? [sql`row_number() OVER (PARTITION BY ${join([...keys, ident(EV)])} ORDER BY ${ident(CR)} DESC NULLS LAST) = 1 AS ${ident(LATEST)}`]
+      : []),
   ]);
 }
 

@@ -91,7 +91,17 @@ export function param(value: SqlValue): Sql {
  * its operators. The definitions layer has already checked it is a single expression.
  */
 export function definitionExpr(text: string): Sql {
-  return new Sql([{ kind: 'text', text: `(${text})` }]);
+  // The newline ends any trailing `--` comment before our closing parenthesis.
+  return new Sql([{ kind: 'text', text: `(${text}\n)` }]);
+}
+
+/**
+ * The caller's own entity query (`--entities-sql`), checked beforehand to be exactly one SELECT
+ * statement; embedded as a subquery in parentheses. It runs with the caller's own rights on their
+ * own in-process database, as the query they asked to run.
+ */
+export function userQuery(text: string): Sql {
+  return new Sql([{ kind: 'text', text: `(${text.trim().replace(/;\s*$/, '')}\n)` }]);
 }
 
 /**

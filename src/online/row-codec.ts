@@ -22,6 +22,12 @@ export const ROW_FORMAT_VERSION = 1;
 export const ROW_HEADER_BYTES = 17;
 export const ROW_EVENT_TS_OFFSET = 1;
 export const ROW_CREATED_TS_OFFSET = 9;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const F32 = new Float32Array(1);
+const F32_BYTES = new Uint8Array(F32.buffer);
+
 /** Stored created timestamp meaning "none": the earliest Date, so any real one is newer. */
 export const NO_CREATED_TS = -8.64e15;
 
@@ -69,6 +75,75 @@ export class RowEncoder {
     const mark = this.w.beginLen(64);
     this.encoders[i](this.w, v);
     this.w.endLen(mark);
+    this.next++;
+  }
+
+  // --- fast paths for column-wise encoders whose values are known to fit the type (typed
+  // arrays from Arrow): no checks, no closures. Each appends the next feature, like value(). ---
+
+  putNull(): void {
+    this.w.u8(0);
+    this.next++;
+  }
+
+  putFloat64(v: number): void {
+    const w = this.w;
+    w.ensure(10);
+    w.buf[w.pos] = 9;
+    w.buf[w.pos + 1] = 0x29;
+    if (LITTLE_ENDIAN) {
+      F64[0] = v;
+      w.buf.set(F64_BYTES, w.pos + 2);
+    } else w.buf.writeDoubleLE(v, w.pos + 2);
+    w.pos += 10;
+    this.next++;
+  }
+
+  putFloat32(v: number): void {
+    const w = this.w;
+    w.ensure(6);
+    w.buf[w.pos] = 5;
+    w.buf[w.pos + 1] = 0x35;
+    if (LITTLE_ENDIAN) {
+      F32[0] = v;
+      w.buf.set(F32_BYTES, w.pos + 2);
+    } else w.buf.writeFloatLE(v, w.pos + 2);
+    w.pos += 6;
+    this.next++;
+  }
+
+  /** An int32 (tag 3) or, with `int64`, an int64 (tag 4) given as a safe integer number. */
+  putInt(v: number, int64: boolean): void {
+    const w = this.w;
+    w.ensure(12);
+    const lenAt = w.pos;
+    w.buf[lenAt + 1] = int64 ? 0x20 : 0x18;
+    w.pos += 2;
+    w.varintNumber(v); // at most 10 bytes, so the length fits one byte
+    w.buf[lenAt] = w.pos - lenAt - 1;
+    this.next++;
+  }
+
+  putBigInt64(v: bigint): void {
+    const n = Number(v);
+    if (Number.isSafeInteger(n)) return this.putInt(n, true);
+    const w = this.w;
+    w.ensure(12);
+    const lenAt = w.pos;
+    w.buf[lenAt + 1] = 0x20;
+    w.pos += 2;
+    w.varintBigint(v);
+    w.buf[lenAt] = w.pos - lenAt - 1;
+    this.next++;
+  }
+
+  putBool(v: boolean): void {
+    const w = this.w;
+    w.ensure(3);
+    w.buf[w.pos] = 2;
+    w.buf[w.pos + 1] = 0x38;
+    w.buf[w.pos + 2] = v ? 1 : 0;
+    w.pos += 3;
     this.next++;
   }
 

@@ -43,6 +43,18 @@ export class DuckDbSourceProbe implements SourceSchemaProbe {
     }
   }
 
+  private aggregates?: ReadonlySet<string>;
+
+  async aggregateFunctionNames(): Promise<ReadonlySet<string>> {
+    if (!this.aggregates) {
+      const reader = await this.connection.runAndReadAll(
+        "SELECT DISTINCT lower(function_name) AS name FROM duckdb_functions() WHERE function_type = 'aggregate'",
+      );
+      this.aggregates = new Set(reader.getRowObjects().map((r) => String(r.name)));
+    }
+    return this.aggregates;
+  }
+
   async close(): Promise<void> {
     this.connection.closeSync();
     this.instance.closeSync();

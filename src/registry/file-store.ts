@@ -41,10 +41,16 @@ export class FileRegistryStore implements RegistryStore {
     this.options = options;
   }
 
+  /** Opens the store; directories are created on the first write, so reading never creates state. */
   static async create(dir: string, options: FileRegistryStoreOptions = {}): Promise<FileRegistryStore> {
-    const store = new FileRegistryStore(dir, options);
-    for (const sub of ['versions', 'watermarks', 'tmp']) await mkdir(path.join(store.dir, sub), { recursive: true });
-    return store;
+    return new FileRegistryStore(dir, options);
+  }
+
+  private directoriesMade = false;
+  private async makeDirectories(): Promise<void> {
+    if (this.directoriesMade) return;
+    for (const sub of ['versions', 'watermarks', 'tmp']) await mkdir(path.join(this.dir, sub), { recursive: true });
+    this.directoriesMade = true;
   }
 
   private versionFile(version: number): string {
@@ -175,6 +181,7 @@ export class FileRegistryStore implements RegistryStore {
   }
 
   private async writeTemp(content: string): Promise<string> {
+    await this.makeDirectories();
     const temp = path.join(this.dir, 'tmp', `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
     const fh = await open(temp, 'wx');
     try {

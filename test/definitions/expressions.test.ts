@@ -40,6 +40,8 @@ describe('feature expression guard (DuckDB parser)', () => {
     ['*', /\* is not allowed/],
     ['$1', /parameters are not allowed/],
     ['sum(x) over ()', /window functions/],
+    ['sum(x)', /aggregate function sum\(\) is not allowed/],
+    ['1 + COUNT(*)', /aggregate function/],
     ['1; drop table t', /comments .* and ";" are not allowed/],
     ['a -- b', /comments/],
     ['a /* b */', /comments/],

@@ -69,6 +69,17 @@ feature_views:
     expect(out).toHaveLength(4);
   });
 
+  it('reports wrongly typed values as such, not as missing', async () => {
+    const out = await problems({
+      ...BASE_DEFS,
+      'views.yaml': BASE_DEFS['views.yaml'].replace('ttl: 2h', 'ttl: 2h\n    online: yes').replace('- { name: trips_today, type: int64 }', '- trips_today'),
+    });
+    expect(out).toEqual([
+      'definitions/views.yaml:10 feature_views[0].online: Invalid input: expected boolean, received string',
+      'definitions/views.yaml:13 feature_views[0].features[0]: Invalid input: expected object, received string',
+    ]);
+  });
+
   it('rejects hostile names: quotes, semicolons, path traversal', async () => {
     const out = await problems({
       'e.yaml': `entities:

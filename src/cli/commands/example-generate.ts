@@ -1,7 +1,7 @@
 /** `pitstop example generate`: the example repository's deterministic source data, as Parquet. */
 import path from 'node:path';
 import { PitstopError } from '../../core/errors.ts';
-import { DEFAULT_ROWS, DEFAULT_SEED, generateExampleData } from '../../example/generate.ts';
+import { DEFAULT_ROWS, DEFAULT_SEED, generateExampleData } from '../../app/example.ts';
 import type { Command } from '../command.ts';
 
 export const exampleGenerateCommand: Command = {

@@ -24,15 +24,17 @@ for i = 1, #KEYS do
   local field = ARGV[3 * i - 2]
   local row = ARGV[3 * i - 1]
   local exp = ARGV[3 * i]
-  local cur = redis.call('HGET', key, field)
+  local t = redis.call('PEXPIRETIME', key)
   local newer = true
-  if cur then
-    local ce, cc = struct.unpack('<dd', cur, 2)
-    local ne, nc = struct.unpack('<dd', row, 2)
-    if ne < ce or (ne == ce and nc <= cc) then newer = false end
+  if t ~= -2 then
+    local cur = redis.call('HGET', key, field)
+    if cur then
+      local ce, cc = struct.unpack('<dd', cur, 2)
+      local ne, nc = struct.unpack('<dd', row, 2)
+      if ne < ce or (ne == ce and nc <= cc) then newer = false end
+    end
   end
   if newer then
-    local t = redis.call('PEXPIRETIME', key)
     redis.call('HSET', key, field, row)
     if exp == '' then
       if t >= 0 then redis.call('PERSIST', key) end

@@ -45,3 +45,21 @@ export function tempDir(prefix = 'pitstop-offline-'): { dir: string; cleanup: ()
 
 /** ISO text → epoch ms. */
 export const ms = (iso: string): number => Date.parse(iso);
+
+/**
+ * Faster for many rows: writes a CSV from JS values (NULL as an empty field; strings must not
+ * contain commas, quotes or newlines) and converts it with explicit column types.
+ */
+export async function writeBulk(file: string, columns: Column[], rows: SqlValue[][]): Promise<string> {
+  const { writeFileSync } = await import('node:fs');
+  mkdirSync(path.dirname(file), { recursive: true });
+  const csv = `${file}.src.csv`;
+  writeFileSync(csv, [columns.map((c) => c[0]).join(','), ...rows.map((r) => r.map((v) => (v === null ? '' : String(v))).join(','))].join('\n') + '\n');
+  const s = await session();
+  const types = sql`{${join(columns.map(([n, t]) => sql`${literal(n)}: ${literal(t)}`))}}`;
+  const format = file.endsWith('.csv') ? trusted('csv') : trusted('parquet');
+  await s.exec(sql`COPY (SELECT * FROM read_csv(${literal(csv)}, header = true, columns = ${types}, nullstr = '')) TO ${literal(file)} (FORMAT ${format})`);
+  const { rmSync: rm } = await import('node:fs');
+  rm(csv);
+  return file;
+}

@@ -1,0 +1,63 @@
+/**
+ * Materialization progress for the CLI: a cli-progress bar on a terminal (rows, rows/s, ETA when
+ * the offline reader can estimate the row count), plain log lines otherwise (one per view, plus
+ * one every 5 s while a view runs).
+ */
+import cliProgress from 'cli-progress';
+import type { TimeRange } from '../offline/ports.ts';
+import type { MaterializeProgress, ViewMaterializeResult } from './materialize.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function progressReporter(out: NodeJS.WritableStream, interactive: boolean): MaterializeProgress & { stop(): void } {
+  let bar: cliProgress.SingleBar | undefined;
+  let rows = 0;
+  let started = 0;
+  let lastLog = 0;
+  let current = '';
+  return {
+    viewStarted(view: string, range: TimeRange, estimate: number | undefined) {
+      rows = 0;
+      started = Date.now();
+      lastLog = started;
+      current = view;
+      if (interactive) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: out as NodeJS.WriteStream,
+            format: `${view} [{bar}] {value}${estimate ? '/{total}' : ''} rows | {rate} rows/s | ETA {eta_formatted}`,
+            etaBuffer: 20,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(estimate ?? 0, 0, { rate: 0 });
+      } else {
+        out.write(`materialize ${view}: event time [${iso(range.startMs)}, ${iso(range.endMs)})\n`);
+      }
+    },
+    rowsWritten(view: string, n: number) {
+      rows += n;
+      const now = Date.now();
+      const rate = Math.round(rows / Math.max(0.001, (now - started) / 1000));
+      if (bar) {
+        if (bar.getTotal() < rows) bar.setTotal(rows);
+        bar.update(rows, { rate });
+      } else if (now - lastLog >= 5000) {
+        lastLog = now;
+        out.write(`materialize ${view}: ${rows} rows written, ${rate} rows/s\n`);
+      }
+    },
+    viewFinished(r: ViewMaterializeResult) {
+      bar?.stop();
+      bar = undefined;
+      const rate = r.elapsedMs > 0 ? Math.round(r.rows / (r.elapsedMs / 1000)) : 0;
+      const wm = r.watermarkMs === undefined ? '' : `, watermark ${iso(r.watermarkMs)}`;
+      out.write(`materialized ${r.view}: ${r.rows} rows (${r.written} written, ${r.stale} already newer) in ${(r.elapsedMs / 1000).toFixed(1)} s, ${rate} rows/s${wm}\n`);
+    },
+    stop() {
+      bar?.stop();
+      void current;
+    },
+  };
+}

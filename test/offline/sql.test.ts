@@ -1,0 +1,72 @@
+/**
+ * SQL as a value: one quoting function for identifiers, one for literals, values as parameters,
+ * and a snapshot of the SQL compiled for a small view (so a change to the plan shows in review).
+ */
+import { describe, expect, it } from 'vitest';
+import { featureTableSql } from '../../src/offline/feature-table.ts';
+import { pitQuerySql } from '../../src/offline/pit-query.ts';
+import { definitionExpr, ident, join, literal, quoteIdent, quoteLiteral, sql, userQuery } from '../../src/offline/sql.ts';
+import { resolveRefs } from '../../src/registry/resolve.ts';
+import { buildSnapshot } from '../support/snapshot.ts';
+
+describe('quoting', () => {
+  it('quotes identifiers by doubling double quotes, whatever they contain', () => {
+    expect(quoteIdent('a')).toBe('"a"');
+    expect(quoteIdent('we"ird; DROP TABLE x; --')).toBe('"we""ird; DROP TABLE x; --"');
+    expect(() => quoteIdent('a\u0000b')).toThrow(/NUL/);
+  });
+
+  it('quotes literals by doubling single quotes; numbers and bigints typed', () => {
+    expect(quoteLiteral("it's'; --")).toBe("'it''s''; --'");
+    expect(quoteLiteral(null)).toBe('NULL');
+    expect(quoteLiteral(12n)).toBe('12::BIGINT');
+    expect(quoteLiteral(1.5)).toBe('1.5::DOUBLE');
+    expect(quoteLiteral(true)).toBe('TRUE');
+    expect(() => quoteLiteral(Number.NaN)).toThrow();
+  });
+
+  it('turns interpolated values into parameters and inlines them only for display', () => {
+    const q = sql`SELECT ${ident('col"x')} FROM read_parquet(${"/tmp/o'neil.parquet"}) WHERE n > ${5} AND s = ${literal('a')}`;
+    expect(q.render()).toEqual({ text: `SELECT "col""x" FROM read_parquet($1) WHERE n > $2 AND s = 'a'`, params: ["/tmp/o'neil.parquet", 5] });
+    expect(q.inline()).toBe(`SELECT "col""x" FROM read_parquet('/tmp/o''neil.parquet') WHERE n > 5 AND s = 'a'`);
+    expect(join([1, ident('b')]).render().text).toBe('$1, "b"');
+  });
+
+  it('wraps definition expressions and user queries so a trailing comment cannot swallow the rest', () => {
+    expect(sql`CAST(${definitionExpr('a + 1 -- note')} AS BIGINT)`.render().text).toBe('CAST((a + 1 -- note\n) AS BIGINT)');
+    expect(userQuery('SELECT 1;').render().text).toBe('(SELECT 1\n)');
+  });
+});
+
+describe('compiled SQL for a small view', () => {
+  const snap = buildSnapshot({
+    views: [
+      {
+        name: 'driver_stats',
+        entities: { driver: { driver_id: 'int64' } },
+        ttlMs: 7_200_000,
+        source: { path: 'data/drivers.parquet', timestampField: 'ts', createdTimestampField: 'created', fieldMapping: { drv: 'driver_id' } },
+        features: { trips: 'int64', rate: { type: 'float64', expr: 'trips / nullif(hours, 0)' } },
+      },
+    ],
+  });
+  const view = snap.featureViews.driver_stats.versions[0];
+  const featureTable = featureTableSql({
+    view,
+    rows: { kind: 'source', path: '/repo/data/drivers.parquet', format: 'parquet', columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
+    pushLogGlob: '/repo/.pitstop/offline/push/driver_stats/v1/*.parquet',
+  });
+
+  it('feature table: mapping, UTC epoch µs times, expressions in parentheses, push log union', () => {
+    expect(featureTable.inline()).toMatchSnapshot();
+  });
+
+  it('PIT query: ASOF per view with (event, created) order, ttl on the found row, entity order kept', () => {
+    const req = resolveRefs(snap, ['driver_stats:trips', 'driver_stats:rate'], false);
+    const entity = { table: '__ps_entities', label: 'entity file e.parquet', columns: [{ name: 'driver_id', type: 'BIGINT' }, { name: 'event_timestamp', type: 'TIMESTAMP' }, { name: 'label', type: 'DOUBLE' }] };
+    const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, hasCreated: true }], filterByCreatedTimestamp: false });
+    expect(q.inline()).toMatchSnapshot();
+    const w = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, hasCreated: true }], filterByCreatedTimestamp: true });
+    expect(w.inline()).toMatchSnapshot();
+  });
+});
