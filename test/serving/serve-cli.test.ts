@@ -66,7 +66,7 @@ describe('pitstop serve --workers 2', () => {
       expect(fresh?.column('rating').values).toEqual([4.5]);
 
       const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-      expect(metrics).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="ranking"\} 1/);
+      expect(metrics, stderr).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="ranking"\} 1/);
     } finally {
       client.close();
       child.kill('SIGTERM');

@@ -34,6 +34,9 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
   let seq = 0;
   const pending = new Map<number, (text: string) => void>();
   if (worker) {
+    // Constructing one registers prom-client's worker-side listener that answers the primary's
+    // aggregation requests; done first, so a worker still starting answers (empty) too.
+    new AggregatorRegistry();
     process.on('message', (m: Msg) => {
       if (m?.type === 'pitstop:metrics-res') pending.get(m.id)?.(m.text);
     });
@@ -55,11 +58,7 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
         }
       : undefined,
   });
-  if (worker) {
-    // Constructing one registers prom-client's worker-side listener that answers the primary.
-    new AggregatorRegistry();
-    AggregatorRegistry.setRegistries([handle.server.metrics.registry]);
-  }
+  if (worker) AggregatorRegistry.setRegistries([handle.server.metrics.registry]);
   const s = config.serving;
   log(`gRPC on ${s.host}:${handle.server.grpcPort}, HTTP on ${s.host}:${handle.server.httpPort}, online store ${config.online_store.type}`);
   await waitForSignal((stop) => {
