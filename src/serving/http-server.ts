@@ -11,6 +11,7 @@
 import http from 'node:http';
 import { PitstopError } from '../core/errors.ts';
 import { decodeValue } from '../online/value-codec.ts';
+import { jsonFriendly } from '../online/lookup.ts';
 import { HTTP_STATUS, publicError } from './error-map.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { STATUS_NAMES, type OnlineFeaturesResult } from './result.ts';
@@ -28,26 +29,19 @@ export interface HttpServerOptions {
   metricsText?: () => Promise<string>;
 }
 
-/** JSON for a decoded value: int64 beyond 2^53 as a string, bytes as base64. */
-function jsonValue(v: unknown): unknown {
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (Buffer.isBuffer(v)) return v.toString('base64');
-  if (Array.isArray(v)) return v.map(jsonValue);
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  return v;
-}
 
 export function resultToJson(r: OnlineFeaturesResult): unknown {
   const { plan, entityCount: n } = r;
   const results = plan.featureNames.map((_, f) => {
     const v = plan.featureView[f];
+    const type = plan.featureTypes[f];
     const values = new Array(n);
     const statuses = new Array(n);
     const ts = new Array(n);
     for (let i = 0; i < n; i++) {
       const k = f * n + i;
       const row = r.rows[v][i];
-      values[i] = row && r.valueEnd[k] > r.valueStart[k] ? jsonValue(decodeValue(row, r.valueStart[k], r.valueEnd[k])) : null;
+      values[i] = row && r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(row, r.valueStart[k], r.valueEnd[k])) : null;
       statuses[i] = STATUS_NAMES[r.statuses[k]];
       ts[i] = r.eventTsMs[v * n + i];
     }

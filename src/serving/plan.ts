@@ -6,6 +6,7 @@
  * resolution or parsing.
  */
 import { PitstopError } from '../core/errors.ts';
+import type { FeatureType } from '../core/feature-types.ts';
 import type { JoinKey, RegistrySnapshot } from '../core/registry-model.ts';
 import { resolveRefs, resolveService, type ResolvedRequest } from '../registry/resolve.ts';
 import { viewStorageId } from '../online/ports.ts';
@@ -31,6 +32,8 @@ export interface RequestPlan {
   /** Metrics label: the feature service name, or `_refs` for a list of references. */
   label: string;
   featureNames: readonly string[];
+  /** Per requested feature: its type (JSON rendering). */
+  featureTypes: readonly FeatureType[];
   /** Per requested feature: index into `views`. */
   featureView: Int32Array;
   /** Per requested feature: position of its value in the stored row of its view version. */
@@ -134,6 +137,7 @@ function buildPlan(snapshot: RegistrySnapshot, resolved: ResolvedRequest, label:
   return Object.freeze({
     label,
     featureNames,
+    featureTypes: resolved.features.map((f) => f.def.type),
     featureView,
     featureIndex,
     views,
