@@ -239,6 +239,15 @@ function table(r: any): string {
     );
   }
   lines.push('', `Saturation, 1 x 50 (open-loop sweep; highest achieved rate): pitstop ${r.sweep1x50.pitstop.saturation}/s, floor ${r.sweep1x50.floor.saturation}/s, ratio ${r.sweep1x50.ratio}.`);
+  const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
+  lines.push('', 'Goals (measured in this run):', '');
+  for (const s of r.scenarios) {
+    lines.push(
+      `- ${s.name} @ ${s.rate}/s: p99 < 10 ms ${yes(s.pitstop.latencyMs.p99 < 10)}; p99 within 1.3x floor ${yes(s.p99Ratio !== null && s.p99Ratio <= 1.3)}; p50 within 1.5x floor ${yes(s.p50Ratio !== null && s.p50Ratio <= 1.5)}` +
+        (s.name === '100x50' ? `; p99 < 5 ms ${yes(s.pitstop.latencyMs.p99 < 5)}` : ''),
+    );
+  }
+  lines.push(`- 1 x 50 saturation >= 80% of the floor's: ${yes(r.sweep1x50.ratio !== null && r.sweep1x50.ratio >= 0.8)}`);
   lines.push('', `HTTP/JSON 1 x 50 (autocannon, ${r.http1x50.connections} connections, ${r.http1x50.rate}/s): p50 ${r.http1x50.latencyMs.p50} ms, p99 ${r.http1x50.latencyMs.p99} ms, achieved ${r.http1x50.achievedRate}/s, errors ${r.http1x50.errors}.`, '');
   return lines.join('\n');
 }
