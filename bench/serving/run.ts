@@ -166,6 +166,8 @@ async function main(): Promise<void> {
       scenarios.push({ ...s, loadavg: os.loadavg(), pitstop: strip(p), floor: strip(f), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99) });
     }
 
+    if (only) return;
+
     // Rate sweep, pitstop and the floor alternating at each step (same noise for both); each
     // stops once it falls behind (achieved < 90% of the rate, dropped sends, or p99 > 200 ms).
     log('rate sweep, 1 x 50');

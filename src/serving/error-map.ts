@@ -48,7 +48,7 @@ export function publicError(e: unknown, log: (line: string) => void): PublicErro
   return { code: 'INTERNAL', reason: 'INTERNAL', message: 'internal error' };
 }
 
-/** The error raised when a request's deadline passes or its signal aborts. */
+/** The error raised when a request's deadline passes or its client goes away. */
 export function deadlineError(): PitstopError {
   return new PitstopError('DEADLINE_EXCEEDED', 'deadline exceeded before the answer was ready');
 }

@@ -8,6 +8,7 @@
  */
 import { PitstopError } from '../core/errors.ts';
 import type { OnlineReader } from '../online/ports.ts';
+import type { Cancellation } from './cancellation.ts';
 import { deadlineError } from './error-map.ts';
 import type { ServingSnapshot } from './plan.ts';
 import { STATUS, type OnlineFeaturesResult } from './result.ts';
@@ -37,8 +38,8 @@ export interface Limits {
 
 export interface LookupOptions {
   limits: Limits;
-  /** Aborts the store read (DEADLINE_EXCEEDED). */
-  signal?: AbortSignal;
+  /** Set when the deadline passes or the client goes away: the lookup stops waiting (DEADLINE_EXCEEDED). */
+  cancel?: Cancellation;
   /** Read time in epoch ms (ttl checks); default Date.now(). */
   now?: number;
   /** Called with the store read's duration in seconds and whether it succeeded. */
@@ -53,7 +54,7 @@ export async function getOnlineFeatures(
   request: OnlineFeaturesRequest,
   options: LookupOptions,
 ): Promise<OnlineFeaturesResult> {
-  const { limits, signal } = options;
+  const { limits, cancel } = options;
   if (!request.featureService && request.features && request.features.length > limits.maxFeatures) {
     throw new PitstopError('LIMIT_EXCEEDED', `the request asks for ${request.features.length} features; the limit is ${limits.maxFeatures}`);
   }
@@ -66,21 +67,19 @@ export async function getOnlineFeatures(
   const groupKeys = plan.keyEncoders.map((enc) => buildEntityKeys(enc, request.entities, n));
   const views = plan.views;
 
-  if (signal?.aborted) throw deadlineError();
+  if (cancel?.aborted) throw deadlineError();
   const started = performance.now();
   let rows: (Buffer | null)[][];
   try {
-    rows = await reader.readRows(
-      { views: views.map((v) => v.storageId), entityKeys: views.map((v) => groupKeys[v.keyGroup]) },
-      signal ? { signal } : undefined,
-    );
+    const read = reader.readRows({ views: views.map((v) => v.storageId), entityKeys: views.map((v) => groupKeys[v.keyGroup]) });
+    rows = await (cancel ? Promise.race([read, cancel.promise]) : read);
   } catch (e) {
     options.onRead?.((performance.now() - started) / 1000, false);
-    if (signal?.aborted) throw deadlineError();
+    if (cancel?.aborted) throw deadlineError();
     throw e;
   }
   options.onRead?.((performance.now() - started) / 1000, true);
-  if (signal?.aborted) throw deadlineError();
+  if (cancel?.aborted) throw deadlineError();
 
   const now = options.now ?? Date.now();
   const valueStart = int32s(nFeatures * n);

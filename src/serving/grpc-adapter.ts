@@ -1,15 +1,16 @@
 /**
  * Turns `async (request, ctx) => response` into a grpc-js unary handler: the handler gets an
- * AbortSignal that fires on client cancellation or when the client's deadline passes, and its
+ * Cancellation that is set on client cancellation or when the client's deadline passes, and its
  * failures are mapped to gRPC statuses (with the machine reason in the `pitstop-reason` trailer).
  */
 import { Metadata, type ServerUnaryCall, type sendUnaryData, type handleUnaryCall } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
+import { Cancellation } from './cancellation.ts';
 import { GRPC_STATUS, publicError } from './error-map.ts';
 
 export interface CallContext {
-  /** Aborts when the client cancels or its deadline passes. */
-  signal: AbortSignal;
+  /** Set when the client cancels or its deadline passes. */
+  cancel: Cancellation;
   /** Client deadline in epoch ms, or Infinity when the client set none. */
   deadlineMs: number;
 }
@@ -27,17 +28,17 @@ export interface AdapterOptions {
 export function unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>, options: AdapterOptions): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
-    const controller = new AbortController();
+    const cancel = new Cancellation();
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
     let timer: NodeJS.Timeout | undefined;
     if (Number.isFinite(deadlineMs)) {
-      timer = setTimeout(() => controller.abort(new PitstopError('DEADLINE_EXCEEDED', 'deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
+      timer = setTimeout(() => cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
     }
-    const onCancel = () => controller.abort(new PitstopError('DEADLINE_EXCEEDED', 'client cancelled or deadline passed'));
+    const onCancel = () => cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'client cancelled or deadline passed'));
     call.once('cancelled', onCancel);
     const label = options.label ? safeLabel(options.label, call.request) : '';
-    handler(call.request, { signal: controller.signal, deadlineMs }).then(
+    handler(call.request, { cancel, deadlineMs }).then(
       (res) => {
         if (timer) clearTimeout(timer);
         call.removeListener('cancelled', onCancel);

@@ -96,7 +96,7 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
             entities: columnsToJs(req.entities),
             fullFeatureNames: req.full_feature_names === true,
           },
-          ctx.signal,
+          ctx.cancel,
         );
       },
       { log, observe, label: (req: any) => (req.kind === 'feature_service' ? String(req.feature_service) : '_refs') },

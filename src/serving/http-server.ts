@@ -12,6 +12,7 @@ import http from 'node:http';
 import { PitstopError } from '../core/errors.ts';
 import { decodeValue } from '../online/value-codec.ts';
 import { jsonFriendly } from '../online/lookup.ts';
+import { Cancellation } from './cancellation.ts';
 import { HTTP_STATUS, publicError } from './error-map.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { STATUS_NAMES, type OnlineFeaturesResult } from './result.ts';
@@ -73,9 +74,9 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 export function createHttpServer(service: ServingService, options: HttpServerOptions): http.Server {
   const { metrics, log, maxMessageBytes } = options;
     // Metrics label of the request being handled (the feature service, or `_refs`), set by the route.
-  type Route = (req: http.IncomingMessage, signal: AbortSignal, label: { value: string }) => Promise<[number, string, string?]>;
+  type Route = (req: http.IncomingMessage, cancel: Cancellation, label: { value: string }) => Promise<[number, string, string?]>;
   const routes: Record<string, Route> = {
-    'POST /v1/get-online-features': async (req, signal, label) => {
+    'POST /v1/get-online-features': async (req, cancel, label) => {
       const body = await readJson(req, maxMessageBytes);
       label.value = typeof body?.feature_service === 'string' ? body.feature_service : '_refs';
       if (!body || typeof body !== 'object' || typeof body.entities !== 'object' || body.entities === null) {
@@ -88,7 +89,7 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
           entities: body.entities,
           fullFeatureNames: body.full_feature_names === true,
         },
-        signal,
+        cancel,
       );
       return [200, JSON.stringify(resultToJson(r))];
     },
@@ -125,12 +126,12 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
       send(res, 404, JSON.stringify({ error: { code: 'NOT_FOUND', reason: 'BAD_REQUEST', message: `no route ${key}` } }));
       return;
     }
-    const controller = new AbortController();
+    const cancel = new Cancellation();
     res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'the client went away'));
     });
     const label = { value: '' };
-    route(req, controller.signal, label).then(
+    route(req, cancel, label).then(
       ([status, body, type]) => {
         if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, 'OK', label.value);
         send(res, status, body, type);

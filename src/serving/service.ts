@@ -7,6 +7,7 @@ import { formatFeatureRef } from '../core/feature-ref.ts';
 import type { RegistrySnapshot } from '../core/registry-model.ts';
 import type { OnlineReader, WriteResult } from '../online/ports.ts';
 import { getOnlineFeatures, type Limits, type OnlineFeaturesRequest } from './get-online-features.ts';
+import type { Cancellation } from './cancellation.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServingSnapshot } from './plan.ts';
 import type { OnlineFeaturesResult } from './result.ts';
@@ -48,11 +49,11 @@ export class ServingService {
     return s;
   }
 
-  getOnlineFeatures(request: OnlineFeaturesRequest, signal?: AbortSignal): Promise<OnlineFeaturesResult> {
+  getOnlineFeatures(request: OnlineFeaturesRequest, cancel?: Cancellation): Promise<OnlineFeaturesResult> {
     const { metrics, reader, limits } = this.deps;
     return getOnlineFeatures(this.snapshot(), reader, request, {
       limits,
-      signal,
+      cancel,
       onRead: (s, ok) => metrics.storeRead.observe({ outcome: ok ? 'ok' : 'error' }, s),
       onValueAge: (s) => metrics.valueAge.observe(s),
     });
