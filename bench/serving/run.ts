@@ -33,7 +33,7 @@ const profileDir = opt('--profile');
 const only = opt('--only')?.split(',');
 const DURATION_S = quick ? 3 : 10;
 /** Each scenario runs pitstop and the floor in alternating segments, so both see the same machine noise. */
-const SEGMENTS = quick ? 1 : 2;
+const SEGMENTS = 2;
 const WARMUP_S = quick ? 0.5 : 1;
 
 interface Scenario {
@@ -157,8 +157,12 @@ async function main(): Promise<void> {
       const ps: LoadgenResult[] = [];
       const fs: LoadgenResult[] = [];
       for (let seg = 0; seg < SEGMENTS; seg++) {
-        ps.push(await loadgen(tmp, pitstop, pool, s.rate, DURATION_S / SEGMENTS));
-        fs.push(await loadgen(tmp, floor, pool, s.rate, DURATION_S / SEGMENTS));
+        // ABBA order: neither target always runs first.
+        const order = seg % 2 === 0 ? (['p', 'f'] as const) : (['f', 'p'] as const);
+        for (const who of order) {
+          if (who === 'p') ps.push(await loadgen(tmp, pitstop, pool, s.rate, DURATION_S / SEGMENTS));
+          else fs.push(await loadgen(tmp, floor, pool, s.rate, DURATION_S / SEGMENTS));
+        }
       }
       const p = mergeResults(ps);
       const f = mergeResults(fs);
