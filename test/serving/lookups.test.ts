@@ -4,7 +4,11 @@
  * the feature service listing, health, readiness and metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { createRequire } from 'node:module';
+import { PROTO_LOADER_OPTIONS } from '../../src/serving/proto.ts';
 import type { PitstopCallError } from '../../src/client/client.ts';
 import { HOUR, NOW } from './fixture.ts';
 import { postJson, startHarness, type Harness } from './harness.ts';
@@ -113,6 +117,27 @@ describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (stor
       ['driver_stats@1:rating', 'float64'],
       ['driver_profile@2:vehicle', 'string'],
     ]);
+  });
+
+  it('server reflection lists the serving service', async () => {
+    const file = createRequire(import.meta.url).resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+    const def = protoLoader.loadSync(file, PROTO_LOADER_OPTIONS);
+    const m = (def['grpc.reflection.v1.ServerReflection'] as protoLoader.ServiceDefinition).ServerReflectionInfo;
+    const client = new grpc.Client(`127.0.0.1:${h.server.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const names = await new Promise<string[]>((resolve, reject) => {
+        const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize);
+        call.on('data', (r: any) => {
+          resolve(r.list_services_response.service.map((x: { name: string }) => x.name));
+          call.end();
+        });
+        call.on('error', reject);
+        call.write({ list_services: '' });
+      });
+      expect(names).toEqual(expect.arrayContaining(['pitstop.serving.v1.ServingService']));
+    } finally {
+      client.close();
+    }
   });
 
   it('health, readiness and Prometheus metrics', async () => {
