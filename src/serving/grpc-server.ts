@@ -1,7 +1,8 @@
 /**
  * The gRPC transport: ServingService on grpc-js plus the standard health service and server
- * reflection. Thin: decode → ServingService → encode. GetOnlineFeatures' response is written by
- * `encodeResponse` (stored Value bytes spliced in), not by protobufjs.
+ * reflection. Thin: decode → ServingService → encode. GetOnlineFeatures bypasses protobufjs both
+ * ways: `decodeGetOnlineFeaturesRequest` reads the request into plain columns and
+ * `encodeResponse` writes the answer with the stored Value bytes spliced in.
  */
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
@@ -11,6 +12,8 @@ import { unary } from './grpc-adapter.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { SERVICE_NAME, servingMethods, servingPackageDefinition } from './proto.ts';
 import { encodeResponse } from './response-encoder.ts';
+import type { OnlineFeaturesRequest } from './get-online-features.ts';
+import { decodeGetOnlineFeaturesRequest } from './request-decoder.ts';
 import type { OnlineFeaturesResult } from './result.ts';
 import type { ServingService } from './service.ts';
 
@@ -24,6 +27,11 @@ export interface GrpcServerOptions {
 /** A request too large to decode: the handler turns it into LIMIT_EXCEEDED. */
 interface TooLarge {
   tooLargeBytes: number;
+}
+
+/** A request that failed to decode: the handler rethrows the error (grpc-js would say INTERNAL). */
+interface Undecodable {
+  decodeError: unknown;
 }
 
 type ValueMsg = { val?: string } & Record<string, unknown>;
@@ -81,25 +89,27 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
       requestDeserialize: (buf: Buffer) => (buf.length > maxMessageBytes ? ({ tooLargeBytes: buf.length } satisfies TooLarge) : decode(buf)),
     };
   }
+  // GetOnlineFeatures: bytes → OnlineFeaturesRequest directly, and the result → bytes directly.
+  definition.GetOnlineFeatures.requestDeserialize = (buf: Buffer) => {
+    if (buf.length > maxMessageBytes) return { tooLargeBytes: buf.length } satisfies TooLarge;
+    try {
+      return decodeGetOnlineFeaturesRequest(buf);
+    } catch (e) {
+      return { decodeError: e } satisfies Undecodable;
+    }
+  };
   definition.GetOnlineFeatures.responseSerialize = (r: OnlineFeaturesResult) => encodeResponse(r);
 
   const observe = (method: string, seconds: number, code: string, label: string) => metrics.observe('grpc', method, seconds, code, label);
   server.addService(definition as grpc.ServiceDefinition, {
     GetOnlineFeatures: unary(
       'GetOnlineFeatures',
-      async (req: any, ctx) => {
+      async (req: OnlineFeaturesRequest | TooLarge | Undecodable, ctx) => {
         checkSize(req, maxMessageBytes);
-        return service.getOnlineFeatures(
-          {
-            featureService: req.kind === 'feature_service' ? req.feature_service : undefined,
-            features: req.kind === 'features' ? (req.features?.val ?? []) : undefined,
-            entities: columnsToJs(req.entities),
-            fullFeatureNames: req.full_feature_names === true,
-          },
-          ctx.cancel,
-        );
+        if ('decodeError' in req) throw req.decodeError;
+        return service.getOnlineFeatures(req as OnlineFeaturesRequest, ctx.cancel);
       },
-      { log, observe, label: (req: any) => (req.kind === 'feature_service' ? String(req.feature_service) : '_refs') },
+      { log, observe, label: (req: OnlineFeaturesRequest) => req.featureService ?? '_refs' },
     ),
     Push: unary(
       'Push',

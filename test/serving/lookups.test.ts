@@ -88,6 +88,15 @@ describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (stor
     const svc = await grpcError(h.client.getOnlineFeatures({ featureService: 'nope', entities: { driver_id: [1] } }));
     expect(svc.reason).toBe('UNKNOWN_FEATURE_SERVICE');
 
+    const garbage = await new Promise<grpc.ServiceError>((resolve) => {
+      const raw = new grpc.Client(`127.0.0.1:${h.server.grpcPort}`, grpc.credentials.createInsecure());
+      raw.makeUnaryRequest('/pitstop.serving.v1.ServingService/GetOnlineFeatures', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x1a, 0x7f, 0x0a]), (e) => {
+        raw.close();
+        resolve(e!);
+      });
+    });
+    expect([garbage.code, garbage.details]).toEqual([GrpcStatus.INVALID_ARGUMENT, expect.stringContaining('malformed GetOnlineFeaturesRequest')]);
+
     const http = await postJson(`${h.http}/v1/get-online-features`, { features: ['driver_stats:rating'], entities: { driver_id: ['x'] } });
     expect(http.status).toBe(400);
     expect(http.body.error.reason).toBe('VALUE_TYPE_MISMATCH');
