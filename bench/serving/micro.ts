@@ -71,3 +71,24 @@ await time('1x50', 1, 'fs_50', 20000);
 await time('1x250', 1, 'fs_250', 5000);
 await time('100x50', 100, 'fs_50', 1000);
 await time('500x10', 500, 'fs_10', 1000);
+
+// Request side: proto-loader decode + conversion to columns, against the direct decoder.
+{
+  const { PitstopClient } = await import('../../src/client/client.ts');
+  const { decodeGetOnlineFeaturesRequest } = await import('../../src/serving/request-decoder.ts');
+  const { valueToJs } = await import('../../src/serving/grpc-server.ts');
+  const m = servingMethods().GetOnlineFeatures;
+  for (const n of [1, 100, 500]) {
+    const bytes = m.requestSerialize(PitstopClient.requestMessage({ featureService: 'fs_10', entities: { driver_id: Array.from({ length: n }, (_, i) => i * 7919) } }));
+    const iters = n === 1 ? 20000 : 2000;
+    const viaProtobufjs = () => (m.requestDeserialize(bytes) as any).entities.driver_id.val.map(valueToJs);
+    for (let i = 0; i < 200; i++) viaProtobufjs(), decodeGetOnlineFeaturesRequest(bytes);
+    let t = performance.now();
+    for (let i = 0; i < iters; i++) viaProtobufjs();
+    const a = (performance.now() - t) / iters;
+    t = performance.now();
+    for (let i = 0; i < iters; i++) decodeGetOnlineFeaturesRequest(bytes);
+    const b = (performance.now() - t) / iters;
+    console.log(`request ${String(n).padStart(3)} entities: protobufjs + conversion ${(a * 1000).toFixed(1)} µs, direct decoder ${(b * 1000).toFixed(1)} µs`);
+  }
+}

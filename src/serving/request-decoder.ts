@@ -1,8 +1,9 @@
 /**
  * Decodes GetOnlineFeaturesRequest bytes straight into an OnlineFeaturesRequest: entity values
  * become plain JS values (int64 as a number when exact, else a bigint; strings; Buffers), with
- * no protobufjs message object per value. For 500 entities this is ~10x cheaper than
- * proto-loader's decode followed by a conversion. Unknown fields are skipped, as protobuf says.
+ * no protobufjs message object per value. For 500 entities this measured ~3x cheaper than
+ * proto-loader's decode followed by a conversion (bench/serving/micro.ts). Unknown fields are
+ * skipped, as protobuf says.
  */
 import { PitstopError } from '../core/errors.ts';
 import { decodeValue } from '../online/value-codec.ts';
