@@ -63,7 +63,7 @@ export async function getOnlineFeatures(
   if (nFeatures > limits.maxFeatures) {
     throw new PitstopError('LIMIT_EXCEEDED', `feature service "${request.featureService}" has ${nFeatures} features; the limit is ${limits.maxFeatures}`);
   }
-  const n = entityCount(request.entities, plan.joinKeys.map((k) => k.name), limits.maxEntities);
+  const n = entityCount(request.entities, plan.joinKeyNames, limits.maxEntities);
   const groupKeys = plan.keyEncoders.map((enc) => buildEntityKeys(enc, request.entities, n));
   const views = plan.views;
 
@@ -71,7 +71,7 @@ export async function getOnlineFeatures(
   const started = performance.now();
   let rows: (Buffer | null)[][];
   try {
-    const read = reader.readRows({ views: views.map((v) => v.storageId), entityKeys: views.map((v) => groupKeys[v.keyGroup]) });
+    const read = reader.readRows({ views: plan.storageIds, entityKeys: views.map((v) => groupKeys[v.keyGroup]) });
     rows = await (cancel ? Promise.race([read, cancel.promise]) : read);
   } catch (e) {
     options.onRead?.((performance.now() - started) / 1000, false);

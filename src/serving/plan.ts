@@ -45,6 +45,9 @@ export interface RequestPlan {
   keyEncoders: readonly EntityKeyEncoder[];
   /** Every join key the request must carry (the union over key groups). */
   joinKeys: readonly JoinKey[];
+  joinKeyNames: readonly string[];
+  /** `views[i].storageId`, ready to hand to `readRows`. */
+  storageIds: readonly string[];
   /** Response metadata (feature names, registry version) already encoded as protobuf. */
   metadataBytes: Buffer;
 }
@@ -144,6 +147,8 @@ function buildPlan(snapshot: RegistrySnapshot, resolved: ResolvedRequest, label:
     keyGroups,
     keyEncoders: keyGroups.map((keys) => new EntityKeyEncoder(keys)),
     joinKeys: [...joinKeys.values()],
+    joinKeyNames: [...joinKeys.keys()],
+    storageIds: views.map((v) => v.storageId),
     metadataBytes: encodeMetadata(featureNames, snapshot.version),
   });
 }
