@@ -39,7 +39,9 @@ export class ServingMetrics {
   });
   readonly registryVersion = new Gauge({
     name: 'pitstop_registry_version',
-    help: 'The registry version being served.',
+    help: 'The registry version being served (across cluster workers: the lowest, i.e. the version every worker has reached).',
+    // Summing versions over workers would be meaningless.
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly valueAge = new Histogram({

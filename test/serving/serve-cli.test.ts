@@ -42,7 +42,7 @@ describe('pitstop serve --workers 2', () => {
       // Startup (two workers compiling TypeScript) can be slow on a busy machine.
       let ready = false;
       for (let i = 0; i < 400 && !ready; i++) {
-        ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok, () => false);
+        ready = stderr.includes('all 2 workers ready') && (await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok, () => false));
         if (!ready) await new Promise((r) => setTimeout(r, 50));
       }
       expect(ready, stderr).toBe(true);
@@ -65,8 +65,16 @@ describe('pitstop serve --workers 2', () => {
       }
       expect(fresh?.column('rating').values).toEqual([4.5]);
 
-      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      // Aggregated over both workers: the version gauge is the lowest any worker serves, so it
+      // reads 2 once both have swapped; the request counter sums both workers.
+      let metrics = '';
+      for (let i = 0; i < 100 && !/^pitstop_registry_version 2$/m.test(metrics); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      }
+      expect(metrics, stderr).toMatch(/^pitstop_registry_version 2$/m);
       expect(metrics, stderr).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="ranking"\} 1/);
+      expect(metrics).not.toContain('did not answer');
     } finally {
       client.close();
       child.kill('SIGTERM');

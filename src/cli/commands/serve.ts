@@ -13,7 +13,16 @@ import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import type { Command, CommandContext } from '../command.ts';
 
-type Msg = { type: 'pitstop:metrics-req'; id: number } | { type: 'pitstop:metrics-res'; id: number; text: string } | { type: 'pitstop:shutdown' };
+type Msg =
+  | { type: 'pitstop:ready' }
+  | { type: 'pitstop:metrics-req'; id: number }
+  | { type: 'pitstop:metrics-res'; id: number; text: string }
+  | { type: 'pitstop:metrics-json-req'; id: number }
+  | { type: 'pitstop:metrics-json-res'; id: number; metrics: unknown[] }
+  | { type: 'pitstop:shutdown' };
+
+/** How long the primary waits for workers' metrics before answering with those that came. */
+const METRICS_TIMEOUT_MS = 2000;
 
 function waitForSignal(extra?: (stop: () => void) => void): Promise<void> {
   return new Promise((resolve) => {
@@ -33,19 +42,20 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
   const log = (l: string) => ctx.stderr.write(`pitstop serve${worker ? ` [${process.pid}]` : ''}: ${l}\n`);
   let seq = 0;
   const pending = new Map<number, (text: string) => void>();
+  let ownRegistry: { getMetricsAsJSON(): Promise<unknown[]> } | undefined;
   if (worker) {
-    // Constructing one registers prom-client's worker-side listener that answers the primary's
-    // aggregation requests; done first, so a worker still starting answers (empty) too.
-    new AggregatorRegistry();
     process.on('message', (m: Msg) => {
       if (m?.type === 'pitstop:metrics-res') pending.get(m.id)?.(m.text);
+      else if (m?.type === 'pitstop:metrics-json-req' && ownRegistry) {
+        void ownRegistry.getMetricsAsJSON().then((metrics) => process.send!({ type: 'pitstop:metrics-json-res', id: m.id, metrics } satisfies Msg));
+      }
     });
   }
   const handle = await startServing(config, {
     log,
     metricsText: worker
       ? (own) => {
-          // Workers' registries are collected by the primary's AggregatorRegistry over IPC.
+          // The primary collects every ready worker's registry over IPC and aggregates.
           void own;
           return new Promise((resolve) => {
             const id = ++seq;
@@ -58,7 +68,12 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
         }
       : undefined,
   });
-  if (worker) AggregatorRegistry.setRegistries([handle.server.metrics.registry]);
+  if (worker) {
+    ownRegistry = handle.server.metrics.registry;
+    // Only now does the primary ask this worker for metrics (a message sent to a worker that is
+    // still loading would be lost and stall the aggregation).
+    process.send!({ type: 'pitstop:ready' } satisfies Msg);
+  }
   const s = config.serving;
   log(`gRPC on ${s.host}:${handle.server.grpcPort}, HTTP on ${s.host}:${handle.server.httpPort}, online store ${config.online_store.type}`);
   await waitForSignal((stop) => {
@@ -73,17 +88,48 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
 
 async function servePrimary(ctx: CommandContext, workers: number): Promise<number> {
   const log = (l: string) => ctx.stderr.write(`pitstop serve: ${l}\n`);
-  const aggregator = new AggregatorRegistry();
   let stopping = false;
+  const ready = new Set<Worker>();
+  let seq = 0;
+  const collecting = new Map<number, (worker: Worker, metrics: unknown[]) => void>();
+
+  /** Every ready worker's metrics, aggregated (sums per series); slow workers are left out after a timeout. */
+  const aggregate = (): Promise<string> =>
+    new Promise((resolve) => {
+      const id = ++seq;
+      const asked = [...ready].filter((w) => w.isConnected());
+      const got: unknown[][] = [];
+      const finish = () => {
+        collecting.delete(id);
+        clearTimeout(timer);
+        const missing = asked.length - got.length;
+        const text = AggregatorRegistry.aggregate(got as never).metrics();
+        void Promise.resolve(text).then((t) => resolve(missing > 0 ? `# ${missing} worker(s) did not answer in time\n${t}` : t));
+      };
+      const timer = setTimeout(finish, METRICS_TIMEOUT_MS);
+      collecting.set(id, (_w, metrics) => {
+        got.push(metrics);
+        if (got.length === asked.length) finish();
+      });
+      if (asked.length === 0) finish();
+      for (const w of asked) w.send({ type: 'pitstop:metrics-json-req', id } satisfies Msg);
+    });
+
   const fork = (): Worker => {
     const w = cluster.fork();
     w.on('message', (m: Msg) => {
-      if (m?.type !== 'pitstop:metrics-req') return;
-      aggregator.clusterMetrics().then(
-        (text) => w.send({ type: 'pitstop:metrics-res', id: m.id, text } satisfies Msg),
-        (e) => w.send({ type: 'pitstop:metrics-res', id: m.id, text: `# metrics aggregation failed: ${(e as Error).message}\n` } satisfies Msg),
-      );
+      if (m?.type === 'pitstop:ready') {
+        ready.add(w);
+        if (ready.size === workers) log(`all ${workers} workers ready`);
+      } else if (m?.type === 'pitstop:metrics-json-res') collecting.get(m.id)?.(w, m.metrics);
+      else if (m?.type === 'pitstop:metrics-req') {
+        aggregate().then(
+          (text) => w.send({ type: 'pitstop:metrics-res', id: m.id, text } satisfies Msg),
+          (e) => w.send({ type: 'pitstop:metrics-res', id: m.id, text: `# metrics aggregation failed: ${(e as Error).message}\n` } satisfies Msg),
+        );
+      }
     });
+    w.once('exit', () => ready.delete(w));
     return w;
   };
   cluster.on('exit', (w, code, signal) => {
