@@ -109,6 +109,7 @@ const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100
 
 async function main(): Promise<void> {
   const started = new Date();
+  const loadAtStart = os.loadavg();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pitstop-bench-'));
   const redis = await startRedis();
   try {
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
     const result = {
       date: started.toISOString(),
       mode: quick ? 'quick' : 'full',
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: os.loadavg(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
       workers,
       durationS: DURATION_S,
       scenarios,
