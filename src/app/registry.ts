@@ -25,7 +25,9 @@ export async function openRegistryStore(config: ResolvedConfig): Promise<Registr
 
 /**
  * Loads one registry snapshot: `version`, or the latest when absent. Throws REGISTRY_EMPTY when
- * nothing was applied yet and REGISTRY_VERSION_NOT_FOUND for a missing version.
+ * nothing was applied yet and REGISTRY_VERSION_NOT_FOUND for a missing version. Opens and closes
+ * a store per call: a long-running process that polls should keep one store from
+ * `openRegistryStore` (it caches verified versions; `latest()` then costs one directory read).
  */
 export async function loadSnapshot(config: ResolvedConfig, version?: number): Promise<RegistrySnapshot> {
   const store = await openRegistryStore(config);

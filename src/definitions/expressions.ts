@@ -6,10 +6,6 @@
  * files exist, every column the expression (or a plain feature, join key or timestamp field)
  * names must exist in the source after field_mapping.
  */
-import type { Problem } from '../core/errors.ts';
-import type { Definitions, Located } from './model.ts';
-import type { FeatureViewYaml, SourceYaml } from './schema.ts';
-import { suggest } from './semantic.ts';
 import type { SourceSchemaProbe } from './source-schema-probe.ts';
 
 export type ExpressionCheck = { ok: true; columns: string[] } | { ok: false; message: string };
@@ -44,76 +40,6 @@ export async function checkExpression(probe: SourceSchemaProbe, expr: string): P
   const columns = new Set<string>();
   const problem = walk(expression, new Set(), columns, await probe.aggregateFunctionNames());
   return problem ? { ok: false, message: problem } : { ok: true, columns: [...columns] };
-}
-
-/** Checks every expression, and every column reference against source schemas where files exist. */
-export async function checkExpressions(defs: Definitions, probe: SourceSchemaProbe): Promise<Problem[]> {
-  const problems: Problem[] = [];
-  const sources = new Map(defs.sources.map((s) => [s.value.name, s]));
-  const schemas = new Map<string, Promise<Set<string> | undefined>>();
-  const mappedColumns = (s: Located<SourceYaml>): Promise<Set<string> | undefined> => {
-    let p = schemas.get(s.value.name);
-    if (!p) {
-      p = describeMapped(s, probe, problems);
-      schemas.set(s.value.name, p);
-    }
-    return p;
-  };
-  for (const v of defs.featureViews) {
-    const source = sources.get(v.value.source);
-    const columns = source ? await mappedColumns(source) : undefined;
-    for (const [i, f] of v.value.features.entries()) {
-      if (f.expr !== undefined) {
-        const check = await checkExpression(probe, f.expr);
-        if (!check.ok) {
-          problems.push(v.problem(['features', i, 'expr'], check.message));
-          continue;
-        }
-        for (const c of check.columns) {
-          if (columns && !columns.has(c)) problems.push(v.problem(['features', i, 'expr'], missing(c, source!, columns)));
-        }
-      } else if (columns && !columns.has(f.name)) {
-        problems.push(v.problem(['features', i, 'name'], `${missing(f.name, source!, columns)}; add an expr or a field_mapping`));
-      }
-    }
-    if (columns && source) checkViewColumns(v, source, columns, defs, problems);
-  }
-  return problems;
-}
-
-function checkViewColumns(v: Located<FeatureViewYaml>, source: Located<SourceYaml>, columns: Set<string>, defs: Definitions, problems: Problem[]): void {
-  for (const [i, name] of v.value.entities.entries()) {
-    const entity = defs.entities.find((e) => e.value.name === name);
-    for (const k of entity?.value.join_keys ?? []) {
-      if (!columns.has(k.name)) problems.push(v.problem(['entities', i], `join key ${missing(k.name, source, columns)}`));
-    }
-  }
-}
-
-async function describeMapped(s: Located<SourceYaml>, probe: SourceSchemaProbe, problems: Problem[]): Promise<Set<string> | undefined> {
-  const format = s.value.format ?? (s.value.path.toLowerCase().endsWith('.csv') ? 'csv' : 'parquet');
-  let raw: Record<string, string> | undefined;
-  try {
-    raw = await probe.describeSource({ path: s.value.path, format });
-  } catch (e) {
-    problems.push(s.problem(['path'], `cannot read the source's files: ${(e as Error).message.split('\n')[0]}`));
-    return undefined;
-  }
-  if (!raw) return undefined;
-  const mapping = s.value.field_mapping ?? {};
-  for (const from of Object.keys(mapping)) {
-    if (!Object.hasOwn(raw, from)) problems.push(s.problem(['field_mapping', from], `field_mapping names column "${from}" that the source files lack${suggest(from, Object.keys(raw))}`));
-  }
-  const columns = new Set(Object.keys(raw).map((c) => (Object.hasOwn(mapping, c) ? mapping[c] : c)));
-  for (const key of ['timestamp_field', 'created_timestamp_field'] as const) {
-    const col = s.value[key];
-    if (col !== undefined && !columns.has(col)) problems.push(s.problem([key], `column "${col}" is not in the source files${suggest(col, columns)}`));
-  }
-  return columns;
-}
-
-function missing(column: string, source: Located<SourceYaml>, columns: Set<string>): string {
-  return `column "${column}" is not in source "${source.value.name}"${suggest(column, columns)}`;
 }
 
 interface SerializedSql {

@@ -93,6 +93,10 @@ export const FeatureViewSchema = z.strictObject({
   source: NameSchema,
   ttl: TtlSchema.optional(),
   online: z.boolean().default(true).meta({ description: 'Materialize into the online store; default true.' }),
+  retired_versions: z
+    .array(z.number().int().positive())
+    .optional()
+    .meta({ description: 'Older versions to retire: no longer served or retrievable, pins to them are errors. Permanent once applied.' }),
   features: z.array(FeatureSchema).min(1, 'a feature view needs at least one feature'),
   ...metadata,
 });

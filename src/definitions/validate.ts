@@ -4,10 +4,10 @@
  * the definitions ready for the registry compiler.
  */
 import { PitstopError, type Problem } from '../core/errors.ts';
-import { checkExpressions } from './expressions.ts';
 import { loadDefinitions } from './load.ts';
 import type { Definitions } from './model.ts';
 import { checkSemantics } from './semantic.ts';
+import { checkSourceColumns } from './source-columns.ts';
 import type { SourceSchemaProbe } from './source-schema-probe.ts';
 
 export interface ValidateOptions {
@@ -21,7 +21,7 @@ export interface ValidateOptions {
 export async function validateDefinitions(repoDir: string, options: ValidateOptions = {}): Promise<Definitions> {
   const { definitions, problems, invalidNames } = await loadDefinitions(repoDir);
   problems.push(...checkSemantics(definitions, invalidNames));
-  if (options.probe) problems.push(...(await checkExpressions(definitions, options.probe)));
+  if (options.probe) problems.push(...(await checkSourceColumns(definitions, options.probe)));
   throwIfProblems(problems, 'feature definitions are invalid');
   return definitions;
 }

@@ -1,7 +1,9 @@
 /**
  * Arrow record batches (as the OfflineReader yields them) → online writes. Column-wise: one
- * accessor per column is chosen per batch (typed arrays for fixed-width columns without
- * nulls), then rows are encoded straight into chunk buffers by RowEncoder / EntityKeyEncoder.
+ * writer per column is chosen per batch (fixed-width columns read their typed arrays and
+ * validity bitmaps directly into RowEncoder's unchecked fast paths; other types go through the
+ * checked value encoders), then rows are encoded straight into one chunk buffer per batch.
+ * The only per-row objects are the OnlineWrite records the writer port takes.
  */
 import type { RecordBatch, Vector } from 'apache-arrow';
 import { PitstopError, isPitstopError } from '../core/errors.ts';
@@ -64,7 +66,9 @@ type Put = (i: number) => void;
 function columnWriter(enc: RowEncoder, f: number, vec: Vector, type: FeatureType): Put {
   const valid = validity(vec);
   let put: Put | undefined;
-  const a = vec.toArray() as ArrayLike<unknown>;
+  const fixed = type === 'float64' || type === 'float32' || type === 'int32' || type === 'int64';
+  // toArray() of a string or list column would build every value: only fixed-width ones here.
+  const a = fixed ? (vec.toArray() as ArrayLike<unknown>) : undefined;
   // Only when the column's array type matches the feature type exactly.
   if (type === 'float64' && a instanceof Float64Array) put = (i) => enc.putFloat64(a[i]);
   else if (type === 'float32' && a instanceof Float32Array) put = (i) => enc.putFloat32(a[i]);
@@ -83,6 +87,7 @@ export class ArrowRowConverter {
   private readonly rows: RowEncoder;
   private readonly keys: EntityKeyEncoder;
   private readonly storageId: string;
+  private bytesPerRow = 0;
 
   constructor(private readonly view: FeatureViewVersion) {
     this.rows = new RowEncoder(view.features);
@@ -108,7 +113,9 @@ export class ArrowRowConverter {
     const nf = featCols.length;
     const keyVals: unknown[] = new Array(nk);
     const out: OnlineWrite[] = new Array(n);
-    this.rows.newChunk();
+    // Size the chunk from the previous batch's bytes per row, so it rarely has to regrow.
+    this.rows.newChunk(this.bytesPerRow > 0 ? Math.ceil(n * this.bytesPerRow * 1.1) + 4096 : undefined);
+    let bytes = 0;
     let i = 0;
     let f = -1;
     try {
@@ -120,8 +127,11 @@ export class ArrowRowConverter {
         const created = crNulls && !cr.isValid(i) ? null : Number(crArr[i]);
         this.rows.begin(Number(evArr[i]), created);
         for (f = 0; f < nf; f++) featCols[f](i);
-        out[i] = { view: this.storageId, entity, row: this.rows.end(), expireAtMs: expireAt };
+        const row = this.rows.end();
+        bytes += row.length;
+        out[i] = { view: this.storageId, entity, row, expireAtMs: expireAt };
       }
+      if (n > 0) this.bytesPerRow = bytes / n;
     } catch (e) {
       this.rows.abort();
       const where = f >= 0 ? `feature "${view.features[f].name}"` : 'join keys / timestamps';

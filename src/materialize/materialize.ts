@@ -65,13 +65,20 @@ export interface ViewMaterializeResult {
 
 /**
  * The view versions a command names: `view` (its latest version) or `view@N`; none = every
- * online view's latest version. A named view that is not online is VIEW_NOT_ONLINE.
+ * online view's latest version plus any older live version a feature service pins (so pinned
+ * references keep being served). A named view that is not online is VIEW_NOT_ONLINE.
  */
 export function selectViews(snapshot: RegistrySnapshot, names: readonly string[] = []): FeatureViewVersion[] {
   if (names.length === 0) {
-    return Object.values(snapshot.featureViews)
-      .map((d) => d.versions[d.latest - 1])
-      .filter((v) => v.online && !v.retired);
+    const chosen = new Map<string, FeatureViewVersion>();
+    const add = (v: FeatureViewVersion | undefined) => {
+      if (v && v.online && !v.retired) chosen.set(`${v.name}@${v.version}`, v);
+    };
+    for (const d of Object.values(snapshot.featureViews)) add(d.versions[d.latest - 1]);
+    for (const svc of Object.values(snapshot.featureServices)) {
+      for (const ref of svc.features) add(snapshot.featureViews[ref.view]?.versions[ref.version - 1]);
+    }
+    return [...chosen.values()];
   }
   return names.map((n) => {
     const m = /^([^@]+)(?:@([1-9][0-9]*))?$/.exec(n);

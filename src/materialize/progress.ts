@@ -25,7 +25,8 @@ export function progressReporter(out: NodeJS.WritableStream, interactive: boolea
         bar = new cliProgress.SingleBar(
           {
             stream: out as NodeJS.WriteStream,
-            format: `${view} [{bar}] {value}${estimate ? '/{total}' : ''} rows | {rate} rows/s | ETA {eta_formatted}`,
+            // Without a row estimate there is no total, hence no bar and no ETA: rows and rate only.
+            format: estimate ? `${view} [{bar}] {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}` : `${view} {value} rows | {rate} rows/s`,
             etaBuffer: 20,
             hideCursor: true,
           },

@@ -58,16 +58,22 @@ export async function* toRecordBatches(result: DuckDBResult, columns: readonly A
     }
     if (!chunk || chunk.rowCount === 0) break;
     const n = chunk.rowCount;
-    for (let c = 0; c < columns.length; c++) {
-      const vec = chunk.getColumnVector(c);
-      const out = pending[c];
-      for (let i = 0; i < n; i++) out.push(vec.getItem(i));
-    }
-    rows += n;
-    if (rows >= batchRows) {
-      yield buildBatch(schema, columns, pending, rows);
-      pending = columns.map(() => []);
-      rows = 0;
+    const vectors = columns.map((_c, c) => chunk!.getColumnVector(c));
+    // Batches hold exactly `batchRows` rows (the last one fewer), whatever DuckDB's chunk size.
+    for (let from = 0; from < n; ) {
+      const to = Math.min(n, from + (batchRows - rows));
+      for (let c = 0; c < columns.length; c++) {
+        const vec = vectors[c];
+        const out = pending[c];
+        for (let i = from; i < to; i++) out.push(vec.getItem(i));
+      }
+      rows += to - from;
+      from = to;
+      if (rows >= batchRows) {
+        yield buildBatch(schema, columns, pending, rows);
+        pending = columns.map(() => []);
+        rows = 0;
+      }
     }
   }
   if (rows > 0) yield buildBatch(schema, columns, pending, rows);

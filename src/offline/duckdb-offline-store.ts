@@ -33,6 +33,7 @@ export class DuckDBOfflineStore implements OfflineReader {
     const plan = await planFeatureRows(this.session, this.locations, view, {
       needed: { startUs, endUs: endUs - 1n },
       rangeUs: { start: startUs, end: endUs },
+      latestOnly: true, // only each (keys, event time) group's winner can be the latest row
     });
     const keys = join(view.joinKeys.map((k) => ident(k.name)));
     const cols: Sql[] = [

@@ -52,9 +52,12 @@ export class RowEncoder {
     this.w = new ByteWriter(chunkBytes);
   }
 
-  /** Start a new chunk buffer; rows returned before stay valid (they keep the old buffer). */
-  newChunk(): void {
-    this.w.reset();
+  /**
+   * Start a new chunk buffer; rows returned before stay valid (they keep the old buffer).
+   * @param bytes expected size of the chunk (saves regrowing); default the constructor's chunkBytes.
+   */
+  newChunk(bytes?: number): void {
+    this.w.reset(bytes);
   }
 
   /** Start a row; then call `value(i, v)` for i = 0..count-1 in order, then `end()`. */

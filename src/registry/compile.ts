@@ -7,7 +7,8 @@
  * version (metadata, `online` and entity names updated in place); a different one appends version
  * N+1 and leaves older versions addressable as `view@N`. A view removed from the definitions
  * leaves `featureViews` and is kept in `removedViews` with its versions retired, so if it returns
- * its numbering continues. Feature service references resolve to concrete versions here.
+ * its numbering continues. `retired_versions` retires older versions for good. Feature service
+ * references resolve to concrete versions here.
  */
 import path from 'node:path';
 import type { Problem } from '../core/errors.ts';
@@ -63,7 +64,8 @@ export function compileRegistry(defs: Definitions, options: CompileOptions): Reg
   }
 
   const featureViews: Record<string, FeatureViewDef> = {};
-  for (const { value: v } of defs.featureViews) {
+  for (const located of defs.featureViews) {
+    const v = located.value;
     const joinKeys: JoinKey[] = v.entities.flatMap((name) => entities[name]?.joinKeys ?? []);
     const source = sources[v.source];
     const features = v.features.map((f) => ({ name: f.name, type: f.type as FeatureType, expr: f.expr, ...meta(f) }));
@@ -82,6 +84,7 @@ export function compileRegistry(defs: Definitions, options: CompileOptions): Reg
       const versions = [...(prior?.versions ?? []), { ...body, version: n, introducedIn: version, retired: false }];
       featureViews[v.name] = { name: v.name, latest: n, versions };
     }
+    featureViews[v.name] = retireVersions(featureViews[v.name], v.retired_versions ?? [], (i, message) => problems.push(located.problem(['retired_versions', i], message)));
   }
 
   const removedViews: Record<string, FeatureViewDef> = {};
@@ -125,6 +128,20 @@ export function compileRegistry(defs: Definitions, options: CompileOptions): Reg
     ...(Object.keys(removedViews).length > 0 ? { removedViews } : {}),
   };
   return { ...body, hash: snapshotHash(body), createdAt: (options.now ?? new Date()).toISOString() };
+}
+
+/**
+ * Marks the listed older versions retired. Retirement is permanent (the online store may drop a
+ * retired version's data), so a version leaves the list without coming back to life.
+ */
+function retireVersions(def: FeatureViewDef, retire: readonly number[], problem: (index: number, message: string) => void): FeatureViewDef {
+  const versions = [...def.versions];
+  retire.forEach((n, i) => {
+    if (n === def.latest) problem(i, `cannot retire version ${n}: it is the latest version of "${def.name}"`);
+    else if (n > versions.length) problem(i, `feature view "${def.name}" has no version ${n}`);
+    else if (!versions[n - 1].retired) versions[n - 1] = { ...versions[n - 1], retired: true };
+  });
+  return { ...def, versions };
 }
 
 /** The value-defining content of a view version; see the module comment. */

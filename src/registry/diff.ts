@@ -61,11 +61,12 @@ export function diffSnapshots(prev: RegistrySnapshot | undefined, next: Registry
       continue;
     }
     const prior = priorDef.versions[priorDef.latest - 1];
+    const retired = def.versions.filter((v) => v.retired && priorDef.versions[v.version - 1]?.retired === false).map((v) => `version ${v.version} retired`);
     if (latest.version !== prior.version) {
-      changes.push({ kind: 'feature_view', name, action: 'changed', version: latest.version, newVersion: true, details: whyNewVersion(prior, latest) });
+      changes.push({ kind: 'feature_view', name, action: 'changed', version: latest.version, newVersion: true, details: [...whyNewVersion(prior, latest), ...retired] });
     } else {
-      const fields = changedFields(prior, latest);
-      if (fields.length > 0) changes.push({ kind: 'feature_view', name, action: 'changed', version: latest.version, newVersion: false, details: fields.map((f) => `${f} changed (same version)`) });
+      const fields = changedFields(prior, latest).map((f) => `${f} changed (same version)`);
+      if (fields.length + retired.length > 0) changes.push({ kind: 'feature_view', name, action: 'changed', version: latest.version, newVersion: false, details: [...fields, ...retired] });
     }
   }
   for (const [name, def] of Object.entries(prev?.featureViews ?? {})) {

@@ -17,7 +17,7 @@ beforeAll(async () => {
   ({ dir: repo, cleanup } = await tempDir('pitstop-cli-'));
   await copyExampleRepo(repo);
   await generateExampleData({ outDir: path.join(repo, 'data'), rows: 2000 });
-});
+}, 30_000);
 afterAll(() => cleanup());
 
 const cli = (...argv: string[]) => runCli([...argv, '--repo', repo]);
@@ -145,14 +145,14 @@ describe('CLI end to end on a copy of the example repository', () => {
     const history = JSON.parse((await cli('registry', 'history', '--json')).stdout);
     expect(history.map((h: { version: number }) => h.version)).toEqual([1, 2, 3]);
     expect((await cli('registry', 'show', '--version', '3')).code).toBe(0);
-  });
+  }, 30_000);
 
   it('npx pitstop works from the repository root through bin/pitstop.mjs', async () => {
     const r = await exec(process.execPath, ['bin/pitstop.mjs', '--help'], { cwd: ROOT });
     for (const name of ['validate', 'plan', 'apply', 'registry history', 'registry show', 'schema', 'example generate', 'quickstart']) {
       expect(r.stdout).toContain(`  ${name}`);
     }
-  });
+  }, 30_000);
 });
 
 describe('quickstart', () => {
@@ -172,5 +172,5 @@ describe('quickstart', () => {
     } finally {
       await done();
     }
-  });
+  }, 30_000);
 });

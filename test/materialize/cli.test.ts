@@ -1,7 +1,8 @@
 /**
  * The online CLI end to end, in process, on a throwaway repository: apply, materialize,
  * online get (features and a feature service, statuses), push (good and bad batches),
- * materialize-incremental; against the embedded store and against Redis via PITSTOP_REDIS_URL.
+ * materialize-incremental; against the embedded store, Redis (PITSTOP_REDIS_URL) and a 3-master
+ * Redis Cluster (PITSTOP_REDIS_CLUSTER_NODES).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
 import { BASE_DEFS, tempDir, writeRepo } from '../cli/helpers.ts';
 import { writeTable } from '../offline/support/data.ts';
-import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../support/redis-server.ts';
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
@@ -22,6 +23,7 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 let repo: { dir: string; cleanup: () => Promise<void> };
 let redis: RedisServer;
+let cluster: RedisCluster;
 const NOW = Date.now();
 const iso = (ms: number) => new Date(ms).toISOString();
 const HOUR = 3_600_000;
@@ -41,10 +43,11 @@ beforeAll(async () => {
   const applied = await cli(['apply', '--repo', repo.dir]);
   expect(applied.stderr).toBe('');
   expect(applied.code).toBe(0);
-  redis = await startRedis();
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
 });
 afterAll(async () => {
   await redis?.stop();
+  await cluster?.stop();
   await repo?.cleanup();
 });
 
@@ -57,6 +60,7 @@ const get = async (env: NodeJS.ProcessEnv, ...extra: string[]) => {
 describe.each([
   ['embedded', () => ({})],
   ['redis', () => ({ PITSTOP_REDIS_URL: redis.url })],
+  ['redis cluster', () => ({ PITSTOP_REDIS_CLUSTER_NODES: cluster.seeds })],
 ])('online CLI (%s)', (_name, envOf) => {
   it('materialize, then online get prints values, statuses and event times', async () => {
     const env = envOf();
@@ -103,6 +107,26 @@ describe.each([
     const badEntity = await cli(['online', 'get', '--repo', repo.dir, '--entity', 'rider_id=abc', '--features', 'rider_stats:trips_today'], env);
     expect(badEntity.code).toBe(1);
     expect(badEntity.stderr).toMatch(/rider_id: expected int64/);
+  });
+});
+
+describe('push file formats', () => {
+  it('reads NDJSON and Parquet, and --offline appends to the push log', async () => {
+    const nd = path.join(repo.dir, 'rows.ndjson');
+    await writeFile(nd, `{"rider_id": "7", "event_timestamp": ${NOW}, "trips_today": 70}\n{"rider_id": 8, "event_timestamp": "${iso(NOW)}", "avg_fare": 1.5}\n`);
+    const a = await cli(['push', '--repo', repo.dir, '--view', 'rider_stats', '--file', nd, '--offline']);
+    expect(a.stderr).toBe('');
+    expect(a.stdout).toMatch(/pushed 2 rows to rider_stats@1: 2 written, 0 older than what is stored; push log \.pitstop\/offline\/push\/rider_stats\/v1\/.*\.parquet/);
+    const pq = path.join(repo.dir, 'rows.parquet');
+    await writeTable(pq, [['rider_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMPTZ'], ['trips_today', 'BIGINT']], [[9, iso(NOW), 90]]);
+    const b = await cli(['push', '--repo', repo.dir, '--view', 'rider_stats', '--file', pq]);
+    expect(b.stdout).toMatch(/pushed 1 rows/);
+    const got = await cli(['online', 'get', '--repo', repo.dir, '--entity', 'rider_id=7', '--entity', 'rider_id=8', '--entity', 'rider_id=9', '--features', 'rider_stats:trips_today,rider_stats:avg_fare']);
+    const out = JSON.parse(got.stdout);
+    expect(out.features.trips_today.values).toEqual([70, null, 90]);
+    expect(out.features.avg_fare.statuses).toEqual(['NULL_VALUE', 'PRESENT', 'NULL_VALUE']);
+    const txt = await cli(['push', '--repo', repo.dir, '--view', 'rider_stats', '--file', path.join(repo.dir, 'rows.txt')]);
+    expect(txt.code).toBe(2);
   });
 });
 

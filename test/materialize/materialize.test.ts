@@ -99,6 +99,14 @@ describe('materialize', () => {
     expect(selectViews(snapshot, ['driver_stats@1'])[0].version).toBe(1);
   });
 
+  it('by default also materializes older versions a feature service pins', () => {
+    const s = buildSnapshot({
+      views: [{ name: 'v', entities: { e: { id: 'int64' } }, source: { path: 'x.parquet' }, features: { b: 'int64' }, olderVersions: [{ a: 'int64' }] }],
+      services: { pinned: ['v@1:a'], latest: ['v:b'] },
+    });
+    expect(selectViews(s).map((v) => `${v.name}@${v.version}`)).toEqual(['v@2', 'v@1']);
+  });
+
   it('writes the latest row per entity in the range, all types, in bounded chunks', async () => {
     const dir = path.join(tmp.dir, 'online-a');
     const online = await EmbeddedOnlineStore.create({ dir });
@@ -143,6 +151,21 @@ describe('materialize', () => {
     } finally {
       await full.close();
       await broken.close();
+    }
+  });
+
+  it('an aborted run (Ctrl-C) stops, reports, and leaves the watermark alone', async () => {
+    const online = await EmbeddedOnlineStore.create({ dir: path.join(tmp.dir, 'online-abort') });
+    const registry = await FileRegistryStore.create(path.join(tmp.dir, 'registry-abort'));
+    const ac = new AbortController();
+    try {
+      const aborting: OnlineWriter = { writeRows: (r) => (ac.abort(), online.writeRows(r)), close: async () => {} };
+      const err = await materializeIncremental([view], T0 + 3 * HOUR, { offline, online: aborting, watermarks: registry }, { batchRows: 500, writeChunkRows: 100, signal: ac.signal }).catch((e) => e);
+      expect(err).toMatchObject({ reason: 'MATERIALIZE_FAILED' });
+      expect(err.message).toMatch(/cancelled; run it again/);
+      expect(await registry.getWatermark('driver_stats', 1)).toBeUndefined();
+    } finally {
+      await online.close();
     }
   });
 

@@ -68,6 +68,20 @@ describe('materialize-offline', () => {
     expect(readManifest(path.join(tmp.dir, 'offline'), view)?.intervals).toEqual([[null, null]]);
   });
 
+  it('materializes an empty range as an empty claim that retrieval can still use', async () => {
+    const two = buildSnapshot({
+      views: [{ name: 'rides_future', entities: { driver: { driver_id: 'int64' } }, ttlMs: H, source: { path: 'data/rides.parquet', timestampField: 'ts' }, features: { n: 'int64' } }],
+    });
+    const v = two.featureViews.rides_future.versions[0];
+    const r = await store.materializeOffline(v, { startMs: ms('2030-01-01T00:00:00Z'), endMs: ms('2030-02-01T00:00:00Z') });
+    expect(r).toMatchObject({ rows: 0, partitions: 0 });
+    const efile = await writeTable(path.join(tmp.dir, 'e-future.parquet'), [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']], [[1, '2030-01-10 00:00:00']]);
+    const job = await store.historical(two, { entities: { file: efile }, features: ['rides_future:n'] });
+    expect(job.origins[0].origin).toMatch(/^offline materialization/);
+    expect((await job.toTable()).toArray().map((x) => x.toJSON().n)).toEqual([null]);
+    await job.close();
+  });
+
   it('historical retrieval reads the materialization when covered and gives the same answers', async () => {
     const efile = await writeTable(path.join(tmp.dir, 'e.parquet'), [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']], [[1, '2024-03-02 05:00:00'], [2, '2024-03-03 23:00:00'], [1, '2024-03-09 00:00:00']]);
     const req = { entities: { file: efile }, features: ['rides:n', 'rides:n2'] };

@@ -143,6 +143,17 @@ describe('edges', () => {
     expect(plain(rows, ['rating'])).toEqual([[4.0], [null], [5.0], [4.0]]);
   });
 
+  it('reads entity rows from CSV (offsets honoured) and streams Arrow batches in entity order', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const csv = path.join(tmp.dir, 'entities.csv');
+    writeFileSync(csv, 'driver_id,event_timestamp,note\n7,2024-01-01T12:15:00+02:00,a\n101,2021-09-17T03:30:00Z,b\n7,2024-01-01T10:45:00+00:00,c\n');
+    const batches = [];
+    for await (const b of store.historicalBatches(snap, { entities: { file: csv }, features: ['driver_rating:rating', 'driver_all_time:trips_today'] }, { batchRows: 1 })) batches.push(b);
+    expect(batches.length).toBe(3);
+    const rows = batches.flatMap((b) => b.toArray().map((r) => r.toJSON()));
+    expect(rows.map((r) => [r.note, r.rating, r.trips_today === null ? null : Number(r.trips_today)])).toEqual([['a', 4.0, null], ['b', null, 4], ['c', 5.0, null]]);
+  });
+
   it('serves several views with different ttls in one request (full names)', async () => {
     const rows = await retrieveRows(store, snap, {
       columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],

@@ -89,6 +89,18 @@ describe('OfflineReader.readLatest on DuckDB', () => {
     expect(empty.rows).toEqual([]);
   });
 
+  it('reads the offline materialization (plus the push log) when it covers the range, with the same rows', async () => {
+    const range = { startMs: ms('2024-01-01T00:00:00Z'), endMs: ms('2024-01-05T00:00:00Z') };
+    const before = (await collect(store.readLatest(view, range))).rows;
+    await store.materializeOffline(view);
+    expect((await store.readLatestSql(view, range)).origin).toMatch(/^offline materialization .* \+ push log$/);
+    const after = (await collect(store.readLatest(view, range))).rows;
+    const key = (r: Record<string, unknown>) => Number(r.driver_id);
+    expect(after.sort((a, b) => key(a) - key(b)).map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))))
+      .toEqual(before.sort((a, b) => key(a) - key(b)).map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))));
+    expect(after.length).toBe(2);
+  });
+
   it('names the file of an unreadable source', async () => {
     const broken = structuredClone(view);
     (broken as { source: { path: string } }).source.path = 'data/missing.parquet';

@@ -87,6 +87,18 @@ describe('redis online store', () => {
     expect((await store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }))[0][0]).toEqual(row(3));
   });
 
+  it('a hung server (SIGSTOP) fails reads within the command timeout instead of hanging', async () => {
+    server.pause();
+    try {
+      const t0 = Date.now();
+      await expect(store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+      expect(Date.now() - t0).toBeLessThan(1500);
+    } finally {
+      server.resume();
+    }
+    expect((await store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }))[0][0]).toEqual(row(3));
+  });
+
   it('create() rejects quickly when nothing listens', async () => {
     const t0 = Date.now();
     await expect(RedisOnlineStore.create({ url: 'redis://127.0.0.1:1', project: 'p', connectTimeoutMs: 300 })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });

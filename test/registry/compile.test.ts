@@ -131,6 +131,31 @@ feature_views:
     expect(Object.keys(v3.removedViews ?? {})).toEqual(['other']); // rider_stats is live again
   });
 
+  it('retires older versions for good when asked; pins to them become errors', async () => {
+    const v1 = await compile(BASE_DEFS);
+    const bumped = views.replace('ttl: 2h', 'ttl: 1h');
+    const v2 = await compile({ ...BASE_DEFS, 'views.yaml': bumped }, v1);
+    expect(() => lookupView(v2, 'rider_stats', 1)).not.toThrow();
+
+    const retiring = bumped.replace('ttl: 1h', 'ttl: 1h\n    retired_versions: [1]');
+    const services = 'feature_services:\n  - name: eta_model\n    features: [rider_stats:trips_today]\n';
+    const v3 = await compile({ ...BASE_DEFS, 'views.yaml': retiring, 'services.yaml': services }, v2);
+    expect(v3.featureViews.rider_stats.versions.map((v) => [v.version, v.retired])).toEqual([[1, true], [2, false]]);
+    expect(() => lookupView(v3, 'rider_stats', 1)).toThrow(/no live version 1/);
+    expect(diffSnapshots(v2, v3).changes.find((c) => c.kind === 'feature_view')?.details).toEqual(['version 1 retired']);
+
+    // Leaving the list does not revive it; a pin to it is an error with file and line.
+    const e = await compile({ ...BASE_DEFS, 'views.yaml': bumped }, v3).catch((x) => x as PitstopError);
+    expect((e as PitstopError).problems.map(formatProblem)).toEqual([
+      'definitions/services.yaml:3 feature_services[0].features[1]: feature view "rider_stats" has no live version 1 (this apply makes version 2 the latest)',
+    ]);
+    const bad = await compile({ ...BASE_DEFS, 'views.yaml': bumped.replace('ttl: 1h', 'ttl: 1h\n    retired_versions: [2, 7]'), 'services.yaml': services }, v3).catch((x) => x as PitstopError);
+    expect((bad as PitstopError).problems.map(formatProblem)).toEqual([
+      'definitions/views.yaml:10 feature_views[0].retired_versions[0]: cannot retire version 2: it is the latest version of "rider_stats"',
+      'definitions/views.yaml:10 feature_views[0].retired_versions[1]: feature view "rider_stats" has no version 7',
+    ]);
+  });
+
   it('reads definitions split over files in any order with the same result', async () => {
     const a = await compile(BASE_DEFS);
     await writeFile(path.join(dir, 'definitions', 'views.yaml'), '');

@@ -123,7 +123,7 @@ describe('file registry store', () => {
     expect(again.applied?.version).toBe(2);
     expect(again.applied?.featureViews.rider_stats.latest).toBe(2);
     expect((await fresh.history()).map((h) => h.version)).toEqual([1, 2]);
-  });
+  }, 30_000);
 
   it('stores watermarks per view version, replaced atomically', async () => {
     expect(await store.getWatermark('rider_stats', 1)).toBeUndefined();

@@ -27,6 +27,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Start it again on the same port (after `stop`), empty. */
   restart(): Promise<void>;
+  /** Freeze the process (SIGSTOP): connections stay open but nothing answers, like a hung server. */
+  pause(): void;
+  /** Thaw it (SIGCONT). */
+  resume(): void;
 }
 
 export interface RedisCluster {
@@ -34,6 +38,9 @@ export interface RedisCluster {
   /** `host:port,host:port,...`, the form PITSTOP_REDIS_CLUSTER_NODES takes. */
   seeds: string;
   stop(): Promise<void>;
+  /** Freeze / thaw node i (SIGSTOP / SIGCONT), to test a hung cluster node. */
+  pauseNode(i: number): void;
+  resumeNode(i: number): void;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -104,6 +111,7 @@ function spawnServer(port: number, dir: string, extra: string[]): ChildProcess {
 
 async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGCONT'); // in case a test left it paused
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
   const t = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -138,6 +146,8 @@ export async function startRedis(options: { port?: number; args?: string[] } = {
       await stopChild(child);
       await start();
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
   };
 }
 
@@ -167,8 +177,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     nodes,
     seeds: nodes.map((n) => `${n.host}:${n.port}`).join(','),
     stop: async () => {
+      for (const c of children) c.kill('SIGCONT'); // a frozen process cannot handle SIGTERM
       await Promise.all(children.map(stopChild));
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
+    pauseNode: (i) => void children[i].kill('SIGSTOP'),
+    resumeNode: (i) => void children[i].kill('SIGCONT'),
   };
 }

@@ -26,7 +26,7 @@ export const materializeIncrementalCommand: Command = {
     }
     return withMaterializeDeps(ctx, async (d) => {
       const views = selectViews(d.snapshot, args.positionals);
-      const results = await materializeIncremental(views, endMs, { offline: d.offline, online: d.online, watermarks: d.watermarks, progress: d.progress }, { lookbackMs });
+      const results = await materializeIncremental(views, endMs, { offline: d.offline, online: d.online, watermarks: d.watermarks, progress: d.progress }, { lookbackMs, signal: d.abort.signal });
       const rows = results.reduce((a, r) => a + r.rows, 0);
       ctx.stdout.write(`materialized ${results.length} view version(s), ${rows} rows into the ${d.config.online_store.type} online store\n`);
       return 0;

@@ -23,9 +23,13 @@ export function parseTime(text: unknown, flag: string, now = Date.now()): number
 /** Open offline reader, online writer and registry store; run `fn`; close all (reverse order). */
 export async function withMaterializeDeps<T>(ctx: CommandContext, fn: (deps: Awaited<ReturnType<typeof open>>) => Promise<T>): Promise<T> {
   const deps = await open(ctx);
+  // Ctrl-C: stop reading, let the writes in flight finish, exit non-zero (a rerun completes).
+  const onSigint = () => deps.abort.abort();
+  process.once('SIGINT', onSigint);
   try {
     return await fn(deps);
   } finally {
+    process.off('SIGINT', onSigint);
     deps.progress.stop();
     await deps.online.close().catch(() => {});
     await deps.offline.close().catch(() => {});
@@ -46,7 +50,7 @@ async function open(ctx: CommandContext) {
     await watermarks.close();
     throw e;
   });
-  return { config, snapshot, watermarks, offline, online, progress: progressReporter(ctx.stderr, ctx.interactive) };
+  return { config, snapshot, watermarks, offline, online, progress: progressReporter(ctx.stderr, ctx.interactive), abort: new AbortController() };
 }
 
 export const materializeCommand: Command = {
@@ -65,7 +69,7 @@ export const materializeCommand: Command = {
         ctx.stdout.write('no online feature views to materialize\n');
         return 0;
       }
-      const results = await materialize(views, { startMs, endMs }, { offline: d.offline, online: d.online, watermarks: d.watermarks, progress: d.progress });
+      const results = await materialize(views, { startMs, endMs }, { offline: d.offline, online: d.online, watermarks: d.watermarks, progress: d.progress }, { signal: d.abort.signal });
       const rows = results.reduce((a, r) => a + r.rows, 0);
       ctx.stdout.write(`materialized ${results.length} view version(s), ${rows} rows into the ${d.config.online_store.type} online store\n`);
       return 0;

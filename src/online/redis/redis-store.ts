@@ -40,6 +40,7 @@ type Client = Redis | Cluster;
 type Pipe = ReturnType<Client['pipeline']>;
 
 const retry = (times: number) => Math.min(100 * times, 1000);
+const EMPTY = Buffer.alloc(0);
 
 function unavailable(e: unknown, what: string): PitstopError {
   if (isPitstopError(e)) return e;
@@ -171,6 +172,11 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     const pipes = new Map<string, Pipe>();
     const slots = this.cluster ? (this.client as Cluster).slots : undefined;
     const per = this.rowsPerScript;
+    // Rows of one call mostly share view and expiry: convert those to Buffers once, not per row.
+    let lastView = '';
+    let viewBuf = EMPTY;
+    let lastExp: number | undefined = NaN;
+    let expBuf = EMPTY;
     for (let s = 0; s < rows.length; s += per) {
       const end = Math.min(rows.length, s + per);
       const args: (Buffer | string | number)[] = [end - s];
@@ -184,7 +190,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
           node = slots[slot]?.[0] ?? `slot${slot}`;
         }
         args.push(key);
-        argv.push(r.view, r.row, r.expireAtMs === undefined ? '' : String(Math.ceil(r.expireAtMs)));
+        if (r.view !== lastView) viewBuf = Buffer.from((lastView = r.view));
+        if (r.expireAtMs !== lastExp) expBuf = (lastExp = r.expireAtMs) === undefined ? EMPTY : Buffer.from(String(Math.ceil(r.expireAtMs!)));
+        argv.push(viewBuf, r.row, expBuf);
       }
       let p = pipes.get(node);
       if (!p) pipes.set(node, (p = this.client.pipeline()));
