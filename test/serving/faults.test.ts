@@ -95,6 +95,35 @@ describe('faults', () => {
   });
 });
 
+describe('unexpected errors', () => {
+  it('become INTERNAL without details on both transports; the stack is logged on the server', async () => {
+    const logged: string[] = [];
+    const h = await startHarness({
+      store: 'embedded',
+      log: (l) => logged.push(l),
+      reader: (inner) => ({
+        readRows: async () => {
+          throw new TypeError('secret detail from inside the store');
+        },
+        ping: () => inner.ping(),
+        close: () => inner.close(),
+      }),
+    });
+    try {
+      const e = await failure(h.client.getOnlineFeatures(lookup));
+      expect([e.code, e.details, e.reason]).toEqual([GrpcStatus.INTERNAL, 'internal error', 'INTERNAL']);
+      const http = await fetch(`${h.http}/v1/get-online-features`, { method: 'POST', body: JSON.stringify(lookup) });
+      expect(http.status).toBe(500);
+      const text = await http.text();
+      expect(text).not.toContain('secret');
+      expect(JSON.parse(text).error).toEqual({ code: 'INTERNAL', reason: 'INTERNAL', message: 'internal error' });
+      expect(logged.filter((l) => l.includes('secret detail from inside the store') && l.includes('TypeError') && l.includes(' at '))).toHaveLength(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('registry swap and shutdown', () => {
   it('a new registry version is served without a restart; a request in flight finishes on its snapshot', async () => {
     let gate!: ReturnType<typeof gatedReader>;

@@ -29,7 +29,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { store: 'redis' | 'embedded'; redisArgs?: string[]; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
+export async function startHarness(options: { store: 'redis' | 'embedded'; redisArgs?: string[]; log?: (line: string) => void; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
   const snapshot = servingSnapshot();
   let redis: RedisServer | undefined;
   let dir: string | undefined;
@@ -51,7 +51,7 @@ export async function startHarness(options: { store: 'redis' | 'embedded'; redis
     grpcPort: 0,
     httpPort: 0,
     limits: LIMITS,
-    log: () => {},
+    log: options.log ?? (() => {}),
   });
   const client = new PitstopClient(`127.0.0.1:${server.grpcPort}`);
   return {
