@@ -10,6 +10,7 @@ import { quickstartCommand } from './quickstart.ts';
 import { registryHistoryCommand } from './registry-history.ts';
 import { registryShowCommand } from './registry-show.ts';
 import { schemaCommand } from './schema.ts';
+import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
 import { materializeCommand } from './materialize.ts';
 import { materializeIncrementalCommand } from './materialize-incremental.ts';
@@ -36,5 +37,8 @@ export const COMMANDS: readonly Command[] = [
   materializeIncrementalCommand,
   pushCommand,
   onlineGetCommand,
+  // --- serving ---
+  serveCommand,
+  // --- online/offline consistency ---
   consistencyCommand,
 ];

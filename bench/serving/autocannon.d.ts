@@ -1,0 +1,5 @@
+// autocannon ships no types; the bench uses a small part of its API.
+declare module 'autocannon' {
+  const autocannon: (options: Record<string, unknown>) => Promise<any>;
+  export default autocannon;
+}

@@ -1,0 +1,146 @@
+/**
+ * The HTTP/JSON transport (node:http) over the same ServingService as gRPC:
+ *   POST /v1/get-online-features   {features | feature_service, entities, full_feature_names}
+ *   POST /v1/push                  {feature_view, columns}
+ *   GET  /v1/feature-services      the feature service listing
+ *   GET  /healthz                  liveness (200 unless draining)
+ *   GET  /readyz                   200 when a registry version is served and the store answers
+ *   GET  /metrics                  Prometheus text
+ * Errors answer `{"error": {"code", "reason", "message"}}` with the status from HTTP_STATUS.
+ */
+import http from 'node:http';
+import { PitstopError } from '../core/errors.ts';
+import { decodeValue } from '../online/value-codec.ts';
+import { jsonFriendly } from '../online/lookup.ts';
+import { Cancellation } from './cancellation.ts';
+import { HTTP_STATUS, publicError } from './error-map.ts';
+import type { ServingMetrics } from './metrics.ts';
+import { STATUS_NAMES, type OnlineFeaturesResult } from './result.ts';
+import type { ServingService } from './service.ts';
+
+export interface HttpServerOptions {
+  log: (line: string) => void;
+  metrics: ServingMetrics;
+  maxMessageBytes: number;
+  /** Readiness check beyond "a snapshot is served" (the store ping); rejects when not ready. */
+  ready: () => Promise<void>;
+  /** True once shutdown began. */
+  draining: () => boolean;
+  /** Prometheus text for /metrics; default: this process's registry. */
+  metricsText?: () => Promise<string>;
+}
+
+
+export function resultToJson(r: OnlineFeaturesResult): unknown {
+  const { plan, entityCount: n } = r;
+  const results = plan.featureNames.map((_, f) => {
+    const v = plan.featureView[f];
+    const type = plan.featureTypes[f];
+    const values = new Array(n);
+    const statuses = new Array(n);
+    const ts = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = f * n + i;
+      const row = r.rows[v][i];
+      values[i] = row && r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(row, r.valueStart[k], r.valueEnd[k])) : null;
+      statuses[i] = STATUS_NAMES[r.statuses[k]];
+      ts[i] = r.eventTsMs[v * n + i];
+    }
+    return { values, statuses, event_timestamps_ms: ts };
+  });
+  return { metadata: { feature_names: plan.featureNames, registry_version: r.registryVersion }, results };
+}
+
+async function readJson(req: http.IncomingMessage, max: number): Promise<any> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new PitstopError('LIMIT_EXCEEDED', `the request body exceeds ${max} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new PitstopError('BAD_REQUEST', `the request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function createHttpServer(service: ServingService, options: HttpServerOptions): http.Server {
+  const { metrics, log, maxMessageBytes } = options;
+    // Metrics label of the request being handled (the feature service, or `_refs`), set by the route.
+  type Route = (req: http.IncomingMessage, cancel: Cancellation, label: { value: string }) => Promise<[number, string, string?]>;
+  const routes: Record<string, Route> = {
+    'POST /v1/get-online-features': async (req, cancel, label) => {
+      const body = await readJson(req, maxMessageBytes);
+      label.value = typeof body?.feature_service === 'string' ? body.feature_service : '_refs';
+      if (!body || typeof body !== 'object' || typeof body.entities !== 'object' || body.entities === null) {
+        throw new PitstopError('BAD_REQUEST', 'the body must be an object with `entities` and `features` or `feature_service`');
+      }
+      const r = await service.getOnlineFeatures(
+        {
+          featureService: typeof body.feature_service === 'string' ? body.feature_service : undefined,
+          features: Array.isArray(body.features) ? body.features.map(String) : undefined,
+          entities: body.entities,
+          fullFeatureNames: body.full_feature_names === true,
+        },
+        cancel,
+      );
+      return [200, JSON.stringify(resultToJson(r))];
+    },
+    'POST /v1/push': async (req) => {
+      const body = await readJson(req, maxMessageBytes);
+      if (!body || typeof body.feature_view !== 'string' || typeof body.columns !== 'object' || body.columns === null) {
+        throw new PitstopError('BAD_REQUEST', 'the body must be an object with `feature_view` and `columns`');
+      }
+      return [200, JSON.stringify(await service.push(body.feature_view, body.columns))];
+    },
+    'GET /v1/feature-services': async () => [200, JSON.stringify(service.listFeatureServices())],
+    'GET /healthz': async () => (options.draining() ? [503, '{"status":"draining"}'] : [200, '{"status":"ok"}']),
+    'GET /readyz': async () => {
+      if (options.draining()) return [503, '{"ready":false,"reason":"SHUTTING_DOWN"}'];
+      const snap = service.deps.holder.current();
+      if (!snap) return [503, '{"ready":false,"reason":"REGISTRY_EMPTY"}'];
+      try {
+        await options.ready();
+      } catch (e) {
+        return [503, JSON.stringify({ ready: false, reason: 'ONLINE_STORE_UNAVAILABLE', message: (e as Error).message })];
+      }
+      return [200, JSON.stringify({ ready: true, registry_version: snap.snapshot.version })];
+    },
+    'GET /metrics': async () => [200, await (options.metricsText ?? (() => metrics.registry.metrics()))(), metrics.registry.contentType],
+  };
+
+  return http.createServer((req, res) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const key = `${req.method} ${path}`;
+    const route = routes[key];
+    const method = path.startsWith('/v1/') ? path.slice(4) : path.slice(1);
+    if (!route) {
+      send(res, 404, JSON.stringify({ error: { code: 'NOT_FOUND', reason: 'BAD_REQUEST', message: `no route ${key}` } }));
+      return;
+    }
+    const cancel = new Cancellation();
+    res.once('close', () => {
+      if (!res.writableFinished) cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'the client went away'));
+    });
+    const label = { value: '' };
+    route(req, cancel, label).then(
+      ([status, body, type]) => {
+        if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, 'OK', label.value);
+        send(res, status, body, type);
+      },
+      (e: unknown) => {
+        const err = publicError(e, log);
+        if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, err.code, label.value);
+        if (!res.headersSent) send(res, HTTP_STATUS[err.code], JSON.stringify({ error: err }));
+      },
+    );
+  });
+}

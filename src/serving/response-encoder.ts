@@ -1,0 +1,137 @@
+/**
+ * Writes GetOnlineFeaturesResponse protobuf bytes straight from an OnlineFeaturesResult: sizes in
+ * one pass, bytes in a second, into one buffer. Stored values are already encoded `Value`
+ * messages, so each is spliced in as is (no decode, no object per value). The per-view packed
+ * event timestamps are identical for every feature of that view, so they are encoded once per
+ * view and copied.
+ *
+ * Wire layout (see serving.proto):
+ *   1: metadata (precomputed per plan)            2: FeatureVector, one per feature
+ *   FeatureVector { 1: Value (repeated, length-delimited), 2: packed statuses, 4: packed int64 ts }
+ */
+import type { OnlineFeaturesResult } from './result.ts';
+import { int32s } from './slab.ts';
+
+export function varintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  let n = 4;
+  v = Math.floor(v / 0x10000000);
+  while (v > 0) {
+    n++;
+    v = Math.floor(v / 0x80);
+  }
+  return n;
+}
+
+/** Writes a non-negative integer (< 2^53) as a varint; returns the new position. */
+export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v >= 0x80000000) {
+    buf[pos++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+function writeString(buf: Buffer, pos: number, tag: number, s: string): number {
+  const len = Buffer.byteLength(s);
+  buf[pos++] = tag;
+  pos = writeVarint(buf, pos, len);
+  return pos + buf.write(s, pos);
+}
+
+/** Field 1 of the response (metadata: feature names and registry version), tag included. */
+export function encodeMetadata(featureNames: readonly string[], registryVersion: number): Buffer {
+  let list = 0;
+  for (const n of featureNames) {
+    const l = Buffer.byteLength(n);
+    list += 1 + varintSize(l) + l;
+  }
+  const body = 1 + varintSize(list) + list + 1 + varintSize(registryVersion);
+  const buf = Buffer.allocUnsafe(1 + varintSize(body) + body);
+  let pos = 0;
+  buf[pos++] = 0x0a;
+  pos = writeVarint(buf, pos, body);
+  buf[pos++] = 0x0a; // feature_names
+  pos = writeVarint(buf, pos, list);
+  for (const n of featureNames) pos = writeString(buf, pos, 0x0a, n);
+  buf[pos++] = 0x10; // registry_version
+  pos = writeVarint(buf, pos, registryVersion);
+  return buf;
+}
+
+/** GetOnlineFeaturesResponse bytes for `r`. */
+export function encodeResponse(r: OnlineFeaturesResult): Buffer {
+  const { plan, entityCount: n, rows, valueStart, valueEnd, statuses, eventTsMs } = r;
+  const nViews = plan.views.length;
+  const nFeatures = plan.featureNames.length;
+  // Per view: the packed timestamps' payload length.
+  const tsLen = int32s(nViews);
+  for (let v = 0; v < nViews; v++) {
+    let l = 0;
+    for (let i = 0, k = v * n; i < n; i++, k++) l += varintSize(eventTsMs[k]);
+    tsLen[v] = l;
+  }
+  const statusBlock = n === 0 ? 0 : 1 + varintSize(n) + n;
+  const vecLen = int32s(nFeatures);
+  let total = plan.metadataBytes.length;
+  for (let f = 0; f < nFeatures; f++) {
+    const v = plan.featureView[f];
+    let len = statusBlock + (n === 0 ? 0 : 1 + varintSize(tsLen[v]) + tsLen[v]);
+    for (let i = 0, k = f * n; i < n; i++, k++) {
+      const l = valueEnd[k] - valueStart[k];
+      len += 1 + (l < 0x80 ? 1 : varintSize(l)) + l;
+    }
+    vecLen[f] = len;
+    total += 1 + varintSize(len) + len;
+  }
+
+  const out = Buffer.allocUnsafe(total);
+  plan.metadataBytes.copy(out, 0);
+  let pos = plan.metadataBytes.length;
+  // Packed timestamps per view, written once and copied into every feature of the view.
+  const tsBlocks: (Buffer | undefined)[] = new Array(nViews);
+  for (let f = 0; f < nFeatures; f++) {
+    const v = plan.featureView[f];
+    out[pos++] = 0x12;
+    pos = writeVarint(out, pos, vecLen[f]);
+    const viewRows = rows[v];
+    for (let i = 0, k = f * n; i < n; i++, k++) {
+      const s = valueStart[k];
+      const e = valueEnd[k];
+      const l = e - s;
+      out[pos++] = 0x0a;
+      if (l < 0x80) out[pos++] = l;
+      else pos = writeVarint(out, pos, l);
+      if (l > 0) {
+        const row = viewRows[i]!;
+        if (l < 32) for (let b = s; b < e; b++) out[pos++] = row[b];
+        else pos += row.copy(out, pos, s, e);
+      }
+    }
+    if (n === 0) continue;
+    out[pos++] = 0x12;
+    pos = writeVarint(out, pos, n);
+    for (let i = 0, k = f * n; i < n; i++, k++) out[pos++] = statuses[k];
+    let block = tsBlocks[v];
+    if (!block) {
+      block = Buffer.allocUnsafe(1 + varintSize(tsLen[v]) + tsLen[v]);
+      let p = 0;
+      block[p++] = 0x22;
+      p = writeVarint(block, p, tsLen[v]);
+      for (let i = 0, k = v * n; i < n; i++, k++) p = writeVarint(block, p, eventTsMs[k]);
+      tsBlocks[v] = block;
+    }
+    if (block.length < 64) for (let b = 0; b < block.length; b++) out[pos++] = block[b];
+    else pos += block.copy(out, pos);
+  }
+  if (pos !== total) throw new Error(`response encoder wrote ${pos} bytes, expected ${total}`);
+  return out;
+}

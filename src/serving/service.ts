@@ -1,0 +1,88 @@
+/**
+ * The serving operations both transports call: lookups, push and the feature service listing.
+ * Holds no per-request state; a request takes the current snapshot once and keeps it.
+ */
+import { PitstopError } from '../core/errors.ts';
+import { formatFeatureRef } from '../core/feature-ref.ts';
+import type { RegistrySnapshot } from '../core/registry-model.ts';
+import type { OnlineReader, WriteResult } from '../online/ports.ts';
+import { getOnlineFeatures, type Limits, type OnlineFeaturesRequest } from './get-online-features.ts';
+import type { Cancellation } from './cancellation.ts';
+import type { ServingMetrics } from './metrics.ts';
+import type { ServingSnapshot } from './plan.ts';
+import type { OnlineFeaturesResult } from './result.ts';
+import type { SnapshotHolder } from './snapshot-holder.ts';
+
+/**
+ * Writes pushed rows of one view (`view` or `view@version`), column-wise, with the same checks as
+ * `pitstop push`; the composition root supplies it (serving itself holds no writer).
+ */
+export type PushFn = (snapshot: RegistrySnapshot, view: string, columns: Readonly<Record<string, readonly unknown[]>>) => Promise<WriteResult>;
+
+export interface ServingLimits extends Limits {
+  /** Largest request message in bytes. */
+  maxMessageBytes: number;
+}
+
+export interface FeatureServiceListing {
+  registry_version: number;
+  registry_hash: string;
+  services: { name: string; description: string; features: { ref: string; view: string; version: number; name: string; type: string }[] }[];
+}
+
+export interface ServingServiceDeps {
+  holder: SnapshotHolder;
+  reader: OnlineReader;
+  metrics: ServingMetrics;
+  limits: ServingLimits;
+  /** Writes pushed rows; absent, Push fails INTERNAL (the composition root always supplies one). */
+  push?: PushFn;
+}
+
+export class ServingService {
+  constructor(readonly deps: ServingServiceDeps) {}
+
+  /** The snapshot a new request should use; fails UNAVAILABLE until a registry version exists. */
+  snapshot(): ServingSnapshot {
+    const s = this.deps.holder.current();
+    if (!s) throw new PitstopError('REGISTRY_EMPTY', 'no registry version has been applied yet (run pitstop apply); the server is not ready');
+    return s;
+  }
+
+  getOnlineFeatures(request: OnlineFeaturesRequest, cancel?: Cancellation): Promise<OnlineFeaturesResult> {
+    const { metrics, reader, limits } = this.deps;
+    return getOnlineFeatures(this.snapshot(), reader, request, {
+      limits,
+      cancel,
+      onRead: (s, ok) => metrics.storeRead.observe({ outcome: ok ? 'ok' : 'error' }, s),
+      onValueAge: (s) => metrics.valueAge.observe(s),
+    });
+  }
+
+  async push(view: string, columns: Readonly<Record<string, readonly unknown[]>>): Promise<WriteResult> {
+    if (!this.deps.push) throw new PitstopError('INTERNAL', 'this server was started without a push writer');
+    if (!view) throw new PitstopError('BAD_REQUEST', 'push needs `feature_view`');
+    let rows = 0;
+    for (const col of Object.values(columns)) rows = Math.max(rows, col.length);
+    if (rows > this.deps.limits.maxEntities) {
+      throw new PitstopError('LIMIT_EXCEEDED', `the push has ${rows} rows; the limit is ${this.deps.limits.maxEntities}`);
+    }
+    return this.deps.push(this.snapshot().snapshot, view, columns);
+  }
+
+  listFeatureServices(): FeatureServiceListing {
+    const snap = this.snapshot().snapshot;
+    return {
+      registry_version: snap.version,
+      registry_hash: snap.hash,
+      services: Object.values(snap.featureServices).map((s) => ({
+        name: s.name,
+        description: s.description ?? '',
+        features: s.features.map((f) => {
+          const def = snap.featureViews[f.view]?.versions[f.version - 1]?.features.find((x) => x.name === f.feature);
+          return { ref: formatFeatureRef({ view: f.view, version: f.version, feature: f.feature }), view: f.view, version: f.version, name: f.feature, type: def?.type ?? '' };
+        }),
+      })),
+    };
+  }
+}

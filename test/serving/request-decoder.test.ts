@@ -1,0 +1,45 @@
+/**
+ * The direct request decoder against proto-loader (protobufjs) on the same bytes: every Value kind
+ * a join key can take, feature lists, services, full names, unknown fields, and bad bytes.
+ */
+import { describe, expect, it } from 'vitest';
+import { PitstopClient } from '../../src/client/client.ts';
+import { servingMethods } from '../../src/serving/proto.ts';
+import { decodeGetOnlineFeaturesRequest } from '../../src/serving/request-decoder.ts';
+import { valueToJs } from '../../src/serving/grpc-server.ts';
+
+const m = servingMethods().GetOnlineFeatures;
+
+function viaProtobufjs(bytes: Buffer) {
+  const req = m.requestDeserialize(bytes) as any;
+  const entities: Record<string, unknown[]> = {};
+  for (const [k, v] of Object.entries(req.entities ?? {})) entities[k] = ((v as any).val ?? []).map(valueToJs);
+  return {
+    featureService: req.kind === 'feature_service' ? req.feature_service : undefined,
+    features: req.kind === 'features' ? (req.features?.val ?? []) : undefined,
+    entities,
+    fullFeatureNames: req.full_feature_names === true,
+  };
+}
+
+describe('GetOnlineFeaturesRequest decoder', () => {
+  const cases = {
+    'int64 keys, small, large, negative': { features: ['a:b', 'a@2:c'], entities: { id: [0, 1, 127, 128, 2 ** 40, -1, -(2 ** 40), 2n ** 62n, -(2n ** 63n), 2 ** 53 - 1] } },
+    'string, bytes and null keys': { featureService: 'svc', entities: { s: ['', 'héllo', 'x'.repeat(300)], b: [Buffer.from([0, 1, 255]), Buffer.alloc(0), null] }, fullFeatureNames: true },
+    'other value kinds': { features: ['v:f'], entities: { d: [1.5, true, new Date(1764300000000), [1, 2], ['a']] } },
+    'no entities': { features: ['v:f'], entities: {} },
+  };
+  for (const [name, input] of Object.entries(cases)) {
+    it(name, () => {
+      const bytes = m.requestSerialize(PitstopClient.requestMessage(input as any));
+      expect(decodeGetOnlineFeaturesRequest(bytes)).toEqual(viaProtobufjs(bytes));
+    });
+  }
+
+  it('skips unknown fields and rejects truncated bytes with BAD_REQUEST', () => {
+    const bytes = m.requestSerialize(PitstopClient.requestMessage({ features: ['v:f'], entities: { id: [1, 2] } }));
+    const withUnknown = Buffer.concat([bytes, Buffer.from([0x78, 0x05, 0x82, 0x01, 0x02, 0x61, 0x62])]); // field 15 varint, field 16 bytes
+    expect(decodeGetOnlineFeaturesRequest(withUnknown)).toEqual(viaProtobufjs(bytes));
+    expect(() => decodeGetOnlineFeaturesRequest(bytes.subarray(0, bytes.length - 1))).toThrow(/malformed GetOnlineFeaturesRequest/);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * The hand-written response encoder against protobufjs (the proto-loader deserializer decodes
+ * what we spliced), and the client's direct decoder against both.
+ */
+import { describe, expect, it } from 'vitest';
+import type { OnlineReader, OnlineReadBatch } from '../../src/online/ports.ts';
+import { getOnlineFeatures } from '../../src/serving/get-online-features.ts';
+import { compileSnapshot } from '../../src/serving/plan.ts';
+import { encodeResponse } from '../../src/serving/response-encoder.ts';
+import { servingMethods } from '../../src/serving/proto.ts';
+import { decodeOnlineFeatures } from '../../src/client/response-decoder.ts';
+import { NOW, servingRows, servingSnapshot } from './fixture.ts';
+
+/** The port's contract over a Map: enough for the pure encoder tests (adapters have their own suites). */
+function mapReader(rows: Map<string, Buffer>): OnlineReader {
+  return {
+    async readRows(batch: OnlineReadBatch) {
+      return batch.views.map((v, j) => batch.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
+    },
+    async ping() {},
+    async close() {},
+  };
+}
+
+describe('response encoder', () => {
+  const snapshot = servingSnapshot();
+  const rows = new Map(servingRows(snapshot).map((w) => [`${w.view}|${w.entity.toString('hex')}`, w.row]));
+  const limits = { maxEntities: 100, maxFeatures: 100 };
+
+  it('writes bytes protobufjs decodes to the same columns, with all four statuses', async () => {
+    const r = await getOnlineFeatures(compileSnapshot(snapshot), mapReader(rows), {
+      features: ['driver_stats:trips_today', 'driver_stats:rating', 'driver_profile:vehicle', 'driver_profile:tags'],
+      entities: { driver_id: [1, 2, 3] },
+    }, { limits, now: NOW });
+    const bytes = encodeResponse(r);
+    const viaProtobufjs = servingMethods().GetOnlineFeatures.responseDeserialize(bytes) as any;
+    expect(viaProtobufjs.metadata.feature_names.val).toEqual(['trips_today', 'rating', 'vehicle', 'tags']);
+    expect(viaProtobufjs.metadata.registry_version).toBe('1');
+    const trips = viaProtobufjs.results[0];
+    expect(trips.values.map((v: any) => v.int64_val ?? null)).toEqual(['12', '7', null]);
+    expect(trips.statuses).toEqual(['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
+    expect(trips.event_timestamps_ms.map(Number)).toEqual([NOW - 60_000, NOW - 3 * 3_600_000, 0]);
+    expect(viaProtobufjs.results[1].statuses).toEqual(['PRESENT', 'NULL_VALUE', 'NOT_FOUND']);
+    expect(viaProtobufjs.results[3].values[0].string_list_val.val).toEqual(['a', 'b']);
+
+    const direct = decodeOnlineFeatures(bytes);
+    expect(direct.featureNames).toEqual(['trips_today', 'rating', 'vehicle', 'tags']);
+    expect(direct.column('trips_today').values).toEqual([12n, 7n, null]);
+    expect(direct.column('rating').values).toEqual([4.5, null, null]);
+    expect(direct.column('vehicle').statuses).toEqual(['PRESENT', 'NOT_FOUND', 'NOT_FOUND']);
+    expect(direct.column('tags').values[0]).toEqual(['a', 'b']);
+  });
+
+  it('encodes an empty entity list and large values (multi-byte lengths)', async () => {
+    const r = await getOnlineFeatures(compileSnapshot(snapshot), mapReader(rows), { features: ['driver_stats:trips_today'], entities: { driver_id: [] } }, { limits, now: NOW });
+    const decoded = servingMethods().GetOnlineFeatures.responseDeserialize(encodeResponse(r)) as any;
+    expect(decoded.results).toHaveLength(1);
+    expect(decoded.results[0].values ?? []).toEqual([]);
+  });
+});
