@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { PitstopError } from '../../core/errors.ts';
-import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteResult } from '../ports.ts';
+import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
 import { ROW_CREATED_TS_OFFSET, ROW_EVENT_TS_OFFSET } from '../row-codec.ts';
 
 export interface EmbeddedStoreOptions {
@@ -64,7 +64,8 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
     return out;
   }
 
-  async writeRows(rows: readonly OnlineWrite[]): Promise<WriteResult> {
+  /** One LMDB write transaction per call, so every call is atomic (`options.atomic` changes nothing). */
+  async writeRows(rows: readonly OnlineWrite[], _options?: WriteOptions): Promise<WriteResult> {
     if (rows.length === 0) return { written: 0, stale: 0 };
     try {
       const written = await this.db.transaction(() => {
