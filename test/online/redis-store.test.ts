@@ -105,6 +105,19 @@ describe('redis online store', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
+  it('an atomic batch of 150,000 rows goes in one script call (no argument-count overflow in Node)', async () => {
+    const n = 150_000;
+    const rows = Array.from({ length: n }, (_, i) => ({ view: 'huge@1', entity: e(1_000_000 + i), row: row(i) }));
+    // The one call runs for about a second: longer than this file's 500 ms command timeout.
+    const patient = await RedisOnlineStore.create({ url: server.url, project: 'p1', commandTimeoutMs: 20_000 });
+    try {
+      expect(await patient.writeRows(rows, { atomic: true })).toEqual({ written: n, stale: 0 });
+    } finally {
+      await patient.close();
+    }
+    expect((await store.readRows({ views: ['huge@1'], entityKeys: [[e(1_000_000 + n - 1)]] }))[0][0]).toEqual(row(n - 1));
+  }, 20_000);
+
   for (const atomic of [true, false]) {
     it(`connection lost mid-write with the server stalled: ${atomic ? 'an atomic batch leaves nothing' : 'a non-atomic batch leaves a prefix'}`, async () => {
       // 40,000 rows of 1 KB: far more than the socket buffers hold while the server is stopped,

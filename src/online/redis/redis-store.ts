@@ -201,7 +201,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       c.argv[c.countAt] = String(c.runRows);
       let p = pipes.get(c.node);
       if (!p) pipes.set(c.node, (p = this.client.pipeline()));
-      (p as any)[WRITE_ROWS_COMMAND](c.keys.length, ...c.keys, ...c.argv);
+      // Arrays, not spread: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
+      (p as any)[WRITE_ROWS_COMMAND](c.keys.length, c.keys, c.argv);
       open.delete(slot);
     };
     // Rows mostly share an expiry: convert it to a string once, not per row.
