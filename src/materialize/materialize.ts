@@ -35,15 +35,33 @@ export interface MaterializeOptions {
   maxInFlight?: number;
   /** Stop once this signal aborts (rows already written stay; a rerun completes the work). */
   signal?: AbortSignal;
+  /**
+   * How long to wait for the offline reader's row estimate before starting; default 200 ms. A
+   * later estimate still reaches the progress reporter (`rowsEstimated`); the run never waits
+   * longer for it.
+   */
+  estimateWaitMs?: number;
 }
 
-/** Optional capability of an offline reader: a row estimate for progress ETAs. */
+/**
+ * Optional capability of an offline reader (an optional port method): a row estimate for
+ * progress ETAs. Materialization asks for it beside the read, waits at most `estimateWaitMs`,
+ * and ignores a failure.
+ */
 export interface RowEstimator {
+  /**
+   * About how many rows `readLatest(view, range)` will yield (entities with an event in the
+   * range). May be approximate; should cost far less than the read (e.g. a count over join key
+   * and timestamp columns only, or Parquet metadata).
+   */
   estimateRows(view: FeatureViewVersion, range: TimeRange): Promise<number>;
 }
 
 export interface MaterializeProgress {
+  /** `estimatedRows` when the estimate came within `estimateWaitMs`. */
   viewStarted(view: string, range: TimeRange, estimatedRows: number | undefined): void;
+  /** An estimate that came after `viewStarted` (optional). */
+  rowsEstimated?(view: string, estimatedRows: number): void;
   rowsWritten(view: string, rows: number): void;
   viewFinished(result: ViewMaterializeResult): void;
 }
@@ -151,7 +169,24 @@ async function materializeView(view: FeatureViewVersion, range: TimeRange, deps:
   const chunkRows = options.writeChunkRows ?? 2048;
   const maxInFlight = options.maxInFlight ?? 4;
   const estimator = deps.offline as Partial<RowEstimator>;
-  const estimate = typeof estimator.estimateRows === 'function' ? await estimator.estimateRows(view, range).catch(() => undefined) : undefined;
+  let estimate: number | undefined;
+  let started = false;
+  let finished = false;
+  if (deps.progress && typeof estimator.estimateRows === 'function') {
+    const pending = estimator.estimateRows(view, range).then(
+      (n) => {
+        if (!Number.isFinite(n) || n < 0) return;
+        if (started) {
+          if (!finished) deps.progress?.rowsEstimated?.(id, n);
+        } else estimate = n;
+      },
+      () => {},
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pending, new Promise<void>((r) => (timer = setTimeout(r, options.estimateWaitMs ?? 200)))]);
+    clearTimeout(timer);
+  }
+  started = true;
   deps.progress?.viewStarted(id, range, estimate);
   const converter = new ArrowRowConverter(view);
   const expireAt = expireAtMs(view.ttlMs, (deps.now ?? Date.now)());
@@ -188,6 +223,7 @@ async function materializeView(view: FeatureViewVersion, range: TimeRange, deps:
     failure ??= e;
   }
   await Promise.all(inflight);
+  finished = true;
   if (!failure && options.signal?.aborted) failure = new PitstopError('MATERIALIZE_FAILED', 'cancelled');
   if (failure) {
     const cause = failure as Error;

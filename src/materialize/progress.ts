@@ -15,6 +15,20 @@ export function progressReporter(out: NodeJS.WritableStream, interactive: boolea
   let started = 0;
   let lastLog = 0;
   let current = '';
+  const startBar = (view: string, estimate: number | undefined) => {
+    bar = new cliProgress.SingleBar(
+      {
+        stream: out as NodeJS.WriteStream,
+        // Without a row estimate there is no total, hence no bar and no ETA: rows and rate only.
+        format: estimate ? `${view} [{bar}] {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}` : `${view} {value} rows | {rate} rows/s`,
+        etaBuffer: 20,
+        hideCursor: true,
+        clearOnComplete: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(estimate ?? 0, 0, { rate: 0 });
+  };
   return {
     viewStarted(view: string, range: TimeRange, estimate: number | undefined) {
       rows = 0;
@@ -22,20 +36,17 @@ export function progressReporter(out: NodeJS.WritableStream, interactive: boolea
       lastLog = started;
       current = view;
       if (interactive) {
-        bar = new cliProgress.SingleBar(
-          {
-            stream: out as NodeJS.WriteStream,
-            // Without a row estimate there is no total, hence no bar and no ETA: rows and rate only.
-            format: estimate ? `${view} [{bar}] {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}` : `${view} {value} rows | {rate} rows/s`,
-            etaBuffer: 20,
-            hideCursor: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(estimate ?? 0, 0, { rate: 0 });
+        startBar(view, estimate);
       } else {
         out.write(`materialize ${view}: event time [${iso(range.startMs)}, ${iso(range.endMs)})\n`);
       }
+    },
+    rowsEstimated(view: string, estimate: number) {
+      // The estimate came after the bar started: redraw it with a total, so the ETA appears.
+      if (!bar || view !== current) return;
+      bar.stop();
+      startBar(view, Math.max(estimate, rows));
+      bar.update(rows, { rate: Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000)) });
     },
     rowsWritten(view: string, n: number) {
       rows += n;

@@ -32,7 +32,11 @@ export interface PushOptions {
   /** Also append the batch to the offline push log; default false. Needs `pushLog`. */
   toOffline?: boolean;
   pushLog?: PushLog;
-  /** Rows per writeRows call; default 2048. */
+  /**
+   * Rows per writeRows call; default: the whole batch in one atomic call (all or nothing on the
+   * embedded store and standalone Redis, per hash slot on a cluster). Set it to split a very
+   * large batch into non-atomic calls (each call is then atomic on its own).
+   */
   writeChunkRows?: number;
   /** Clock for record expiry; default Date.now. */
   now?: () => number;
@@ -51,7 +55,9 @@ const MAX_PROBLEMS = 50;
 /**
  * Validate and write `rows` for `view` (`name` = its latest version, or `name@N`).
  * Throws UNKNOWN_FEATURE_VIEW, VIEW_NOT_ONLINE, PUSH_ROWS_INVALID (nothing written) or
- * ONLINE_STORE_UNAVAILABLE (a prefix may be written; pushing the batch again is safe).
+ * ONLINE_STORE_UNAVAILABLE (by default nothing of the batch was written on the embedded store
+ * and standalone Redis; on a Redis Cluster the slots already written stay; pushing the batch
+ * again is safe either way).
  */
 export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: readonly unknown[], options: PushOptions): Promise<PushResult> {
   const m = /^([^@]+)(?:@([1-9][0-9]*))?$/.exec(view);
@@ -63,11 +69,11 @@ export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: r
   // The offline log first: if the online write then fails, a retry re-appends the same rows,
   // which the point-in-time join treats as one (same keys and timestamps).
   if (options.toOffline) offlineFile = await options.pushLog!.append(v, encoded, entities);
-  const chunk = options.writeChunkRows ?? 2048;
+  const chunk = options.writeChunkRows ?? writes.length;
   let written = 0;
   let stale = 0;
   for (let s = 0; s < writes.length; s += chunk) {
-    const r = await options.online.writeRows(writes.slice(s, s + chunk));
+    const r = await options.online.writeRows(writes.slice(s, s + chunk), { atomic: true });
     written += r.written;
     stale += r.stale;
   }

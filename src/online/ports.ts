@@ -52,14 +52,28 @@ export interface WriteResult {
   stale: number;
 }
 
+export interface WriteOptions {
+  /**
+   * Apply the whole call all-or-nothing: other readers see all rows or none, and a failure
+   * (e.g. the store going away mid-call) leaves none written. Default false: atomic per row
+   * only, a rejected call may have applied a prefix. Embedded store: every call is atomic
+   * anyway. Redis standalone: the rows go in one script call, which blocks other clients while
+   * it runs (a few µs per row), so keep atomic batches to thousands of rows, not millions.
+   * Redis Cluster: atomic per hash slot only (a script's keys must share a slot); rows of
+   * different entities usually live in different slots.
+   */
+  atomic?: boolean;
+}
+
 export interface OnlineWriter {
   /**
    * Write rows so that, per (view, entity), the row with the newer event timestamp wins, ties
    * broken by the newer created timestamp; atomic per row inside the store, so replays never
-   * roll a value back and concurrent writers converge. A rejected call may have applied a
-   * prefix; rerunning it is safe (writes are idempotent).
+   * roll a value back and concurrent writers converge. Duplicates of one (view, entity) in a
+   * call are fine: the newest wins whatever the order. Without `options.atomic` a rejected call
+   * may have applied a prefix; rerunning it is safe (writes are idempotent).
    */
-  writeRows(rows: readonly OnlineWrite[]): Promise<WriteResult>;
+  writeRows(rows: readonly OnlineWrite[], options?: WriteOptions): Promise<WriteResult>;
   close(): Promise<void>;
 }
 

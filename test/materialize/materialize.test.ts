@@ -14,7 +14,8 @@ import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { decodeRow } from '../../src/online/row-codec.ts';
 import type { OnlineReader, OnlineWrite, OnlineWriter } from '../../src/online/ports.ts';
-import { materialize, materializeIncremental, selectViews } from '../../src/materialize/materialize.ts';
+import { materialize, materializeIncremental, selectViews, type MaterializeProgress } from '../../src/materialize/materialize.ts';
+import { withRowEstimate } from '../../src/app/online.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
 import { startRedis } from '../support/redis-server.ts';
 import { tempDir } from '../offline/support/data.ts';
@@ -127,6 +128,36 @@ describe('materialize', () => {
       const [replay] = await materialize([view], { startMs: T0, endMs: T0 + HOUR }, { offline, online });
       expect(replay).toMatchObject({ rows: N, written: 0, stale: N });
       expect((await readAll(online, [1]))[0]!.values[0]).toBe(12n);
+    } finally {
+      await online.close();
+    }
+  });
+
+  it('progress gets a row estimate from the DuckDB store (in time, or later through rowsEstimated)', async () => {
+    const dir = path.join(tmp.dir, 'online-estimate');
+    const seen: string[] = [];
+    const progress: MaterializeProgress = {
+      viewStarted: (_v, _r, n) => seen.push(`started ${n}`),
+      rowsEstimated: (_v, n) => seen.push(`estimated ${n}`),
+      rowsWritten: () => {},
+      viewFinished: () => {},
+    };
+    const estimating = withRowEstimate(offline);
+    const range = { startMs: T0, endMs: T0 + 2 * HOUR }; // event hours 0 and 1
+    const online = await EmbeddedOnlineStore.create({ dir });
+    try {
+      const [r] = await materialize([view], range, { offline: estimating, online, progress }, { estimateWaitMs: 10_000 });
+      expect(seen).toEqual([`started ${N}`]);
+      expect(r.rows).toBe(N);
+      // An estimate slower than the wait arrives while the rows are being written.
+      seen.length = 0;
+      const slow = { ...estimating, estimateRows: async (v: typeof view, rg: typeof range) => (await new Promise((res) => setTimeout(res, 50)), estimating.estimateRows!(v, rg)) };
+      const slowOffline = { ...slow, readLatest: async function* (v: typeof view, rg: typeof range, o?: { batchRows?: number }) {
+        await new Promise((res) => setTimeout(res, 400));
+        yield* offline.readLatest(v, rg, o);
+      } };
+      await materialize([view], range, { offline: slowOffline, online, progress }, { estimateWaitMs: 0 });
+      expect(seen).toEqual(['started undefined', `estimated ${N}`]);
     } finally {
       await online.close();
     }

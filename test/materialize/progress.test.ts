@@ -49,3 +49,17 @@ describe('progressReporter without an estimate', () => {
     expect(out.text()).toMatch(/v@1 40 rows \| \d+ rows\/s/);
   });
 });
+
+describe('progressReporter with a late estimate', () => {
+  it('redraws the bar with a total and ETA once the estimate arrives', () => {
+    const out = sink(true);
+    const p = progressReporter(out.s, true);
+    p.viewStarted('v@1', { startMs: 0, endMs: 1000 }, undefined);
+    p.rowsWritten('v@1', 40);
+    expect(out.text()).not.toContain('ETA');
+    p.rowsEstimated!('v@1', 100);
+    p.rowsWritten('v@1', 10);
+    p.viewFinished(result);
+    expect(out.text()).toMatch(/v@1 \[.*\] 50\/100 rows \| \d+ rows\/s \| ETA/);
+  });
+});

@@ -88,6 +88,56 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       expect(trips((await store.readRows({ views: [v], entityKeys: [[e]] }))[0][0])).toBe(3n);
     });
 
+    for (const atomic of [false, true]) {
+      it(`a large mixed batch${atomic ? ' (atomic)' : ''}: newer and older rows, duplicates far apart, several views`, async () => {
+        const v = freshView();
+        const w = freshView();
+        const n = 120;
+        // Stored first: event time 5000 for every entity of v.
+        await store.writeRows(Array.from({ length: n }, (_, i) => ({ view: v, entity: entity(7000 + i), row: rowOf(5000, 0, 5000) })));
+        // Then one batch (several script calls on Redis): per entity of v an older row (stale),
+        // a newer row, and a duplicate placed far away, newest first for even ids and last for
+        // odd ones; rows of a second view interleaved in runs.
+        const batch: OnlineWrite[] = [];
+        const later: OnlineWrite[] = [];
+        for (let i = 0; i < n; i++) {
+          const e = entity(7000 + i);
+          const newest = rowOf(9000 + i, 0, 9000 + i);
+          const middle = rowOf(6000, 0, 6000);
+          batch.push({ view: v, entity: e, row: rowOf(4000, 9, 4000) });
+          if (i % 2 === 0) {
+            batch.push({ view: v, entity: e, row: newest });
+            later.push({ view: v, entity: e, row: middle });
+          } else {
+            batch.push({ view: v, entity: e, row: middle });
+            later.push({ view: v, entity: e, row: newest });
+          }
+          if (i % 7 === 0) batch.push({ view: w, entity: e, row: rowOf(100 + i, 0, 100 + i) });
+        }
+        batch.push(...later);
+        // Expected counts from applying the batch row by row (duplicates are applied in order).
+        const model = new Map<string, number>();
+        for (let i = 0; i < n; i++) model.set(`${v}/${entity(7000 + i).toString('hex')}`, 5000);
+        let expectWritten = 0;
+        for (const r of batch) {
+          const k = `${r.view}/${r.entity.toString('hex')}`;
+          const cur = model.get(k);
+          if (cur === undefined || rowEventMs(r.row) > cur) {
+            expectWritten++;
+            model.set(k, rowEventMs(r.row));
+          }
+        }
+        expect(expectWritten).toBeGreaterThan(n); // the batch really mixes written and stale rows
+        expect(batch.length - expectWritten).toBeGreaterThan(n);
+        const res = await store.writeRows(batch, { atomic });
+        expect(res).toEqual({ written: expectWritten, stale: batch.length - expectWritten });
+        const es = Array.from({ length: n }, (_, i) => entity(7000 + i));
+        const got = await store.readRows({ views: [v, w], entityKeys: [es, es] });
+        expect(got[0].map(trips)).toEqual(es.map((_, i) => BigInt(9000 + i)));
+        expect(got[1].map(trips)).toEqual(es.map((_, i) => (i % 7 === 0 ? BigInt(100 + i) : undefined)));
+      });
+    }
+
     it('view versions and views never collide; shared and separate entity arrays both work', async () => {
       const base = freshView().slice(0, -2);
       const v1 = `${base}@1`;

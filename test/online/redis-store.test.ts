@@ -105,6 +105,57 @@ describe('redis online store', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
+  it('an atomic batch of 150,000 rows goes in one script call (no argument-count overflow in Node)', async () => {
+    const n = 150_000;
+    const rows = Array.from({ length: n }, (_, i) => ({ view: 'huge@1', entity: e(1_000_000 + i), row: row(i) }));
+    // The one call runs for about a second: longer than this file's 500 ms command timeout.
+    const patient = await RedisOnlineStore.create({ url: server.url, project: 'p1', commandTimeoutMs: 20_000 });
+    try {
+      expect(await patient.writeRows(rows, { atomic: true })).toEqual({ written: n, stale: 0 });
+    } finally {
+      await patient.close();
+    }
+    expect((await store.readRows({ views: ['huge@1'], entityKeys: [[e(1_000_000 + n - 1)]] }))[0][0]).toEqual(row(n - 1));
+  }, 20_000);
+
+  for (const atomic of [true, false]) {
+    it(`connection lost mid-write with the server stalled: ${atomic ? 'an atomic batch leaves nothing' : 'a non-atomic batch leaves a prefix'}`, async () => {
+      // 40,000 rows of 1 KB: far more than the socket buffers hold while the server is stopped,
+      // so the connection dies with the request only partly received by Redis.
+      const n = 40_000;
+      const big = Buffer.alloc(1024, 1);
+      big[0] = 1;
+      big.writeDoubleLE(1000, 1);
+      big.writeDoubleLE(0, 9);
+      const writer = await RedisOnlineStore.create({ url: server.url, project: `cut-${atomic}`, commandTimeoutMs: 20_000 });
+      const admin = store.redis as Redis;
+      try {
+        const before = await admin.dbsize();
+        const rows = Array.from({ length: n }, (_, i) => ({ view: 'cut@1', entity: e(100_000 + i), row: big }));
+        server.pause();
+        let failed: unknown;
+        try {
+          const pending = writer.writeRows(rows, { atomic }).catch((err) => (failed = err));
+          await new Promise((r) => setTimeout(r, 300));
+          (writer.redis as Redis).stream.destroy(); // drop what is not yet on the wire
+          await pending;
+        } finally {
+          server.resume();
+        }
+        expect(failed).toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+        await new Promise((r) => setTimeout(r, 300)); // let Redis read what reached it
+        const added = (await admin.dbsize()) - before;
+        if (atomic) expect(added).toBe(0);
+        else {
+          expect(added).toBeGreaterThan(0);
+          expect(added).toBeLessThan(n);
+        }
+      } finally {
+        await writer.close();
+      }
+    }, 20_000);
+  }
+
   it('an aborted read rejects with DEADLINE_EXCEEDED', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -18,6 +18,7 @@ describe('docs/online-storage-format.md', () => {
     expect(spec).toContain(`offset ${ROW_CREATED_TS_OFFSET}    f64 LE   created timestamp`);
     expect(spec).toContain(`offset ${ROW_HEADER_BYTES}   for each feature`);
     // Lua strings are 1-based: the header starts at position offset + 1.
-    expect(WRITE_ROWS_LUA).toContain(`struct.unpack('<dd', cur, ${ROW_EVENT_TS_OFFSET + 1})`);
+    expect(WRITE_ROWS_LUA).toContain(`unpack('<dd', cur, ${ROW_EVENT_TS_OFFSET + 1})`);
+    expect(WRITE_ROWS_LUA).toContain(`unpack('<dd', row, ${ROW_EVENT_TS_OFFSET + 1})`);
   });
 });

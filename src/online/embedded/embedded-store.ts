@@ -6,20 +6,49 @@
  *
  * Key: `view@version` + 0x00 + encoded entity key; value: the encoded row. A write batch runs in
  * one LMDB write transaction that reads the stored row's header and keeps the newer one, so
- * newer-wins is atomic here as in Redis. No key expiry: rows stay until overwritten (the ttl is
- * still honoured at read time as OUTSIDE_MAX_AGE); see docs/online-storage-format.md.
+ * newer-wins is atomic here as in Redis.
+ *
+ * Expiry (memory hygiene; freshness is still decided at read time): a row written with an
+ * `expireAtMs` gets an entry in two side databases, `exp` (store key → expiry) and `by-exp`
+ * (expiry, store key → nothing, ordered by time). Every write transaction and `create()` delete
+ * a bounded number of rows whose expiry has passed, oldest first, so entities that stop arriving
+ * disappear without a full scan. As in Redis, a row's expiry only moves later, and a row written
+ * without expiry (a view without ttl) never expires. See docs/online-storage-format.md.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { PitstopError } from '../../core/errors.ts';
-import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteResult } from '../ports.ts';
+import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
 import { ROW_CREATED_TS_OFFSET, ROW_EVENT_TS_OFFSET } from '../row-codec.ts';
 
 export interface EmbeddedStoreOptions {
   /** Directory of the store; created when missing. */
   dir: string;
+  /** Expired rows deleted per write transaction at most; default 1000 (keeps writes cheap). */
+  sweepPerWrite?: number;
+  /** Expired rows deleted by `create()` at most; default 100,000. */
+  sweepOnOpen?: number;
+  /** Clock for expiry; default Date.now. */
+  now?: () => number;
 }
+
+/** `by-exp` key: expiry as 8 bytes big-endian (so byte order is time order), then the store key. */
+function expiryKey(expireAtMs: number, key: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(8 + key.length);
+  out.writeUInt32BE(Math.floor(expireAtMs / 0x1_0000_0000), 0);
+  out.writeUInt32BE(expireAtMs % 0x1_0000_0000, 4);
+  key.copy(out, 8);
+  return out;
+}
+
+function expiryBytes(expireAtMs: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleLE(expireAtMs, 0);
+  return b;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function storeKey(view: string, entity: Uint8Array): Buffer {
   const v = Buffer.from(view, 'latin1');
@@ -39,14 +68,30 @@ export function isNewerRow(next: Uint8Array, cur: Uint8Array): boolean {
 }
 
 export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
-  private constructor(private readonly db: RootDatabase<Buffer, Buffer>) {}
+  private readonly now: () => number;
+  private readonly sweepPerWrite: number;
+
+  private constructor(
+    private readonly db: RootDatabase<Buffer, Buffer>,
+    private readonly exp: Database<Buffer, Buffer>,
+    private readonly byExp: Database<Buffer, Buffer>,
+    options: EmbeddedStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.sweepPerWrite = options.sweepPerWrite ?? 1000;
+  }
 
   /** Open (creating) the store directory. Rejects ONLINE_STORE_UNAVAILABLE when it cannot. */
   static async create(options: EmbeddedStoreOptions): Promise<EmbeddedOnlineStore> {
     try {
       mkdirSync(options.dir, { recursive: true });
       const db = open<Buffer, Buffer>({ path: path.join(options.dir, 'online.mdb'), noSubdir: true, encoding: 'binary', keyEncoding: 'binary', compression: false });
-      return new EmbeddedOnlineStore(db);
+      const exp = db.openDB<Buffer, Buffer>({ name: 'exp', encoding: 'binary', keyEncoding: 'binary', compression: false });
+      const byExp = db.openDB<Buffer, Buffer>({ name: 'by-exp', encoding: 'binary', keyEncoding: 'binary', compression: false });
+      const store = new EmbeddedOnlineStore(db, exp, byExp, options);
+      const limit = options.sweepOnOpen ?? 100_000;
+      if (limit > 0) await db.transaction(() => store.sweep(limit));
+      return store;
     } catch (e) {
       throw new PitstopError('ONLINE_STORE_UNAVAILABLE', `cannot open the embedded online store in ${options.dir}: ${(e as Error).message}`, { cause: e });
     }
@@ -64,16 +109,19 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
     return out;
   }
 
-  async writeRows(rows: readonly OnlineWrite[]): Promise<WriteResult> {
+  /** One LMDB write transaction per call, so every call is atomic (`options.atomic` changes nothing). */
+  async writeRows(rows: readonly OnlineWrite[], _options?: WriteOptions): Promise<WriteResult> {
     if (rows.length === 0) return { written: 0, stale: 0 };
     try {
       const written = await this.db.transaction(() => {
+        this.sweep(this.sweepPerWrite);
         let n = 0;
         for (const r of rows) {
           const key = storeKey(r.view, r.entity);
           const cur = this.db.getBinary(key);
           if (cur && !isNewerRow(r.row, cur)) continue;
           this.db.put(key, r.row);
+          this.setExpiry(key, cur !== undefined, r.expireAtMs);
           n++;
         }
         return n;
@@ -82,6 +130,47 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
     } catch (e) {
       throw new PitstopError('ONLINE_STORE_UNAVAILABLE', `embedded online store write failed: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  /**
+   * Inside a write transaction: the row's expiry only moves later; a row without expiry is
+   * persistent, and a persistent row stays persistent (like the Redis script).
+   */
+  private setExpiry(key: Buffer, existed: boolean, want: number | undefined): void {
+    const old = this.exp.getBinary(key);
+    const oldMs = old ? old.readDoubleLE(0) : undefined;
+    if (want === undefined) {
+      if (oldMs !== undefined) {
+        this.exp.remove(key);
+        this.byExp.remove(expiryKey(oldMs, key));
+      }
+      return;
+    }
+    if (existed && oldMs === undefined) return; // persistent stays persistent
+    if (oldMs !== undefined && oldMs >= want) return;
+    const ms = Math.ceil(want);
+    if (oldMs !== undefined) this.byExp.remove(expiryKey(oldMs, key));
+    this.exp.put(key, expiryBytes(ms));
+    this.byExp.put(expiryKey(ms, key), EMPTY);
+  }
+
+  /** Inside a write transaction: delete up to `limit` rows whose expiry has passed, oldest first. Returns how many. */
+  private sweep(limit: number): number {
+    const end = expiryKey(this.now() + 1, EMPTY); // expiry <= now
+    // Collect first, then delete: no deleting under a live cursor.
+    const due = [...this.byExp.getKeys({ end, limit })] as Buffer[];
+    for (const k of due) {
+      const key = Buffer.from(k.subarray(8));
+      this.byExp.remove(k);
+      this.exp.remove(key);
+      this.db.remove(key);
+    }
+    return due.length;
+  }
+
+  /** Delete up to `limit` expired rows now (also done, bounded, by every write and by `create()`). */
+  async sweepExpired(limit = 100_000): Promise<number> {
+    return this.db.transaction(() => this.sweep(limit));
   }
 
   async ping(): Promise<void> {}

@@ -14,7 +14,8 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { PitstopError, isPitstopError } from '../../core/errors.ts';
-import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteResult } from '../ports.ts';
+import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
+import { ROW_HEADER_BYTES } from '../row-codec.ts';
 import { keySlot } from './key-slot.ts';
 import { RecordKeys } from './record-key.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
@@ -32,15 +33,29 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Per-command timeout in ms; default 1000. */
   commandTimeoutMs?: number;
-  /** Rows per script call when writing to a standalone server; default 64. */
+  /**
+   * Rows per script call (non-atomic writes); default 64. Larger calls measured no faster and
+   * block other clients (serving reads) for longer; see bench/materialize-script-variants.ts.
+   */
   rowsPerScript?: number;
 }
 
 type Client = Redis | Cluster;
 type Pipe = ReturnType<Client['pipeline']>;
 
+/** One script call being built (see write-script.ts for the argument layout). */
+interface ScriptCall {
+  node: string;
+  keys: Buffer[];
+  argv: (Buffer | string)[];
+  /** Index in argv of the current run's row count. */
+  countAt: number;
+  runRows: number;
+  runView: string;
+  runExp: number | undefined;
+}
+
 const retry = (times: number) => Math.min(100 * times, 1000);
-const EMPTY = Buffer.alloc(0);
 
 function unavailable(e: unknown, what: string): PitstopError {
   if (isPitstopError(e)) return e;
@@ -57,7 +72,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     options: RedisStoreOptions,
   ) {
     this.keys = new RecordKeys(options.keyPrefix ?? 'ps', options.project);
-    this.rowsPerScript = cluster ? 1 : (options.rowsPerScript ?? 64);
+    this.rowsPerScript = Math.max(1, options.rowsPerScript ?? 64);
   }
 
   /** Connect (standalone or cluster), register the write script, ping. Rejects ONLINE_STORE_UNAVAILABLE. */
@@ -166,38 +181,60 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     return result;
   }
 
-  /** Pipelined newer-wins script calls (several rows per call on a standalone server, one per row on a cluster). */
-  async writeRows(rows: readonly OnlineWrite[]): Promise<WriteResult> {
+  /**
+   * Pipelined newer-wins script calls, each carrying up to `rowsPerScript` rows (all rows of a
+   * call share a hash slot on a cluster). With `options.atomic` every row goes in one script call
+   * on a standalone server (one call per hash slot on a cluster), so the batch is all or nothing.
+   */
+  async writeRows(rows: readonly OnlineWrite[], options: WriteOptions = {}): Promise<WriteResult> {
     if (rows.length === 0) return { written: 0, stale: 0 };
+    for (let i = 0; i < rows.length; i++) {
+      // The script reads the header of every row; a short one would fail it halfway.
+      if (rows[i].row.length < ROW_HEADER_BYTES) throw new PitstopError('INTERNAL', `online write: row ${i} of view ${rows[i].view} has ${rows[i].row.length} bytes, shorter than a row header`);
+    }
+    const per = options.atomic ? Infinity : this.rowsPerScript;
     const pipes = new Map<string, Pipe>();
     const slots = this.cluster ? (this.client as Cluster).slots : undefined;
-    const per = this.rowsPerScript;
-    // Rows of one call mostly share view and expiry: convert those to Buffers once, not per row.
-    let lastView = '';
-    let viewBuf = EMPTY;
+    // Standalone: one open call; cluster: one open call per hash slot.
+    const open = new Map<number, ScriptCall>();
+    const flush = (slot: number, c: ScriptCall) => {
+      c.argv[c.countAt] = String(c.runRows);
+      let p = pipes.get(c.node);
+      if (!p) pipes.set(c.node, (p = this.client.pipeline()));
+      // Arrays, not spread: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
+      (p as any)[WRITE_ROWS_COMMAND](c.keys.length, c.keys, c.argv);
+      open.delete(slot);
+    };
+    // Rows mostly share an expiry: convert it to a string once, not per row.
     let lastExp: number | undefined = NaN;
-    let expBuf = EMPTY;
-    for (let s = 0; s < rows.length; s += per) {
-      const end = Math.min(rows.length, s + per);
-      const args: (Buffer | string | number)[] = [end - s];
-      const argv: (Buffer | string)[] = [];
+    let expArg = '';
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const key = this.keys.key(r.entity);
+      let slot = 0;
       let node = '';
-      for (let i = s; i < end; i++) {
-        const r = rows[i];
-        const key = this.keys.key(r.entity);
-        if (slots) {
-          const slot = keySlot(key);
-          node = slots[slot]?.[0] ?? `slot${slot}`;
-        }
-        args.push(key);
-        if (r.view !== lastView) viewBuf = Buffer.from((lastView = r.view));
-        if (r.expireAtMs !== lastExp) expBuf = (lastExp = r.expireAtMs) === undefined ? EMPTY : Buffer.from(String(Math.ceil(r.expireAtMs!)));
-        argv.push(viewBuf, r.row, expBuf);
+      if (slots) {
+        slot = keySlot(key);
+        node = slots[slot]?.[0] ?? `slot${slot}`;
       }
-      let p = pipes.get(node);
-      if (!p) pipes.set(node, (p = this.client.pipeline()));
-      (p as any)[WRITE_ROWS_COMMAND](...args, ...argv);
+      let c = open.get(slot);
+      if (!c) open.set(slot, (c = { node, keys: [], argv: [], countAt: -1, runRows: 0, runView: '', runExp: NaN }));
+      if (r.expireAtMs !== lastExp) expArg = (lastExp = r.expireAtMs) === undefined ? '' : String(Math.ceil(r.expireAtMs!));
+      if (c.countAt < 0 || r.view !== c.runView || r.expireAtMs !== c.runExp) {
+        // A new run: field, expiry, row count (filled in when the run closes), then its rows.
+        if (c.countAt >= 0) c.argv[c.countAt] = String(c.runRows);
+        c.argv.push(r.view, expArg, '');
+        c.countAt = c.argv.length - 1;
+        c.runRows = 0;
+        c.runView = r.view;
+        c.runExp = r.expireAtMs;
+      }
+      c.keys.push(key);
+      c.argv.push(r.row);
+      c.runRows++;
+      if (c.keys.length >= per) flush(slot, c);
     }
+    for (const [slot, c] of open) flush(slot, c);
     let replies;
     try {
       replies = await Promise.all([...pipes.values()].map((p) => p.exec()));
