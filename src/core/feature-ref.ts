@@ -33,3 +33,12 @@ export function formatFeatureRef(ref: FeatureRef): string {
 export function outputName(ref: { view: string; feature: string }, fullFeatureNames: boolean): string {
   return fullFeatureNames ? `${ref.view}__${ref.feature}` : ref.feature;
 }
+
+const VIEW_REF = /^([A-Za-z_][A-Za-z0-9_]*)(?:@([1-9][0-9]*))?$/;
+
+/** A feature view as users name it: `view` (latest version) or `view@2`. */
+export function parseViewRef(text: string): { view: string; version?: number } {
+  const m = VIEW_REF.exec(text.trim());
+  if (!m) throw new PitstopError('BAD_FEATURE_REFERENCE', `bad feature view "${text}": expected view or view@N (N a positive integer)`);
+  return m[2] === undefined ? { view: m[1] } : { view: m[1], version: Number(m[2]) };
+}

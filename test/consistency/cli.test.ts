@@ -102,7 +102,7 @@ describe('bad arguments', () => {
     expect((await bad(...FEATURES, '--feature-service', 'eta_model')).code).toBe(2);
     const sample = await bad(...FEATURES, '--sample', '0');
     expect(sample.code).toBe(2);
-    expect(sample.stderr).toMatch(/--sample "0": expected an integer >= 1/);
+    expect(sample.stderr).toMatch(/--sample must be a whole number >= 1, got "0"/);
     expect((await bad(...FEATURES, '--max-mismatch-rate', '1.5')).stderr).toMatch(/--max-mismatch-rate "1\.5": expected a number from 0 to 1/);
     expect((await bad(...FEATURES, '--at', 'soon')).code).toBe(2);
     const unknown = await bad('--features', 'nope:x');

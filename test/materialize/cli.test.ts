@@ -73,8 +73,11 @@ describe.each([
     expect(out.features.avg_fare.values).toEqual([10, 30, null, null]);
     expect(out.features.trips_today.event_timestamps[0]).toBe(iso(NOW - HOUR / 2));
     expect(out.features.trips_today.event_timestamps[3]).toBeNull();
-    const svc = await get(env, '--feature-service', 'eta_model', '--full-names');
+    const svc = await get(env, '--feature-service', 'eta_model', '--full-feature-names');
     expect(Object.keys(svc.features)).toEqual(['rider_stats__trips_today', 'rider_stats__avg_fare']);
+    // The flag is spelled as `historical` spells it; the old `--full-names` still works.
+    expect(await get(env, '--feature-service', 'eta_model', '--full-names')).toEqual(svc);
+    expect(Object.keys((await get(env, '--feature-service', 'eta_model')).features)).toEqual(['trips_today', 'avg_fare']);
   });
 
   it('push: a good file is written, a bad one names the row and field and writes nothing', async () => {

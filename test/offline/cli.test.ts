@@ -96,15 +96,3 @@ describe('offline CLI on the example repository', () => {
     expect(badOut).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown format ".json"') });
   }, 30_000);
 });
-
-describe('materialize-offline time arguments', () => {
-  it('reads ISO 8601 times; without an offset they are UTC', async () => {
-    const { parseTime } = await import('../../src/cli/commands/materialize-offline.ts');
-    expect(parseTime('2026-01-02', '--start')).toBe(Date.UTC(2026, 0, 2));
-    expect(parseTime('2026-01-02T03:04', '--start')).toBe(Date.UTC(2026, 0, 2, 3, 4));
-    expect(parseTime('2026-01-02 03:04:05.5', '--start')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 500));
-    expect(parseTime('2026-01-02T03:04:05+02:00', '--start')).toBe(Date.UTC(2026, 0, 2, 1, 4, 5));
-    expect(parseTime(undefined, '--start')).toBeUndefined();
-    expect(() => parseTime('soon', '--start')).toThrow(/--start "soon" is not an ISO 8601 time/);
-  });
-});

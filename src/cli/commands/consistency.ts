@@ -12,19 +12,10 @@ import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import { resolveRefs, resolveService } from '../../registry/resolve.ts';
 import type { Command } from '../command.ts';
-import { parseTime } from './materialize.ts';
+import { featureSelection, intOption, timeOption } from '../options.ts';
 
 /** Exit code when the check ran and found more inconsistency than allowed. */
 export const EXIT_INCONSISTENT = 3;
-
-function intOption(v: unknown, flag: string, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || !/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
-    throw new PitstopError('USAGE', `--${flag} "${String(v)}": expected an integer >= ${min}`);
-  }
-  return n;
-}
 
 function rateOption(v: unknown): number {
   if (v === undefined) return 0;
@@ -47,19 +38,15 @@ export const consistencyCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(ctx, args) {
-    const features = args.values.features;
-    const service = args.values['feature-service'];
-    if ((typeof features === 'string') === (typeof service === 'string')) throw new PitstopError('USAGE', 'give exactly one of --features and --feature-service');
+    const selection = featureSelection(args.values);
     const sampleSize = intOption(args.values.sample, 'sample', DEFAULT_SAMPLE_SIZE, 1);
     const seed = intOption(args.values.seed, 'seed', 0, 0);
     const maxMismatchRate = rateOption(args.values['max-mismatch-rate']);
-    const nowMs = args.values.at === undefined ? Date.now() : parseTime(args.values.at, 'at');
+    const nowMs = timeOption(args.values.at, 'at') ?? Date.now();
     const config = await loadConfig(ctx.repoDir, ctx.env);
     const snapshot = await loadSnapshot(config);
     // Full names: the report groups features per view, so two views' same-named features never collide.
-    const request = typeof features === 'string'
-      ? resolveRefs(snapshot, features.split(',').map((s) => s.trim()).filter(Boolean), true)
-      : resolveService(snapshot, service as string, true);
+    const request = selection.features ? resolveRefs(snapshot, selection.features, true) : resolveService(snapshot, selection.featureService, true);
     if (request.features.length === 0) throw new PitstopError('USAGE', '--features names no feature');
     const report = await runConsistencyCheck(config, request, { sampleSize, seed, maxMismatchRate, nowMs });
     ctx.stdout.write(args.values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

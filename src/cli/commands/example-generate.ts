@@ -1,8 +1,8 @@
 /** `pitstop example generate`: the example repository's deterministic source data, as Parquet. */
 import path from 'node:path';
-import { PitstopError } from '../../core/errors.ts';
 import { DEFAULT_ROWS, DEFAULT_SEED, generateExampleData } from '../../app/example.ts';
 import type { Command } from '../command.ts';
+import { intOption, timeOption } from '../options.ts';
 
 export const exampleGenerateCommand: Command = {
   name: 'example generate',
@@ -13,7 +13,8 @@ export const exampleGenerateCommand: Command = {
     const rows = intOption(args.values.rows, 'rows', DEFAULT_ROWS, 1);
     const seed = intOption(args.values.seed, 'seed', DEFAULT_SEED, 0);
     const outDir = typeof args.values.out === 'string' ? path.resolve(args.values.out) : path.join(ctx.repoDir, 'data');
-    const endTime = endOption(args.values.end);
+    const endMs = timeOption(args.values.end, 'end');
+    const endTime = endMs === undefined ? undefined : new Date(endMs);
     const started = performance.now();
     const tables = await generateExampleData({
       outDir,
@@ -27,22 +28,3 @@ export const exampleGenerateCommand: Command = {
     return 0;
   },
 };
-
-function intOption(value: unknown, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const text = String(value).replaceAll('_', '');
-  if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
-    throw new PitstopError('USAGE', `--${name} must be an integer >= ${min}, got "${String(value)}"`);
-  }
-  return Number(text);
-}
-
-/** `--end now` or an ISO timestamp (naive means UTC). */
-function endOption(value: unknown): Date | undefined {
-  if (value === undefined) return undefined;
-  const text = String(value);
-  if (text === 'now') return new Date();
-  const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) || !text.includes('T') ? text : `${text}Z`);
-  if (Number.isNaN(ms)) throw new PitstopError('USAGE', `--end must be "now" or an ISO timestamp, got "${text}"`);
-  return new Date(ms);
-}

@@ -9,13 +9,12 @@ import { loadSnapshot } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import type { Command, ParsedArgs } from '../command.ts';
+import { FEATURE_SELECTION_OPTIONS, featureSelection, registryVersionOption } from '../options.ts';
 
 export const HISTORICAL_OPTIONS = {
   entities: { type: 'string' },
   'entities-sql': { type: 'string' },
-  features: { type: 'string' },
-  'feature-service': { type: 'string' },
-  'full-feature-names': { type: 'boolean' },
+  ...FEATURE_SELECTION_OPTIONS,
   'filter-by-created-timestamp': { type: 'boolean' },
   'registry-version': { type: 'string' },
   'no-materializations': { type: 'boolean' },
@@ -30,21 +29,14 @@ export function historicalRequest(args: ParsedArgs): { request: HistoricalReques
   const file = typeof v.entities === 'string' ? v.entities : undefined;
   const query = typeof v['entities-sql'] === 'string' ? v['entities-sql'] : undefined;
   if ((file === undefined) === (query === undefined)) throw new PitstopError('USAGE', 'give exactly one of --entities FILE or --entities-sql "SELECT ..."');
-  const features = typeof v.features === 'string' ? v.features.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  const service = typeof v['feature-service'] === 'string' ? v['feature-service'] : undefined;
-  if ((features === undefined) === (service === undefined)) throw new PitstopError('USAGE', 'give exactly one of --features view:feature,... or --feature-service NAME');
-  if (features !== undefined && features.length === 0) throw new PitstopError('USAGE', '--features is empty');
-  let registryVersion: number | undefined;
-  if (typeof v['registry-version'] === 'string') {
-    if (!/^[1-9][0-9]*$/.test(v['registry-version'])) throw new PitstopError('USAGE', `--registry-version must be a positive integer, got "${v['registry-version']}"`);
-    registryVersion = Number(v['registry-version']);
-  }
+  const selection = featureSelection(v);
+  const registryVersion = registryVersionOption(v['registry-version']);
   return {
     request: {
       entities: file !== undefined ? { file: path.resolve(file) } : { sql: query! },
-      features,
-      featureService: service,
-      fullFeatureNames: v['full-feature-names'] === true,
+      features: selection.features,
+      featureService: selection.featureService,
+      fullFeatureNames: selection.fullFeatureNames,
       filterByCreatedTimestamp: v['filter-by-created-timestamp'] === true,
       useMaterializations: v['no-materializations'] !== true,
     },

@@ -8,7 +8,8 @@ import { parseDuration } from '../../core/duration.ts';
 import { PitstopError } from '../../core/errors.ts';
 import { materializeIncremental, selectViews } from '../../app/online.ts';
 import type { Command } from '../command.ts';
-import { parseTime, withMaterializeDeps } from './materialize.ts';
+import { timeOption } from '../options.ts';
+import { withMaterializeDeps } from './materialize.ts';
 
 export const materializeIncrementalCommand: Command = {
   name: 'materialize-incremental',
@@ -17,7 +18,7 @@ export const materializeIncrementalCommand: Command = {
   options: { end: { type: 'string' }, lookback: { type: 'string' } },
   positionals: true,
   async run(ctx, args) {
-    const endMs = parseTime(args.values.end, 'end');
+    const endMs = timeOption(args.values.end, 'end', { required: true });
     let lookbackMs = 0;
     if (typeof args.values.lookback === 'string') {
       const d = parseDuration(args.values.lookback);

@@ -1,15 +1,16 @@
 /**
  * `pitstop materialize-offline [view[@N] ...] [--start T] [--end T]`: writes each view version's
  * feature rows as date-partitioned Parquet under the offline data directory; re-running a range
- * replaces it. Times are ISO 8601; without an offset they mean UTC.
+ * replaces it. Times as everywhere (src/cli/options.ts): ISO 8601 (naive = UTC), epoch ms, or now.
  */
 import { formatIntervals, openOfflineStore } from '../../app/offline.ts';
 import { loadSnapshot } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
-import { PitstopError } from '../../core/errors.ts';
+import { parseViewRef } from '../../core/feature-ref.ts';
 import { lookupView } from '../../registry/resolve.ts';
 import type { FeatureViewVersion } from '../../core/registry-model.ts';
 import type { Command } from '../command.ts';
+import { registryVersionOption, timeRange } from '../options.ts';
 
 export const materializeOfflineCommand: Command = {
   name: 'materialize-offline',
@@ -18,18 +19,13 @@ export const materializeOfflineCommand: Command = {
   positionals: true,
   options: { start: { type: 'string' }, end: { type: 'string' }, 'registry-version': { type: 'string' } },
   async run(ctx, args) {
-    const startMs = parseTime(args.values.start, '--start');
-    const endMs = parseTime(args.values.end, '--end');
-    if (startMs !== undefined && endMs !== undefined && startMs >= endMs) throw new PitstopError('USAGE', '--start must be before --end');
-    const rv = args.values['registry-version'];
-    if (rv !== undefined && !/^[1-9][0-9]*$/.test(String(rv))) throw new PitstopError('USAGE', `--registry-version must be a positive integer, got "${String(rv)}"`);
+    const { startMs, endMs } = timeRange(args.values, false);
     const config = await loadConfig(ctx.repoDir, ctx.env);
-    const snapshot = await loadSnapshot(config, rv === undefined ? undefined : Number(rv));
+    const snapshot = await loadSnapshot(config, registryVersionOption(args.values['registry-version']));
     const views: FeatureViewVersion[] = args.positionals.length
       ? args.positionals.map((p) => {
-          const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:@([1-9][0-9]*))?$/.exec(p);
-          if (!m) throw new PitstopError('USAGE', `bad view "${p}": expected view or view@N`);
-          return lookupView(snapshot, m[1], m[2] === undefined ? undefined : Number(m[2]));
+          const ref = parseViewRef(p);
+          return lookupView(snapshot, ref.view, ref.version);
         })
       : Object.keys(snapshot.featureViews).sort().map((name) => lookupView(snapshot, name));
     const store = await openOfflineStore(config);
@@ -45,13 +41,3 @@ export const materializeOfflineCommand: Command = {
     return 0;
   },
 };
-
-/** ISO 8601 time → epoch ms; a time without an offset is UTC. */
-export function parseTime(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const text = String(value).trim();
-  const naive = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text);
-  const ms = Date.parse(naive ? (text.length === 10 ? `${text}T00:00:00Z` : `${text.replace(' ', 'T')}Z`) : text);
-  if (!Number.isFinite(ms)) throw new PitstopError('USAGE', `${name} "${text}" is not an ISO 8601 time (e.g. 2024-01-31 or 2024-01-31T12:00:00+02:00)`);
-  return ms;
-}

@@ -1,7 +1,7 @@
 /**
  * `pitstop materialize --start T --end T [view[@N] ...]`: load the latest row per entity with
  * event time in [start, end) from the offline store into the online store. T is an ISO 8601
- * time, epoch milliseconds, or `now`. Without view names, every online view's latest version.
+ * time (naive = UTC), epoch milliseconds, or `now` (src/cli/options.ts). Without view names, every online view's latest version.
  */
 import { openOfflineReader } from '../../app/offline.ts';
 import { materialize, openOnlineWriter, progressReporter, selectViews } from '../../app/online.ts';
@@ -9,16 +9,7 @@ import { loadSnapshot, openRegistryStore } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import type { Command, CommandContext } from '../command.ts';
-
-/** `now`, epoch ms digits or an ISO 8601 time → epoch ms; USAGE error naming the flag otherwise. */
-export function parseTime(text: unknown, flag: string, now = Date.now()): number {
-  if (typeof text !== 'string' || text === '') throw new PitstopError('USAGE', `--${flag} is required (ISO 8601 time, epoch ms, or now)`);
-  if (text === 'now') return now;
-  if (/^\d+$/.test(text)) return Number(text);
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new PitstopError('USAGE', `--${flag} "${text}" is not an ISO 8601 time, epoch ms, or now`);
-  return ms;
-}
+import { timeRange } from '../options.ts';
 
 /** Open offline reader, online writer and registry store; run `fn`; close all (reverse order). */
 export async function withMaterializeDeps<T>(ctx: CommandContext, fn: (deps: Awaited<ReturnType<typeof open>>) => Promise<T>): Promise<T> {
@@ -60,9 +51,7 @@ export const materializeCommand: Command = {
   options: { start: { type: 'string' }, end: { type: 'string' } },
   positionals: true,
   async run(ctx, args) {
-    const startMs = parseTime(args.values.start, 'start');
-    const endMs = parseTime(args.values.end, 'end');
-    if (startMs >= endMs) throw new PitstopError('USAGE', '--start must be before --end');
+    const { startMs, endMs } = timeRange(args.values, true) as { startMs: number; endMs: number };
     return withMaterializeDeps(ctx, async (d) => {
       const views = selectViews(d.snapshot, args.positionals);
       if (views.length === 0) {

@@ -1,5 +1,5 @@
 /**
- * `pitstop online get --entity rider_id=1001 [--entity ...] (--features view:f,... | --feature-service NAME) [--full-names]`:
+ * `pitstop online get --entity rider_id=1001 [--entity ...] (--features view:f,... | --feature-service NAME) [--full-feature-names]`:
  * read features from the online store and print JSON: per feature its values, statuses
  * (PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE) and event timestamps, one per entity.
  * Composite keys: `--entity rider_id=1,driver_id=7`.
@@ -10,6 +10,7 @@ import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import { resolveRefs, resolveService } from '../../registry/resolve.ts';
 import type { Command } from '../command.ts';
+import { FEATURE_SELECTION_OPTIONS, featureSelection } from '../options.ts';
 
 export function parseEntity(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -24,25 +25,22 @@ export function parseEntity(text: string): Record<string, string> {
 export const onlineGetCommand: Command = {
   name: 'online get',
   summary: 'Read feature values for entities from the online store and print them as JSON with statuses and event times.',
-  usage: '--entity KEY=V[,KEY=V] [--entity ...] (--features view:f,... | --feature-service NAME) [--full-names]',
+  usage: '--entity KEY=V[,KEY=V] [--entity ...] (--features view:f,... | --feature-service NAME) [--full-feature-names]',
   options: {
     entity: { type: 'string', multiple: true },
-    features: { type: 'string' },
-    'feature-service': { type: 'string' },
+    ...FEATURE_SELECTION_OPTIONS,
+    // The old spelling, kept so scripts written against it still work.
     'full-names': { type: 'boolean' },
   },
   async run(ctx, args) {
     const entities = ((args.values.entity as string[] | undefined) ?? []).map(parseEntity);
     if (entities.length === 0) throw new PitstopError('USAGE', 'give at least one --entity join_key=value');
-    const features = args.values.features;
-    const service = args.values['feature-service'];
-    if ((typeof features === 'string') === (typeof service === 'string')) throw new PitstopError('USAGE', 'give exactly one of --features and --feature-service');
+    const selection = featureSelection({ ...args.values, 'full-feature-names': args.values['full-feature-names'] === true || args.values['full-names'] === true });
     const config = await loadConfig(ctx.repoDir, ctx.env);
     const snapshot = await loadSnapshot(config);
-    const full = Boolean(args.values['full-names']);
-    const request = typeof features === 'string'
-      ? resolveRefs(snapshot, features.split(',').map((s) => s.trim()).filter(Boolean), full)
-      : resolveService(snapshot, service as string, full);
+    const request = selection.features
+      ? resolveRefs(snapshot, selection.features, selection.fullFeatureNames)
+      : resolveService(snapshot, selection.featureService, selection.fullFeatureNames);
     const reader = await openOnlineReader(config);
     try {
       const result = await lookupOnline(reader, request, entities);

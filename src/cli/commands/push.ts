@@ -9,6 +9,7 @@ import { openOnlineWriter, openPushLog, pushRows, readPushFile } from '../../app
 import { loadSnapshot } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
+import { parseViewRef } from '../../core/feature-ref.ts';
 import { lookupView } from '../../registry/resolve.ts';
 import type { Command } from '../command.ts';
 
@@ -24,8 +25,8 @@ export const pushCommand: Command = {
     if (typeof file !== 'string') throw new PitstopError('USAGE', '--file is required');
     const config = await loadConfig(ctx.repoDir, ctx.env);
     const snapshot = await loadSnapshot(config);
-    const [name, version] = viewArg.split('@');
-    const view = lookupView(snapshot, name, version ? Number(version) : undefined);
+    const ref = parseViewRef(viewArg);
+    const view = lookupView(snapshot, ref.view, ref.version);
     const rows = await readPushFile(view, path.resolve(ctx.repoDir, file));
     const online = await openOnlineWriter(config);
     const pushLog = args.values.offline ? await openPushLog(config) : undefined;
