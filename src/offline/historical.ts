@@ -9,7 +9,7 @@
  * file by DuckDB's COPY (rows never pass through Node's heap). Files are written under a temp
  * name and renamed when complete, so a failure leaves no partial output.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -21,7 +21,7 @@ import { resolveRefs, resolveService, type ResolvedRequest } from '../registry/r
 import { DEFAULT_BATCH_ROWS, arrowSchema, toRecordBatches, type ArrowColumn } from './arrow-batches.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
 import { checkEntityColumns, loadEntityTable, ENTITY_TS_COLUMN, entityTimeMicros, type EntitySource, type EntityTable } from './entity-table.ts';
-import { CR, EV, featureTableSql, forArrow } from './feature-table.ts';
+import { CR, EV, featureTableSql, forArrow, type FeatureTableSpec } from './feature-table.ts';
 import { planFeatureRows, type OfflineLocations } from './feature-rows.ts';
 import { packedOrder, pitQuerySql, type PitView, type TieOrder } from './pit-query.ts';
 import { ident, join, sql, trusted, type Sql } from './sql.ts';
@@ -158,7 +158,7 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
       const tiesResolved = rows.kind === 'empty' || (rows.kind === 'materialized' && rows.latestOnly === true);
       const hasCreated = plan.spec.pushLogFiles !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
       const featureTable = featureTableSql(plan.spec);
-      const order: TieOrder = !hasCreated || req.filterByCreatedTimestamp ? { kind: 'event' } : req.tieOrder === 'struct' ? { kind: 'struct' } : await tieOrder(session, conn, featureTable);
+      const order: TieOrder = !hasCreated || req.filterByCreatedTimestamp ? { kind: 'event' } : req.tieOrder === 'struct' ? { kind: 'struct' } : await tieOrder(session, conn, featureTable, plan.spec);
       views.push({ request: v, featureTable, order });
       origins.push({ view: v.view.name, version: v.view.version, origin: plan.origin });
     }
@@ -172,21 +172,60 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
 }
 
 /**
- * Measures the feature rows' event-time span and created − event span (one cheap aggregate pass
- * over two columns) to order ties by one packed BIGINT; falls back to the struct order when the
- * spans do not fit.
+ * Tie orders measured per session, keyed by the feature table's SQL and the identity of every
+ * file it reads (path, size, mtime, inode): source files are pinned when a retrieval is planned,
+ * so the same key means the same rows, and a rewritten file (new size, mtime or inode) is
+ * measured again. Only source-backed feature tables (plus their push log) are cached.
  */
-async function tieOrder(session: DuckDBSession, conn: DuckDBConnection, featureTable: Sql): Promise<TieOrder> {
+const tieOrderCache = new WeakMap<DuckDBSession, Map<string, TieOrder>>();
+const TIE_CACHE_ENTRIES = 256;
+
+function tieCacheKey(featureTable: Sql, spec: FeatureTableSpec): string | undefined {
+  if (spec.rows.kind !== 'source') return undefined;
+  const stamps: string[] = [];
+  for (const f of [...spec.rows.files, ...(spec.pushLogFiles ?? [])]) {
+    try {
+      const st = statSync(f, { bigint: true });
+      stamps.push(`${f}\u0000${st.size}\u0000${st.mtimeNs}\u0000${st.ino}`);
+    } catch {
+      return undefined; // gone or unreadable: measure (the query will say what is wrong)
+    }
+  }
+  const { text, params } = featureTable.render();
+  return JSON.stringify([text, params.map(String), stamps]);
+}
+
+/**
+ * Measures the feature rows' event-time span and created − event span (one aggregate pass over
+ * two columns) to order ties by one packed BIGINT; falls back to the struct order when the
+ * spans do not fit. Remembered per session for the same files (see `tieOrderCache`).
+ */
+async function tieOrder(session: DuckDBSession, conn: DuckDBConnection, featureTable: Sql, spec: FeatureTableSpec): Promise<TieOrder> {
+  const key = tieCacheKey(featureTable, spec);
+  let cache = tieOrderCache.get(session);
+  const hit = key === undefined ? undefined : cache?.get(key);
+  if (hit) return hit;
+  const order = await measureTieOrder(session, conn, featureTable);
+  if (key !== undefined) {
+    if (!cache) tieOrderCache.set(session, (cache = new Map()));
+    if (cache.size >= TIE_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(key, order);
+  }
+  return order;
+}
+
+async function measureTieOrder(session: DuckDBSession, conn: DuckDBConnection, featureTable: Sql): Promise<TieOrder> {
   const ev = ident(EV);
   const d = sql`(${ident(CR)} - ${ev})`;
   const divides = (x: Sql, unit: number) => sql`coalesce(bool_and(${x} % ${trusted(String(unit))} = 0), TRUE)`;
   const [r] = await session.all(sql`SELECT min(${ev}) AS e0, max(${ev}) AS e1, min(${d}) AS d0, max(${d}) AS d1,
-    ${divides(ev, 1_000_000)} AS es, ${divides(ev, 1000)} AS ems, ${divides(d, 1_000_000)} AS ds, ${divides(d, 1000)} AS dms
+    ${divides(ev, 1_000_000)} AS es, ${divides(ev, 1000)} AS ems, ${divides(d, 1_000_000)} AS ds, ${divides(d, 1000)} AS dms,
+    count(*) > count(${ident(CR)}) AS nulls
     FROM (${featureTable}) AS __ps_stats`, conn);
   if (r.e0 == null || r.e1 == null) return { kind: 'event' }; // no rows: nothing to break
   const big = (x: unknown) => (x == null ? undefined : BigInt(x as bigint));
   const unit = (s: unknown, ms: unknown) => (s === true ? 1_000_000n : ms === true ? 1000n : 1n);
-  return packedOrder({ minEvent: big(r.e0)!, maxEvent: big(r.e1)!, eventUnit: unit(r.es, r.ems), minDelta: big(r.d0), maxDelta: big(r.d1), deltaUnit: unit(r.ds, r.dms) }) ?? { kind: 'struct' };
+  return packedOrder({ minEvent: big(r.e0)!, maxEvent: big(r.e1)!, eventUnit: unit(r.es, r.ems), minDelta: big(r.d0), maxDelta: big(r.d1), deltaUnit: unit(r.ds, r.dms), nullCreated: r.nulls === true }) ?? { kind: 'struct' };
 }
 
 /** Earliest and latest entity time (µs), which decide whether a materialization covers the request. */

@@ -40,7 +40,7 @@ import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
  */
 export type TieOrder =
   | { kind: 'event' }
-  | { kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number }
+  | { kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number; nullCreated?: boolean }
   | { kind: 'struct' };
 
 /** What `packedOrder` needs to know about a view's rows (µs; deltas absent when no created time). */
@@ -53,6 +53,8 @@ export interface TieStats {
   maxDelta?: bigint;
   /** Largest of 1 s, 1 ms, 1 µs (in µs) that divides every created − event. */
   deltaUnit: bigint;
+  /** Whether some row has a NULL created time (unknown: assume so). */
+  nullCreated?: boolean;
 }
 
 const MAX_I64 = 9_223_372_036_854_775_807n;
@@ -64,7 +66,7 @@ export function packedOrder(st: TieStats): TieOrder | undefined {
   while ((1n << BigInt(bits)) <= maxRank) bits++;
   const top = ((st.maxEvent - st.minEvent) / st.eventUnit) * (1n << BigInt(bits)) + (1n << BigInt(bits)) - 1n;
   if (bits > 62 || top > MAX_I64) return undefined;
-  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits };
+  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits, nullCreated: st.nullCreated ?? true };
 }
 
 export interface PitView {
@@ -83,10 +85,11 @@ export interface PitSpec {
 
 const ROW = '__ps_row';
 const T = '__ps_t';
+const ORDER = '__ps_o';
 const MAX_BIGINT = trusted('9223372036854775807');
 const MIN_BIGINT = trusted('(-9223372036854775807)');
 
-const keyAlias = (i: number, j: number) => `__ps_k${i}_${j}`;
+const keyAlias = (i: number) => `__ps_k${i}`;
 const fAlias = (i: number) => `__ps_f${i}`;
 const jAlias = (i: number) => `__ps_j${i}`;
 export function outputColumns(spec: PitSpec): string[] {
@@ -96,9 +99,25 @@ export function outputColumns(spec: PitSpec): string[] {
 export function pitQuerySql(spec: PitSpec): Sql {
   checkNames(spec);
   const e = spec.entity;
-  const keyCasts = spec.views.flatMap((v, i) =>
-    v.request.view.joinKeys.map((k, j) => sql`CAST(${ident('__ps_src')}.${ident(k.name)} AS ${trusted(duckdbType(k.type))}) AS ${ident(keyAlias(i, j))}`),
-  );
+  // Join keys on the entity side: the entity column itself when it already has the declared
+  // type, else one cast column per (column, type), shared by the views that join on it. Every
+  // column of `__ps_e` is carried through each ASOF join's sort, so fewer is cheaper.
+  const keyCasts: Sql[] = [];
+  const castAliases = new Map<string, string>();
+  const entityKey = (name: string, type: Parameters<typeof duckdbType>[0]): Sql => {
+    const target = duckdbType(type);
+    const col = e.columns.find((c) => c.name === name);
+    if (col && col.type.toUpperCase() === target.toUpperCase()) return sql`${ident('e')}.${ident(name)}`;
+    const id = `${name}\u0000${target}`;
+    let alias = castAliases.get(id);
+    if (alias === undefined) {
+      alias = keyAlias(castAliases.size);
+      castAliases.set(id, alias);
+      keyCasts.push(sql`CAST(${ident('__ps_src')}.${ident(name)} AS ${trusted(target)}) AS ${ident(alias)}`);
+    }
+    return sql`${ident('e')}.${ident(alias)}`;
+  };
+  const viewKeys = spec.views.map((v) => v.request.view.joinKeys.map((k) => entityKey(k.name, k.type)));
   const ctes: Sql[] = [
     sql`${ident('__ps_e')} AS (SELECT ${ident('__ps_src')}.*, ${ident('__ps_src')}.rowid AS ${ident(ROW)}, ${entityTimeMicros(e, '__ps_src')} AS ${ident(T)}${keyCasts.length ? sql`, ${join(keyCasts)}` : sql``} FROM ${ident(e.table)} AS ${ident('__ps_src')})`,
   ];
@@ -107,18 +126,27 @@ export function pitQuerySql(spec: PitSpec): Sql {
 
   spec.views.forEach((v, i) => {
     const view = v.request.view;
-    ctes.push(sql`${ident(fAlias(i))} AS (${v.featureTable})`);
     const ttlUs = BigInt(view.ttlMs) * 1000n;
+    const f = fAlias(i);
     if (spec.filterByCreatedTimestamp) {
-      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i)})`);
+      ctes.push(sql`${ident(f)} AS (${v.featureTable})`);
+      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i, viewKeys[i])})`);
       joins.push(sql`LEFT JOIN ${ident(jAlias(i))} ON ${ident(jAlias(i))}.${ident(ROW)} = ${ident('e')}.${ident(ROW)}`);
     } else {
-      const f = fAlias(i);
-      const keyEq = view.joinKeys.map((k, j) => sql`${ident('e')}.${ident(keyAlias(i, j))} = ${ident(f)}.${ident(k.name)}`);
-      const ineq = asofInequality(v.order, f);
-      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, ineq], ' AND ')}`);
+      // Only what the join and the output need: the keys, the order column, the event time
+      // when a ttl is checked on it, and the requested features.
+      const order = orderColumn(v.order);
+      const cols: Sql[] = [
+        ...view.joinKeys.map((k) => ident(k.name)),
+        ...(order ? [sql`${order} AS ${ident(ORDER)}`] : []),
+        ...(ttlUs > 0n || !order ? [ident(EV)] : []),
+        ...uniqueFeatures(v).map((n) => ident(n)),
+      ];
+      ctes.push(sql`${ident(f)} AS (SELECT ${join(cols)} FROM (${v.featureTable}) AS ${ident('__ps_ft')})`);
+      const keyEq = view.joinKeys.map((k, j) => sql`${viewKeys[i][j]} = ${ident(f)}.${ident(k.name)}`);
+      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f)], ' AND ')}`);
     }
-    const alias = spec.filterByCreatedTimestamp ? jAlias(i) : fAlias(i);
+    const alias = spec.filterByCreatedTimestamp ? jAlias(i) : f;
     for (const feat of v.request.features) {
       const value = sql`${ident(alias)}.${ident(feat.def.name)}`;
       selects.push(ttlUs > 0n
@@ -134,30 +162,52 @@ ${join(joins, '\n')}
 ORDER BY ${ident('e')}.${ident(ROW)}`;
 }
 
+function uniqueFeatures(v: PitView): string[] {
+  return [...new Set(v.request.features.map((f) => f.def.name))];
+}
+
+const big = (x: bigint) => sql`CAST(${x} AS BIGINT)`;
+
+/**
+ * The feature side of the ASOF inequality, computed once per feature row in the view's CTE
+ * (undefined: the event time column itself).
+ */
+function orderColumn(order: TieOrder): Sql | undefined {
+  const ev = ident(EV);
+  const cr = ident(CR);
+  if (order.kind === 'event') return undefined;
+  if (order.kind === 'struct') return sql`struct_pack(t := ${ev}, c := coalesce(${cr}, ${MIN_BIGINT}))`;
+  const mul = 1n << BigInt(order.bits);
+  const div = (x: Sql, unit: bigint) => (unit === 1n ? x : sql`(${x}) // ${big(unit)}`);
+  const rank = order.deltaUnit === 1n
+    ? sql`${cr} - ${ev} + ${big(1n - order.minDelta)}`
+    : sql`${div(sql`${cr} - ${ev} - ${big(order.minDelta)}`, order.deltaUnit)} + 1`;
+  // rank 0 for a NULL created time (the oldest); the COALESCE only when the rows have one.
+  const r = order.nullCreated === false ? rank : sql`coalesce(${rank}, 0)`;
+  return sql`(${div(sql`${ev} - ${big(order.minEvent)}`, order.eventUnit)}) * ${big(mul)} + ${r}`;
+}
+
 function asofInequality(order: TieOrder, f: string): Sql {
   const t = sql`${ident('e')}.${ident(T)}`;
-  const ev = sql`${ident(f)}.${ident(EV)}`;
-  const cr = sql`${ident(f)}.${ident(CR)}`;
-  if (order.kind === 'event') return sql`${t} >= ${ev}`;
-  if (order.kind === 'struct') return sql`struct_pack(t := ${t}, c := ${MAX_BIGINT}) >= struct_pack(t := ${ev}, c := coalesce(${cr}, ${MIN_BIGINT}))`;
+  if (order.kind === 'event') return sql`${t} >= ${ident(f)}.${ident(EV)}`;
+  const o = sql`${ident(f)}.${ident(ORDER)}`;
+  if (order.kind === 'struct') return sql`struct_pack(t := ${t}, c := ${MAX_BIGINT}) >= ${o}`;
   const mul = 1n << BigInt(order.bits);
-  const big = (x: bigint) => sql`CAST(${x} AS BIGINT)`;
   // Entity side: (t, +inf) packed. t is clamped to maxEvent (a later t matches everything) and
   // below minEvent is -1 (matches nothing); in between, (t − minEvent) ≥ 0 so // is a floor.
   const left = sql`CASE WHEN ${t} < ${big(order.minEvent)} THEN -1 ELSE ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} END`;
-  const right = sql`((${ev} - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + CASE WHEN ${cr} IS NULL THEN 0 ELSE (${cr} - ${ev} - ${big(order.minDelta)}) // ${big(order.deltaUnit)} + 1 END`;
-  return sql`${left} >= ${right}`;
+  return sql`${left} >= ${o}`;
 }
 
 /** filterByCreatedTimestamp: running arg_max over feature rows merged with entity rows by visibility time. */
-function windowPlan(v: PitView, i: number): Sql {
+function windowPlan(v: PitView, i: number, entityKeys: readonly Sql[]): Sql {
   const view = v.request.view;
   const feats = v.request.features.map((f) => f.def.name);
   const keys = view.joinKeys.map((k) => ident(k.name));
   const keysNotNull = (q: (j: number, name: string) => Sql) => join(view.joinKeys.map((k, j) => sql`${q(j, k.name)} IS NOT NULL`), ' AND ');
-  const entitySide = sql`SELECT ${join(view.joinKeys.map((k, j) => sql`${ident(keyAlias(i, j))} AS ${ident(k.name)}`))},
-      ${ident(T)} AS __ps_at, 1 AS __ps_side, ${ident(ROW)}, NULL AS __ps_order, NULL AS __ps_val
-    FROM ${ident('__ps_e')} WHERE ${ident(T)} IS NOT NULL AND ${keysNotNull((j) => ident(keyAlias(i, j)))}`;
+  const entitySide = sql`SELECT ${join(view.joinKeys.map((k, j) => sql`${entityKeys[j]} AS ${ident(k.name)}`))},
+      ${ident('e')}.${ident(T)} AS __ps_at, 1 AS __ps_side, ${ident('e')}.${ident(ROW)}, NULL AS __ps_order, NULL AS __ps_val
+    FROM ${ident('__ps_e')} AS ${ident('e')} WHERE ${ident('e')}.${ident(T)} IS NOT NULL AND ${keysNotNull((j) => entityKeys[j])}`;
   const payload = join([sql`${ident(EV)} := ${ident(EV)}`, ...feats.map((n) => sql`${ident(n)} := ${ident(n)}`)]);
   const featureSide = sql`SELECT ${join(keys)},
       greatest(${ident(EV)}, coalesce(${ident(CR)}, ${ident(EV)})) AS __ps_at, 0 AS __ps_side, NULL AS ${ident(ROW)},

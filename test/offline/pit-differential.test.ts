@@ -47,7 +47,8 @@ function generate(seed: number): { views: VDef[]; entities: ERow[] } {
       const k = 1 + Math.floor(r() * 6);
       const s = v.composite ? pick(['x', 'y']) : '-';
       const ev = BASE + Math.floor(r() * 30) * 10 * MIN; // a coarse grid: many ties on event time
-      let cr = v.created && r() < 0.8 ? ev + (Math.floor(r() * 7) - 2) * 5 * MIN : null;
+      // Seed 5: no NULL created times (the packed order then needs no NULL rank).
+      let cr = v.created && (r() < 0.8 || seed === 5) ? ev + (Math.floor(r() * 7) - 2) * 5 * MIN : null;
       // Seed 3: created times at ms precision (the packed tie order's ms unit).
       if (cr !== null && seed === 3 && r() < 0.3) cr += 1;
       // Full ties (same keys, event and created) have no defined winner; keep one of each.
@@ -106,7 +107,7 @@ const iso = (msv: number) => new Date(msv).toISOString();
 const usedOrders = new Map<number, Set<string>>();
 
 describe('PIT join against a brute-force reference', () => {
-  for (const seed of [1, 2, 3, 4]) {
+  for (const seed of [1, 2, 3, 4, 5]) {
     it(`seed ${seed}: both plans, from sources and materializations, agree with the reference row by row`, async () => {
       const { views, entities } = generate(seed);
       const dir = path.join(tmp.dir, `seed${seed}`);
@@ -124,7 +125,8 @@ describe('PIT join against a brute-force reference', () => {
         });
       }
       const snap = buildSnapshot({ views: specs });
-      const efile = await writeBulk(path.join(dir, 'entities.parquet'), [['k', 'BIGINT'], ['s', 'VARCHAR'], ['event_timestamp', 'TIMESTAMPTZ'], ['row', 'INTEGER']],
+      // Seed 5: the entity key column is INTEGER, so the join casts it to the declared int64.
+      const efile = await writeBulk(path.join(dir, 'entities.parquet'), [['k', seed === 5 ? 'INTEGER' : 'BIGINT'], ['s', 'VARCHAR'], ['event_timestamp', 'TIMESTAMPTZ'], ['row', 'INTEGER']],
         entities.map((e, i) => [e.k, e.s, iso(e.t), i]));
       // From the sources, then from offline materializations (tie winners flagged at write time).
       const orders = new Set<string>();
@@ -137,6 +139,8 @@ describe('PIT join against a brute-force reference', () => {
           if (text.includes('struct_pack(t := "e"."__ps_t"')) orders.add('struct');
           if (/\/\/ CAST\(1000::BIGINT/.test(text)) orders.add('packed-ms');
           if (/\/\/ CAST\(1000000::BIGINT/.test(text)) orders.add('packed-s');
+          if (/AS "__ps_o"/.test(text) && !/, 0\) AS "__ps_o"/.test(text)) orders.add('packed-no-null');
+          if (/CAST\("__ps_src"."k" AS BIGINT\) AS "__ps_k0"/.test(text)) orders.add('key-cast');
           const table = await job.toTable();
           await job.close();
           const got = table.toArray().map((r) => {
@@ -152,9 +156,10 @@ describe('PIT join against a brute-force reference', () => {
     }, 30_000);
   }
 
-  it('covered the packed tie orders (s and ms units) and the struct fallback', () => {
+  it('covered the packed tie orders (s and ms units, with and without NULL created times), the struct fallback and a cast entity key', () => {
     expect(usedOrders.get(1)).toEqual(new Set(['packed-s']));
     expect(usedOrders.get(3)!.has('packed-ms')).toBe(true);
     expect(usedOrders.get(4)!.has('struct')).toBe(true);
+    expect(usedOrders.get(5)).toEqual(new Set(['packed-s', 'packed-no-null', 'key-cast']));
   });
 });

@@ -89,7 +89,8 @@ describe('compiled SQL for a small view', () => {
     const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: packed }], filterByCreatedTimestamp: false });
     expect(q.inline()).toMatchSnapshot();
     const s = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'struct' } }], filterByCreatedTimestamp: false });
-    expect(s.inline()).toContain('struct_pack(t := "e"."__ps_t", c := 9223372036854775807) >= struct_pack(');
+    expect(s.inline()).toContain('struct_pack(t := "e"."__ps_t", c := 9223372036854775807) >= "__ps_f0"."__ps_o"');
+    expect(s.inline()).toContain('struct_pack(t := "__ps_ev", c := coalesce("__ps_cr", (-9223372036854775807))) AS "__ps_o"');
     const w = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'event' } }], filterByCreatedTimestamp: true });
     expect(w.inline()).toMatchSnapshot();
   });
