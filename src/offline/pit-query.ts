@@ -23,7 +23,7 @@
 import { PitstopError } from '../core/errors.ts';
 import { duckdbType } from '../core/feature-types.ts';
 import type { ViewRequest } from '../registry/resolve.ts';
-import { entityTimeMicros, type EntityTable } from './entity-table.ts';
+import { ENTITY_TS_COLUMN, entityTimeMicros, type EntityTable } from './entity-table.ts';
 import { CR, EV, RESERVED_PREFIX } from './feature-table.ts';
 import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
 
@@ -40,7 +40,7 @@ import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
  */
 export type TieOrder =
   | { kind: 'event' }
-  | { kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number; nullCreated?: boolean }
+  | { kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number; mul: bigint; nullCreated?: boolean }
   | { kind: 'struct' };
 
 /** What `packedOrder` needs to know about a view's rows (µs; deltas absent when no created time). */
@@ -59,14 +59,19 @@ export interface TieStats {
 
 const MAX_I64 = 9_223_372_036_854_775_807n;
 
-/** The packed order for rows with these spans, or undefined when it does not fit in 63 bits. */
+/**
+ * The packed order for rows with these spans, or undefined when it does not fit in 63 bits.
+ * The multiplier is the smallest multiple of the event unit above every rank, so the feature side
+ * needs no division: ((event − minEvent) / eventUnit) · mul = (event − minEvent) · (mul / eventUnit).
+ */
 export function packedOrder(st: TieStats): TieOrder | undefined {
   const maxRank = st.minDelta === undefined || st.maxDelta === undefined ? 0n : (st.maxDelta - st.minDelta) / st.deltaUnit + 1n;
   let bits = 0;
   while ((1n << BigInt(bits)) <= maxRank) bits++;
-  const top = ((st.maxEvent - st.minEvent) / st.eventUnit) * (1n << BigInt(bits)) + (1n << BigInt(bits)) - 1n;
-  if (bits > 62 || top > MAX_I64) return undefined;
-  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits, nullCreated: st.nullCreated ?? true };
+  const mul = ((maxRank + st.eventUnit) / st.eventUnit) * st.eventUnit; // smallest multiple of eventUnit > maxRank
+  const top = ((st.maxEvent - st.minEvent) / st.eventUnit) * mul + mul - 1n;
+  if (top > MAX_I64) return undefined;
+  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits, mul, nullCreated: st.nullCreated ?? true };
 }
 
 export interface PitView {
@@ -118,8 +123,12 @@ export function pitQuerySql(spec: PitSpec): Sql {
     return sql`${ident('e')}.${ident(alias)}`;
   };
   const viewKeys = spec.views.map((v) => v.request.view.joinKeys.map((k) => entityKey(k.name, k.type)));
+  // The entity time in epoch µs: computed where used from a timestamp column (cheaper than
+  // carrying one more column through every join's sort); parsed once into a column from text.
+  const textTime = e.columns.find((c) => c.name === ENTITY_TS_COLUMN)?.type.toUpperCase() === 'VARCHAR';
+  const t = textTime ? sql`${ident('e')}.${ident(T)}` : entityTimeMicros(e, 'e');
   const ctes: Sql[] = [
-    sql`${ident('__ps_e')} AS (SELECT ${ident('__ps_src')}.*, ${ident('__ps_src')}.rowid AS ${ident(ROW)}, ${entityTimeMicros(e, '__ps_src')} AS ${ident(T)}${keyCasts.length ? sql`, ${join(keyCasts)}` : sql``} FROM ${ident(e.table)} AS ${ident('__ps_src')})`,
+    sql`${ident('__ps_e')} AS (SELECT ${ident('__ps_src')}.*, ${ident('__ps_src')}.rowid AS ${ident(ROW)}${textTime ? sql`, ${entityTimeMicros(e, '__ps_src')} AS ${ident(T)}` : sql``}${keyCasts.length ? sql`, ${join(keyCasts)}` : sql``} FROM ${ident(e.table)} AS ${ident('__ps_src')})`,
   ];
   const joins: Sql[] = [];
   const selects: Sql[] = e.columns.map((c) => sql`${ident('e')}.${ident(c.name)}`);
@@ -130,7 +139,7 @@ export function pitQuerySql(spec: PitSpec): Sql {
     const f = fAlias(i);
     if (spec.filterByCreatedTimestamp) {
       ctes.push(sql`${ident(f)} AS (${v.featureTable})`);
-      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i, viewKeys[i])})`);
+      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i, viewKeys[i], t)})`);
       joins.push(sql`LEFT JOIN ${ident(jAlias(i))} ON ${ident(jAlias(i))}.${ident(ROW)} = ${ident('e')}.${ident(ROW)}`);
     } else {
       // Only what the join and the output need: the keys, the order column, the event time
@@ -144,13 +153,13 @@ export function pitQuerySql(spec: PitSpec): Sql {
       ];
       ctes.push(sql`${ident(f)} AS (SELECT ${join(cols)} FROM (${v.featureTable}) AS ${ident('__ps_ft')})`);
       const keyEq = view.joinKeys.map((k, j) => sql`${viewKeys[i][j]} = ${ident(f)}.${ident(k.name)}`);
-      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f)], ' AND ')}`);
+      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f, t)], ' AND ')}`);
     }
     const alias = spec.filterByCreatedTimestamp ? jAlias(i) : f;
     for (const feat of v.request.features) {
       const value = sql`${ident(alias)}.${ident(feat.def.name)}`;
       selects.push(ttlUs > 0n
-        ? sql`CASE WHEN ${ident(alias)}.${ident(EV)} >= ${ident('e')}.${ident(T)} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
+        ? sql`CASE WHEN ${ident(alias)}.${ident(EV)} >= ${t} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
         : sql`${value} AS ${ident(feat.outputName)}`);
     }
   });
@@ -177,22 +186,21 @@ function orderColumn(order: TieOrder): Sql | undefined {
   const cr = ident(CR);
   if (order.kind === 'event') return undefined;
   if (order.kind === 'struct') return sql`struct_pack(t := ${ev}, c := coalesce(${cr}, ${MIN_BIGINT}))`;
-  const mul = 1n << BigInt(order.bits);
   const div = (x: Sql, unit: bigint) => (unit === 1n ? x : sql`(${x}) // ${big(unit)}`);
   const rank = order.deltaUnit === 1n
     ? sql`${cr} - ${ev} + ${big(1n - order.minDelta)}`
     : sql`${div(sql`${cr} - ${ev} - ${big(order.minDelta)}`, order.deltaUnit)} + 1`;
   // rank 0 for a NULL created time (the oldest); the COALESCE only when the rows have one.
   const r = order.nullCreated === false ? rank : sql`coalesce(${rank}, 0)`;
-  return sql`(${div(sql`${ev} - ${big(order.minEvent)}`, order.eventUnit)}) * ${big(mul)} + ${r}`;
+  // (event − minEvent) is a multiple of eventUnit (both are event times), and mul of eventUnit.
+  return sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + ${r}`;
 }
 
-function asofInequality(order: TieOrder, f: string): Sql {
-  const t = sql`${ident('e')}.${ident(T)}`;
+function asofInequality(order: TieOrder, f: string, t: Sql): Sql {
   if (order.kind === 'event') return sql`${t} >= ${ident(f)}.${ident(EV)}`;
   const o = sql`${ident(f)}.${ident(ORDER)}`;
   if (order.kind === 'struct') return sql`struct_pack(t := ${t}, c := ${MAX_BIGINT}) >= ${o}`;
-  const mul = 1n << BigInt(order.bits);
+  const mul = order.mul;
   // Entity side: (t, +inf) packed. t is clamped to maxEvent (a later t matches everything) and
   // below minEvent is -1 (matches nothing); in between, (t − minEvent) ≥ 0 so // is a floor.
   const left = sql`CASE WHEN ${t} < ${big(order.minEvent)} THEN -1 ELSE ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} END`;
@@ -200,14 +208,14 @@ function asofInequality(order: TieOrder, f: string): Sql {
 }
 
 /** filterByCreatedTimestamp: running arg_max over feature rows merged with entity rows by visibility time. */
-function windowPlan(v: PitView, i: number, entityKeys: readonly Sql[]): Sql {
+function windowPlan(v: PitView, i: number, entityKeys: readonly Sql[], t: Sql): Sql {
   const view = v.request.view;
   const feats = v.request.features.map((f) => f.def.name);
   const keys = view.joinKeys.map((k) => ident(k.name));
   const keysNotNull = (q: (j: number, name: string) => Sql) => join(view.joinKeys.map((k, j) => sql`${q(j, k.name)} IS NOT NULL`), ' AND ');
   const entitySide = sql`SELECT ${join(view.joinKeys.map((k, j) => sql`${entityKeys[j]} AS ${ident(k.name)}`))},
-      ${ident('e')}.${ident(T)} AS __ps_at, 1 AS __ps_side, ${ident('e')}.${ident(ROW)}, NULL AS __ps_order, NULL AS __ps_val
-    FROM ${ident('__ps_e')} AS ${ident('e')} WHERE ${ident('e')}.${ident(T)} IS NOT NULL AND ${keysNotNull((j) => entityKeys[j])}`;
+      ${t} AS __ps_at, 1 AS __ps_side, ${ident('e')}.${ident(ROW)}, NULL AS __ps_order, NULL AS __ps_val
+    FROM ${ident('__ps_e')} AS ${ident('e')} WHERE ${t} IS NOT NULL AND ${keysNotNull((j) => entityKeys[j])}`;
   const payload = join([sql`${ident(EV)} := ${ident(EV)}`, ...feats.map((n) => sql`${ident(n)} := ${ident(n)}`)]);
   const featureSide = sql`SELECT ${join(keys)},
       greatest(${ident(EV)}, coalesce(${ident(CR)}, ${ident(EV)})) AS __ps_at, 0 AS __ps_side, NULL AS ${ident(ROW)},
