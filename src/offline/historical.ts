@@ -214,18 +214,29 @@ async function tieOrder(session: DuckDBSession, conn: DuckDBConnection, featureT
   return order;
 }
 
+/**
+ * Two steps, the second only when needed: first the spans, whether every event time is a whole
+ * millisecond, and whether a created time is NULL (one modulo per row); packed with event unit
+ * ms (or µs) and delta unit µs, typical data fits. Otherwise the full pass also checks whole
+ * seconds for both and whole milliseconds for created − event, which packs wider spans.
+ */
 async function measureTieOrder(session: DuckDBSession, conn: DuckDBConnection, featureTable: Sql): Promise<TieOrder> {
   const ev = ident(EV);
   const d = sql`(${ident(CR)} - ${ev})`;
   const divides = (x: Sql, unit: number) => sql`coalesce(bool_and(${x} % ${trusted(String(unit))} = 0), TRUE)`;
-  const [r] = await session.all(sql`SELECT min(${ev}) AS e0, max(${ev}) AS e1, min(${d}) AS d0, max(${d}) AS d1,
-    ${divides(ev, 1_000_000)} AS es, ${divides(ev, 1000)} AS ems, ${divides(d, 1_000_000)} AS ds, ${divides(d, 1000)} AS dms,
-    count(*) > count(${ident(CR)}) AS nulls
-    FROM (${featureTable}) AS __ps_stats`, conn);
-  if (r.e0 == null || r.e1 == null) return { kind: 'event' }; // no rows: nothing to break
+  const spans = sql`min(${ev}) AS e0, max(${ev}) AS e1, min(${d}) AS d0, max(${d}) AS d1, count(*) > count(${ident(CR)}) AS nulls`;
   const big = (x: unknown) => (x == null ? undefined : BigInt(x as bigint));
   const unit = (s: unknown, ms: unknown) => (s === true ? 1_000_000n : ms === true ? 1000n : 1n);
-  return packedOrder({ minEvent: big(r.e0)!, maxEvent: big(r.e1)!, eventUnit: unit(r.es, r.ems), minDelta: big(r.d0), maxDelta: big(r.d1), deltaUnit: unit(r.ds, r.dms), nullCreated: r.nulls === true }) ?? { kind: 'struct' };
+  const stats = (r: Record<string, unknown>, eventUnit: bigint, deltaUnit: bigint) =>
+    ({ minEvent: big(r.e0)!, maxEvent: big(r.e1)!, eventUnit, minDelta: big(r.d0), maxDelta: big(r.d1), deltaUnit, nullCreated: r.nulls === true });
+  const [lite] = await session.all(sql`SELECT ${spans}, ${divides(ev, 1000)} AS ems FROM (${featureTable}) AS __ps_stats`, conn);
+  if (lite.e0 == null || lite.e1 == null) return { kind: 'event' }; // no rows: nothing to break
+  const quick = packedOrder(stats(lite, unit(false, lite.ems), 1n));
+  if (quick) return quick;
+  const [r] = await session.all(sql`SELECT ${spans},
+    ${divides(ev, 1_000_000)} AS es, ${divides(ev, 1000)} AS ems, ${divides(d, 1_000_000)} AS ds, ${divides(d, 1000)} AS dms
+    FROM (${featureTable}) AS __ps_stats`, conn);
+  return packedOrder(stats(r, unit(r.es, r.ems), unit(r.ds, r.dms))) ?? { kind: 'struct' };
 }
 
 /** Earliest and latest entity time (µs), which decide whether a materialization covers the request. */
