@@ -40,7 +40,16 @@ import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
  */
 export type TieOrder =
   | { kind: 'event' }
-  | { kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number; mul: bigint; nullCreated?: boolean }
+  | {
+      kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number; mul: bigint; nullCreated?: boolean;
+      /**
+       * Set when the spans were guessed (Parquet footers and a sample) rather than measured: the
+       * order column then checks every row against them (event time in [minEvent, maxEvent] and a
+       * multiple of eventUnit, created − event in [minDelta, maxDelta]) and fails the query with
+       * `TIE_GUESS_FAILED` when one does not fit, so a wrong guess can never give a wrong row.
+       */
+      guard?: { maxDelta: bigint };
+    }
   | { kind: 'struct' };
 
 /** What `packedOrder` needs to know about a view's rows (µs; deltas absent when no created time). */
@@ -72,6 +81,29 @@ export function packedOrder(st: TieStats): TieOrder | undefined {
   const top = ((st.maxEvent - st.minEvent) / st.eventUnit) * mul + mul - 1n;
   if (top > MAX_I64) return undefined;
   return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits, mul, nullCreated: st.nullCreated ?? true };
+}
+
+/** In the error a guessed tie order raises when a row does not fit it (see `TieOrder`). */
+export const TIE_GUESS_FAILED = 'pitstop: guessed tie order does not fit the rows';
+
+/**
+ * A packed order from spans that were guessed, not measured: the event range as given, created −
+ * event anywhere in the widest window around [minDelta, maxDelta] that still packs beside it (at
+ * least the given one; undefined when even that does not fit). Every row is checked at run time.
+ */
+export function guardedPackedOrder(st: { minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; maxDelta: bigint }): TieOrder | undefined {
+  const slots = (st.maxEvent - st.minEvent) / st.eventUnit + 1n;
+  // Largest mul (a multiple of eventUnit) with slots · mul − 1 ≤ MAX_I64; ranks 0..mul − 1.
+  const mul = ((MAX_I64 + 1n) / slots / st.eventUnit) * st.eventUnit;
+  const width = st.maxDelta - st.minDelta + 1n; // ranks needed for the given window (1..width)
+  if (mul <= width) return undefined;
+  // Widen the window evenly on both sides within the ranks left (rank 0 stays NULL's).
+  const spare = mul - 1n - width;
+  const minDelta = st.minDelta - spare / 2n;
+  const maxDelta = minDelta + mul - 2n; // ranks 1..mul − 1
+  let bits = 0;
+  while ((1n << BigInt(bits)) < mul) bits++;
+  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta, deltaUnit: 1n, bits, mul, nullCreated: true, guard: { maxDelta } };
 }
 
 export interface PitView {
@@ -193,7 +225,14 @@ function orderColumn(order: TieOrder): Sql | undefined {
   // rank 0 for a NULL created time (the oldest); the COALESCE only when the rows have one.
   const r = order.nullCreated === false ? rank : sql`coalesce(${rank}, 0)`;
   // (event − minEvent) is a multiple of eventUnit (both are event times), and mul of eventUnit.
-  return sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + ${r}`;
+  const packed = sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + ${r}`;
+  if (!order.guard) return packed;
+  const fits = [
+    sql`${ev} BETWEEN ${big(order.minEvent)} AND ${big(order.maxEvent)}`,
+    ...(order.eventUnit === 1n ? [] : [sql`(${ev} - ${big(order.minEvent)}) % ${big(order.eventUnit)} = 0`]),
+    sql`(${cr} IS NULL OR ${cr} - ${ev} BETWEEN ${big(order.minDelta)} AND ${big(order.guard.maxDelta)})`,
+  ];
+  return sql`CASE WHEN ${join(fits, ' AND ')} THEN ${packed} ELSE error(${literal(TIE_GUESS_FAILED)}) END`;
 }
 
 function asofInequality(order: TieOrder, f: string, t: Sql): Sql {

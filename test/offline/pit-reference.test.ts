@@ -185,7 +185,7 @@ describe('tie-break orders', () => {
       [2, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 6],
     ]);
     const snap = buildSnapshot({ views: [{ name: 'ranks', entities: driverEntity, source: { path: 'data/ranks.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }] });
-    const job = await store.historical(snap, { entities: { sql: "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00:00'), (2, TIMESTAMP '2024-01-01 00:00:00'), (1, TIMESTAMP '2023-12-31 23:59:59')) t(driver_id, event_timestamp)" }, features: ['ranks:v'] });
+    const job = await store.historical(snap, { entities: { sql: "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00:00'), (2, TIMESTAMP '2024-01-01 00:00:00'), (1, TIMESTAMP '2023-12-31 23:59:59')) t(driver_id, event_timestamp)" }, features: ['ranks:v'], tieOrder: 'measure' });
     expect(job.explain()).toContain('* CAST(4::BIGINT AS BIGINT) + CAST(3::BIGINT AS BIGINT)'); // packed, multiplier 4
     const rows = (await job.toTable()).toArray().map((r) => r.toJSON().v);
     await job.close();
