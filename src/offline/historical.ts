@@ -116,7 +116,11 @@ export class HistoricalJob {
       const batches = toRecordBatches(result, arrowCols, options.batchRows ?? DEFAULT_BATCH_ROWS)[Symbol.asyncIterator]();
       return { it: batches, head: await batches.next() }; // the first batch comes after all rows are joined
     });
-    for (let n = head; !n.done; n = await it.next()) yield n.value;
+    try {
+      for (let n = head; !n.done; n = await it.next()) yield n.value;
+    } finally {
+      await it.return?.(undefined); // a consumer that stops early ends the inner stream too
+    }
   }
 
   /** The whole result as one apache-arrow Table (collects in memory: use `writeFile` for big ones). */
@@ -293,14 +297,20 @@ async function guessTieOrder(session: DuckDBSession, conn: DuckDBConnection, fea
   if (rows.kind !== 'source' || rows.format !== 'parquet' || spec.pushLogFiles?.length || spec.rangeUs) return undefined;
   const evCol = rows.columns.find((c) => c.name === view.source.timestampField);
   if (!evCol || !evCol.type.toUpperCase().startsWith('TIMESTAMP')) return undefined;
-  const [meta] = await session.all(sql`SELECT epoch_us(min(CAST(stats_min_value AS TIMESTAMPTZ))) AS e0, epoch_us(max(CAST(stats_max_value AS TIMESTAMPTZ))) AS e1,
-      count(*) AS n, count(stats_min_value) AS n0, count(stats_max_value) AS n1
-    FROM parquet_metadata([${join([...rows.files])}]) WHERE path_in_schema = ${evCol.name}`, conn);
-  if (meta.e0 == null || meta.e1 == null || Number(meta.n) === 0 || meta.n !== meta.n0 || meta.n !== meta.n1) return undefined;
   const ev = ident(EV);
   const d = sql`(${ident(CR)} - ${ev})`;
-  const [sample] = await session.all(sql`SELECT min(${d}) AS d0, max(${d}) AS d1, coalesce(bool_and(${ev} % 1000 = 0), TRUE) AS ems
-    FROM (SELECT ${ev}, ${ident(CR)} FROM (${featureTable}) AS __ps_ft LIMIT 65536) AS __ps_sample`, conn);
+  let meta: Record<string, unknown>;
+  let sample: Record<string, unknown>;
+  try {
+    [meta] = await session.all(sql`SELECT epoch_us(min(CAST(stats_min_value AS TIMESTAMPTZ))) AS e0, epoch_us(max(CAST(stats_max_value AS TIMESTAMPTZ))) AS e1,
+        count(*) AS n, count(stats_min_value) AS n0, count(stats_max_value) AS n1
+      FROM parquet_metadata([${join([...rows.files])}]) WHERE path_in_schema = ${evCol.name}`, conn);
+    if (meta.e0 == null || meta.e1 == null || Number(meta.n) === 0 || meta.n !== meta.n0 || meta.n !== meta.n1) return undefined;
+    [sample] = await session.all(sql`SELECT min(${d}) AS d0, max(${d}) AS d1, coalesce(bool_and(${ev} % 1000 = 0), TRUE) AS ems
+      FROM (SELECT ${ev}, ${ident(CR)} FROM (${featureTable}) AS __ps_ft LIMIT 65536) AS __ps_sample`, conn);
+  } catch {
+    return undefined; // footers without usable statistics, or a sample that fails: measure (which names any real problem)
+  }
   const eventUnit = sample.ems === true ? 1000n : 1n;
   const e0 = BigInt(meta.e0 as bigint);
   const e1 = BigInt(meta.e1 as bigint);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import path from 'node:path';
 import type { DuckDBOfflineStore } from '../../src/offline/duckdb-offline-store.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
-import { tempDir, writeBulk, writeTable } from './support/data.ts';
+import { readTable, tempDir, writeBulk, writeTable } from './support/data.ts';
 import { TIE_GUESS_FAILED } from '../../src/offline/pit-query.ts';
 import { openStore, plain, retrieveRows } from './support/retrieve.ts';
 
@@ -58,6 +58,18 @@ it('a guess the sample did not contradict but a later row does: measured and run
   expect(got).toEqual([2, 0]);
   expect(job.explain()).not.toContain(TIE_GUESS_FAILED); // measured after the guess failed
   await job.close();
+  // The same through a file (COPY): a fresh store guesses again, fails, measures, writes once.
+  const fresh = await openStore(tmp.dir);
+  try {
+    const out = path.join(tmp.dir, 'g-out.parquet');
+    const job2 = await fresh.historical(gsnap, { entities, features: ['g:v'] });
+    expect(job2.explain()).toContain(TIE_GUESS_FAILED);
+    expect(await job2.writeFile(out)).toBe(2);
+    await job2.close();
+    expect((await readTable(out)).map((r) => Number(r.v))).toEqual([2, 0]);
+  } finally {
+    await fresh.close();
+  }
   // The measured order is remembered: the next retrieval neither guesses nor measures.
   const again = await store.historical(gsnap, { entities, features: ['g:v'] });
   expect(again.explain()).not.toContain(TIE_GUESS_FAILED);
