@@ -1,13 +1,12 @@
 /**
  * Profiling aid for the offline PIT join (not a benchmark: no floor, prints what it measured).
  *
- *   npx tsx bench/offline-profile.ts [--quick] [--sql] [--analyze] [--phases] [--runs=N]
+ *   npx tsx bench/offline-profile.ts [--quick] [--sql] [--analyze] [--runs=N]
  *
  * Uses the data `npm run bench:offline` generated (bench/data/<size>/). `--sql` prints the
- * generated query; `--phases` times the preparation (entity load, tie statistics) apart from the
- * join; `--analyze` prints DuckDB's EXPLAIN ANALYZE of the join (to bench/data/out/profile.txt).
+ * generated query; each run times the preparation (entity load, tie order, plan) apart from the
+ * join; `--analyze` writes DuckDB's query-tree profile of the join to bench/data/out/profile.txt.
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBOfflineStore } from '../src/offline/duckdb-offline-store.ts';
@@ -62,4 +61,3 @@ for (let i = 0; i < RUNS; i++) {
   await job.close();
 }
 await store.close();
-writeFileSync(path.join(outDir, '.profile-done'), '');
