@@ -11,9 +11,7 @@ import { DuckDBPushLog } from '../materialize/duckdb-push-log.ts';
 import type { PushLog } from '../materialize/push.ts';
 export { readPushFile } from '../materialize/push-file.ts';
 export { lookupOnline } from '../online/lookup.ts';
-import { DuckDBOfflineStore } from '../offline/duckdb-offline-store.ts';
 import type { OfflineReader } from '../offline/ports.ts';
-import { sql } from '../offline/sql.ts';
 import { materialize as materializeViews, materializeIncremental as materializeViewsIncremental, type RowEstimator } from '../materialize/materialize.ts';
 // Materialization and push logic, for the CLI (which reaches everything through app/).
 export { selectViews } from '../materialize/materialize.ts';
@@ -24,29 +22,14 @@ export type OnlineStore = OnlineReader & OnlineWriter;
 
 /**
  * The offline reader with a row estimate for progress ETAs (the optional `RowEstimator` port
- * method). A reader that has its own `estimateRows` is used as is. For the DuckDB offline store,
- * until it offers one, the estimate is `count(*)` over its `readLatestSql` query on a connection
- * of its own: DuckDB prunes the feature columns, so it reads join keys and timestamps only, but it
- * does rank them (a second, narrower pass over the range). Materialization never waits for it
- * longer than `estimateWaitMs`; a later answer still gives the bar its total and ETA.
+ * method). The DuckDB offline store has its own `estimateRows` (a distinct count of the entity
+ * keys with an event in the range: join keys and timestamps only, no ranking), so every reader is
+ * used as is; kept so callers need not know which readers estimate. Materialization never waits
+ * for the estimate longer than `estimateWaitMs`; a later answer still gives the bar its total
+ * and ETA.
  */
 export function withRowEstimate(offline: OfflineReader): OfflineReader & Partial<RowEstimator> {
-  if (typeof (offline as Partial<RowEstimator>).estimateRows === 'function' || !(offline instanceof DuckDBOfflineStore)) return offline;
-  const store = offline;
-  return {
-    readLatest: (view, range, options) => store.readLatest(view, range, options),
-    close: () => store.close(),
-    async estimateRows(view, range) {
-      const { query } = await store.readLatestSql(view, range);
-      const conn = await store.session.connect();
-      try {
-        const [row] = await store.session.all(sql`SELECT count(*) AS n FROM (${query}) AS __ps_estimate`, conn);
-        return Number(row.n);
-      } finally {
-        conn.closeSync();
-      }
-    },
-  };
+  return offline;
 }
 
 /** `materialize` (src/materialize) with the offline reader's row estimate wired in (see `withRowEstimate`). */

@@ -34,6 +34,7 @@ export const ERROR_CATALOG = {
   ENTITY_TABLE_INVALID: { code: 'INVALID_ARGUMENT', description: 'The entity table lacks a join key or event_timestamp column, or a column has the wrong type.' },
   SOURCE_UNREADABLE: { code: 'FAILED_PRECONDITION', description: 'A source or offline file cannot be read.' },
   OFFLINE_QUERY_FAILED: { code: 'INTERNAL', description: 'DuckDB failed while running an offline query.' },
+  MATERIALIZATION_LOCKED: { code: 'ABORTED', description: 'Another materialize-offline run holds the lock of this view version (the message names the lock file, pid and start time); nothing was changed.' },
 
   // --- online store, materialization and push ---
   ONLINE_STORE_UNAVAILABLE: { code: 'UNAVAILABLE', description: 'The online store cannot be reached or failed; the call may be retried.' },

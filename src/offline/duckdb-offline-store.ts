@@ -26,8 +26,8 @@ export class DuckDBOfflineStore implements OfflineReader {
     return new DuckDBOfflineStore(session, { repoDir: options.repoDir, offlineDataDir: options.offlineDataDir });
   }
 
-  /** The SQL `readLatest` runs, and where its rows come from (for tests and `explain`). */
-  async readLatestSql(view: FeatureViewVersion, range: TimeRange): Promise<{ query: Sql; origin: string }> {
+  /** Where `readLatest` over `range` reads from: the feature table restricted to [start, end). */
+  private async latestRows(view: FeatureViewVersion, range: TimeRange): Promise<{ table: Sql; origin: string }> {
     const startUs = BigInt(range.startMs) * 1000n;
     const endUs = BigInt(range.endMs) * 1000n;
     const plan = await planFeatureRows(this.session, this.locations, view, {
@@ -35,6 +35,12 @@ export class DuckDBOfflineStore implements OfflineReader {
       rangeUs: { start: startUs, end: endUs },
       latestOnly: true, // only each (keys, event time) group's winner can be the latest row
     });
+    return { table: featureTableSql(plan.spec), origin: plan.origin };
+  }
+
+  /** The SQL `readLatest` runs, and where its rows come from (for tests and `explain`). */
+  async readLatestSql(view: FeatureViewVersion, range: TimeRange): Promise<{ query: Sql; origin: string }> {
+    const { table, origin } = await this.latestRows(view, range);
     const keys = join(view.joinKeys.map((k) => ident(k.name)));
     const cols: Sql[] = [
       ...view.joinKeys.map((k) => ident(k.name)),
@@ -44,9 +50,36 @@ export class DuckDBOfflineStore implements OfflineReader {
     ];
     // Latest per key: largest event time, then largest created time (NULL created is oldest).
     const query = sql`SELECT ${join(cols)}
-FROM (${featureTableSql(plan.spec)}) AS __ps_ft
+FROM (${table}) AS __ps_ft
 QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ident(EV)} DESC, ${ident(CR)} DESC NULLS LAST) = 1`;
-    return { query, origin: plan.origin };
+    return { query, origin };
+  }
+
+  /**
+   * The query `estimateRows` runs: the number of distinct entity keys with an event in the range,
+   * which is exactly how many rows `readLatest` yields. It reads the join keys and the event time
+   * only (DuckDB prunes the rest) and needs no ranking.
+   */
+  async estimateRowsSql(view: FeatureViewVersion, range: TimeRange): Promise<Sql> {
+    const { table } = await this.latestRows(view, range);
+    const keys = join(view.joinKeys.map((k) => ident(k.name)));
+    return sql`SELECT count(*) AS n FROM (SELECT DISTINCT ${keys} FROM (${table}) AS __ps_ft) AS __ps_keys`;
+  }
+
+  /**
+   * How many rows `readLatest(view, range)` will yield: the materialize layer's optional
+   * `RowEstimator` port method (progress totals and ETAs). Runs on a connection of its own, so it
+   * may run beside a `readLatest` stream.
+   */
+  async estimateRows(view: FeatureViewVersion, range: TimeRange): Promise<number> {
+    const query = await this.estimateRowsSql(view, range);
+    const conn = await this.session.connect();
+    try {
+      const [row] = await this.session.all(query, conn);
+      return Number(row.n);
+    } finally {
+      conn.closeSync();
+    }
   }
 
   async *readLatest(view: FeatureViewVersion, range: TimeRange, options: { batchRows?: number } = {}): AsyncIterable<RecordBatch> {

@@ -25,6 +25,7 @@ import { describeSource, sourcePath, type OfflineLocations } from './feature-row
 import {
   addInterval, materializedDir, readManifest, sourceStamp, writeManifest, MANIFEST_FORMAT_VERSION, type Interval,
 } from './materialization-manifest.ts';
+import { acquireMaterializationLock } from './materialization-lock.ts';
 import { ident, literal, sql } from './sql.ts';
 
 export interface MaterializeOfflineRange {
@@ -53,6 +54,16 @@ export async function materializeOffline(session: DuckDBSession, loc: OfflineLoc
   }
   const dir = materializedDir(loc.offlineDataDir, view);
   mkdirSync(dir, { recursive: true });
+  // One run per view version at a time: taken before anything is read or written, held to the end.
+  const lock = acquireMaterializationLock(dir, `materialize-offline ${view.name}@${view.version}`);
+  try {
+    return await materializeLocked(session, loc, view, range, dir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function materializeLocked(session: DuckDBSession, loc: OfflineLocations, view: FeatureViewVersion, range: MaterializeOfflineRange, dir: string): Promise<MaterializeOfflineResult> {
   const { files, columns } = await describeSource(session, loc, view);
   const stamp = sourceStamp(files);
   const previous = readManifest(loc.offlineDataDir, view);

@@ -23,7 +23,7 @@
 import { PitstopError } from '../core/errors.ts';
 import { duckdbType } from '../core/feature-types.ts';
 import type { ViewRequest } from '../registry/resolve.ts';
-import { entityTimeMicros, type EntityTable } from './entity-table.ts';
+import { ENTITY_TS_COLUMN, entityTimeMicros, type EntityTable } from './entity-table.ts';
 import { CR, EV, RESERVED_PREFIX } from './feature-table.ts';
 import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
 
@@ -40,7 +40,16 @@ import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
  */
 export type TieOrder =
   | { kind: 'event' }
-  | { kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number }
+  | {
+      kind: 'packed'; minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; deltaUnit: bigint; bits: number; mul: bigint; nullCreated?: boolean;
+      /**
+       * Set when the spans were guessed (Parquet footers and a sample) rather than measured: the
+       * order column then checks every row against them (event time in [minEvent, maxEvent] and a
+       * multiple of eventUnit, created − event in [minDelta, maxDelta]) and fails the query with
+       * `TIE_GUESS_FAILED` when one does not fit, so a wrong guess can never give a wrong row.
+       */
+      guard?: { maxDelta: bigint };
+    }
   | { kind: 'struct' };
 
 /** What `packedOrder` needs to know about a view's rows (µs; deltas absent when no created time). */
@@ -53,18 +62,48 @@ export interface TieStats {
   maxDelta?: bigint;
   /** Largest of 1 s, 1 ms, 1 µs (in µs) that divides every created − event. */
   deltaUnit: bigint;
+  /** Whether some row has a NULL created time (unknown: assume so). */
+  nullCreated?: boolean;
 }
 
 const MAX_I64 = 9_223_372_036_854_775_807n;
 
-/** The packed order for rows with these spans, or undefined when it does not fit in 63 bits. */
+/**
+ * The packed order for rows with these spans, or undefined when it does not fit in 63 bits.
+ * The multiplier is the smallest multiple of the event unit above every rank, so the feature side
+ * needs no division: ((event − minEvent) / eventUnit) · mul = (event − minEvent) · (mul / eventUnit).
+ */
 export function packedOrder(st: TieStats): TieOrder | undefined {
   const maxRank = st.minDelta === undefined || st.maxDelta === undefined ? 0n : (st.maxDelta - st.minDelta) / st.deltaUnit + 1n;
   let bits = 0;
   while ((1n << BigInt(bits)) <= maxRank) bits++;
-  const top = ((st.maxEvent - st.minEvent) / st.eventUnit) * (1n << BigInt(bits)) + (1n << BigInt(bits)) - 1n;
-  if (bits > 62 || top > MAX_I64) return undefined;
-  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits };
+  const mul = ((maxRank + st.eventUnit) / st.eventUnit) * st.eventUnit; // smallest multiple of eventUnit > maxRank
+  const top = ((st.maxEvent - st.minEvent) / st.eventUnit) * mul + mul - 1n;
+  if (top > MAX_I64) return undefined;
+  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta: st.minDelta ?? 0n, deltaUnit: st.deltaUnit, bits, mul, nullCreated: st.nullCreated ?? true };
+}
+
+/** In the error a guessed tie order raises when a row does not fit it (see `TieOrder`). */
+export const TIE_GUESS_FAILED = 'pitstop: guessed tie order does not fit the rows';
+
+/**
+ * A packed order from spans that were guessed, not measured: the event range as given, created −
+ * event anywhere in the widest window around [minDelta, maxDelta] that still packs beside it (at
+ * least the given one; undefined when even that does not fit). Every row is checked at run time.
+ */
+export function guardedPackedOrder(st: { minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; maxDelta: bigint }): TieOrder | undefined {
+  const slots = (st.maxEvent - st.minEvent) / st.eventUnit + 1n;
+  // Largest mul (a multiple of eventUnit) with slots · mul − 1 ≤ MAX_I64; ranks 0..mul − 1.
+  const mul = ((MAX_I64 + 1n) / slots / st.eventUnit) * st.eventUnit;
+  const width = st.maxDelta - st.minDelta + 1n; // ranks needed for the given window (1..width)
+  if (mul <= width) return undefined;
+  // Widen the window evenly on both sides within the ranks left (rank 0 stays NULL's).
+  const spare = mul - 1n - width;
+  const minDelta = st.minDelta - spare / 2n;
+  const maxDelta = minDelta + mul - 2n; // ranks 1..mul − 1
+  let bits = 0;
+  while ((1n << BigInt(bits)) < mul) bits++;
+  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta, deltaUnit: 1n, bits, mul, nullCreated: true, guard: { maxDelta } };
 }
 
 export interface PitView {
@@ -83,10 +122,11 @@ export interface PitSpec {
 
 const ROW = '__ps_row';
 const T = '__ps_t';
+const ORDER = '__ps_o';
 const MAX_BIGINT = trusted('9223372036854775807');
 const MIN_BIGINT = trusted('(-9223372036854775807)');
 
-const keyAlias = (i: number, j: number) => `__ps_k${i}_${j}`;
+const keyAlias = (i: number) => `__ps_k${i}`;
 const fAlias = (i: number) => `__ps_f${i}`;
 const jAlias = (i: number) => `__ps_j${i}`;
 export function outputColumns(spec: PitSpec): string[] {
@@ -96,33 +136,62 @@ export function outputColumns(spec: PitSpec): string[] {
 export function pitQuerySql(spec: PitSpec): Sql {
   checkNames(spec);
   const e = spec.entity;
-  const keyCasts = spec.views.flatMap((v, i) =>
-    v.request.view.joinKeys.map((k, j) => sql`CAST(${ident('__ps_src')}.${ident(k.name)} AS ${trusted(duckdbType(k.type))}) AS ${ident(keyAlias(i, j))}`),
-  );
+  // Join keys on the entity side: the entity column itself when it already has the declared
+  // type, else one cast column per (column, type), shared by the views that join on it. Every
+  // column of `__ps_e` is carried through each ASOF join's sort, so fewer is cheaper.
+  const keyCasts: Sql[] = [];
+  const castAliases = new Map<string, string>();
+  const entityKey = (name: string, type: Parameters<typeof duckdbType>[0]): Sql => {
+    const target = duckdbType(type);
+    const col = e.columns.find((c) => c.name === name);
+    if (col && col.type.toUpperCase() === target.toUpperCase()) return sql`${ident('e')}.${ident(name)}`;
+    const id = `${name}\u0000${target}`;
+    let alias = castAliases.get(id);
+    if (alias === undefined) {
+      alias = keyAlias(castAliases.size);
+      castAliases.set(id, alias);
+      keyCasts.push(sql`CAST(${ident('__ps_src')}.${ident(name)} AS ${trusted(target)}) AS ${ident(alias)}`);
+    }
+    return sql`${ident('e')}.${ident(alias)}`;
+  };
+  const viewKeys = spec.views.map((v) => v.request.view.joinKeys.map((k) => entityKey(k.name, k.type)));
+  // The entity time in epoch µs: computed where used from a timestamp column (cheaper than
+  // carrying one more column through every join's sort); parsed once into a column from text.
+  const textTime = e.columns.find((c) => c.name === ENTITY_TS_COLUMN)?.type.toUpperCase() === 'VARCHAR';
+  const t = textTime ? sql`${ident('e')}.${ident(T)}` : entityTimeMicros(e, 'e');
   const ctes: Sql[] = [
-    sql`${ident('__ps_e')} AS (SELECT ${ident('__ps_src')}.*, ${ident('__ps_src')}.rowid AS ${ident(ROW)}, ${entityTimeMicros(e, '__ps_src')} AS ${ident(T)}${keyCasts.length ? sql`, ${join(keyCasts)}` : sql``} FROM ${ident(e.table)} AS ${ident('__ps_src')})`,
+    sql`${ident('__ps_e')} AS (SELECT ${ident('__ps_src')}.*, ${ident('__ps_src')}.rowid AS ${ident(ROW)}${textTime ? sql`, ${entityTimeMicros(e, '__ps_src')} AS ${ident(T)}` : sql``}${keyCasts.length ? sql`, ${join(keyCasts)}` : sql``} FROM ${ident(e.table)} AS ${ident('__ps_src')})`,
   ];
   const joins: Sql[] = [];
   const selects: Sql[] = e.columns.map((c) => sql`${ident('e')}.${ident(c.name)}`);
 
   spec.views.forEach((v, i) => {
     const view = v.request.view;
-    ctes.push(sql`${ident(fAlias(i))} AS (${v.featureTable})`);
     const ttlUs = BigInt(view.ttlMs) * 1000n;
+    const f = fAlias(i);
     if (spec.filterByCreatedTimestamp) {
-      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i)})`);
+      ctes.push(sql`${ident(f)} AS (${v.featureTable})`);
+      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i, viewKeys[i], t)})`);
       joins.push(sql`LEFT JOIN ${ident(jAlias(i))} ON ${ident(jAlias(i))}.${ident(ROW)} = ${ident('e')}.${ident(ROW)}`);
     } else {
-      const f = fAlias(i);
-      const keyEq = view.joinKeys.map((k, j) => sql`${ident('e')}.${ident(keyAlias(i, j))} = ${ident(f)}.${ident(k.name)}`);
-      const ineq = asofInequality(v.order, f);
-      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, ineq], ' AND ')}`);
+      // Only what the join and the output need: the keys, the order column, the event time
+      // when a ttl is checked on it, and the requested features.
+      const order = orderColumn(v.order);
+      const cols: Sql[] = [
+        ...view.joinKeys.map((k) => ident(k.name)),
+        ...(order ? [sql`${order} AS ${ident(ORDER)}`] : []),
+        ...(ttlUs > 0n || !order ? [ident(EV)] : []),
+        ...uniqueFeatures(v).map((n) => ident(n)),
+      ];
+      ctes.push(sql`${ident(f)} AS (SELECT ${join(cols)} FROM (${v.featureTable}) AS ${ident('__ps_ft')})`);
+      const keyEq = view.joinKeys.map((k, j) => sql`${viewKeys[i][j]} = ${ident(f)}.${ident(k.name)}`);
+      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f, t)], ' AND ')}`);
     }
-    const alias = spec.filterByCreatedTimestamp ? jAlias(i) : fAlias(i);
+    const alias = spec.filterByCreatedTimestamp ? jAlias(i) : f;
     for (const feat of v.request.features) {
       const value = sql`${ident(alias)}.${ident(feat.def.name)}`;
       selects.push(ttlUs > 0n
-        ? sql`CASE WHEN ${ident(alias)}.${ident(EV)} >= ${ident('e')}.${ident(T)} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
+        ? sql`CASE WHEN ${ident(alias)}.${ident(EV)} >= ${t} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
         : sql`${value} AS ${ident(feat.outputName)}`);
     }
   });
@@ -134,30 +203,58 @@ ${join(joins, '\n')}
 ORDER BY ${ident('e')}.${ident(ROW)}`;
 }
 
-function asofInequality(order: TieOrder, f: string): Sql {
-  const t = sql`${ident('e')}.${ident(T)}`;
-  const ev = sql`${ident(f)}.${ident(EV)}`;
-  const cr = sql`${ident(f)}.${ident(CR)}`;
-  if (order.kind === 'event') return sql`${t} >= ${ev}`;
-  if (order.kind === 'struct') return sql`struct_pack(t := ${t}, c := ${MAX_BIGINT}) >= struct_pack(t := ${ev}, c := coalesce(${cr}, ${MIN_BIGINT}))`;
-  const mul = 1n << BigInt(order.bits);
-  const big = (x: bigint) => sql`CAST(${x} AS BIGINT)`;
+function uniqueFeatures(v: PitView): string[] {
+  return [...new Set(v.request.features.map((f) => f.def.name))];
+}
+
+const big = (x: bigint) => sql`CAST(${x} AS BIGINT)`;
+
+/**
+ * The feature side of the ASOF inequality, computed once per feature row in the view's CTE
+ * (undefined: the event time column itself).
+ */
+function orderColumn(order: TieOrder): Sql | undefined {
+  const ev = ident(EV);
+  const cr = ident(CR);
+  if (order.kind === 'event') return undefined;
+  if (order.kind === 'struct') return sql`struct_pack(t := ${ev}, c := coalesce(${cr}, ${MIN_BIGINT}))`;
+  const div = (x: Sql, unit: bigint) => (unit === 1n ? x : sql`(${x}) // ${big(unit)}`);
+  const rank = order.deltaUnit === 1n
+    ? sql`${cr} - ${ev} + ${big(1n - order.minDelta)}`
+    : sql`${div(sql`${cr} - ${ev} - ${big(order.minDelta)}`, order.deltaUnit)} + 1`;
+  // rank 0 for a NULL created time (the oldest); the COALESCE only when the rows have one.
+  const r = order.nullCreated === false ? rank : sql`coalesce(${rank}, 0)`;
+  // (event − minEvent) is a multiple of eventUnit (both are event times), and mul of eventUnit.
+  const packed = sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + ${r}`;
+  if (!order.guard) return packed;
+  const fits = [
+    sql`${ev} BETWEEN ${big(order.minEvent)} AND ${big(order.maxEvent)}`,
+    ...(order.eventUnit === 1n ? [] : [sql`(${ev} - ${big(order.minEvent)}) % ${big(order.eventUnit)} = 0`]),
+    sql`(${cr} IS NULL OR ${cr} - ${ev} BETWEEN ${big(order.minDelta)} AND ${big(order.guard.maxDelta)})`,
+  ];
+  return sql`CASE WHEN ${join(fits, ' AND ')} THEN ${packed} ELSE error(${literal(TIE_GUESS_FAILED)}) END`;
+}
+
+function asofInequality(order: TieOrder, f: string, t: Sql): Sql {
+  if (order.kind === 'event') return sql`${t} >= ${ident(f)}.${ident(EV)}`;
+  const o = sql`${ident(f)}.${ident(ORDER)}`;
+  if (order.kind === 'struct') return sql`struct_pack(t := ${t}, c := ${MAX_BIGINT}) >= ${o}`;
+  const mul = order.mul;
   // Entity side: (t, +inf) packed. t is clamped to maxEvent (a later t matches everything) and
   // below minEvent is -1 (matches nothing); in between, (t − minEvent) ≥ 0 so // is a floor.
   const left = sql`CASE WHEN ${t} < ${big(order.minEvent)} THEN -1 ELSE ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} END`;
-  const right = sql`((${ev} - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + CASE WHEN ${cr} IS NULL THEN 0 ELSE (${cr} - ${ev} - ${big(order.minDelta)}) // ${big(order.deltaUnit)} + 1 END`;
-  return sql`${left} >= ${right}`;
+  return sql`${left} >= ${o}`;
 }
 
 /** filterByCreatedTimestamp: running arg_max over feature rows merged with entity rows by visibility time. */
-function windowPlan(v: PitView, i: number): Sql {
+function windowPlan(v: PitView, i: number, entityKeys: readonly Sql[], t: Sql): Sql {
   const view = v.request.view;
   const feats = v.request.features.map((f) => f.def.name);
   const keys = view.joinKeys.map((k) => ident(k.name));
   const keysNotNull = (q: (j: number, name: string) => Sql) => join(view.joinKeys.map((k, j) => sql`${q(j, k.name)} IS NOT NULL`), ' AND ');
-  const entitySide = sql`SELECT ${join(view.joinKeys.map((k, j) => sql`${ident(keyAlias(i, j))} AS ${ident(k.name)}`))},
-      ${ident(T)} AS __ps_at, 1 AS __ps_side, ${ident(ROW)}, NULL AS __ps_order, NULL AS __ps_val
-    FROM ${ident('__ps_e')} WHERE ${ident(T)} IS NOT NULL AND ${keysNotNull((j) => ident(keyAlias(i, j)))}`;
+  const entitySide = sql`SELECT ${join(view.joinKeys.map((k, j) => sql`${entityKeys[j]} AS ${ident(k.name)}`))},
+      ${t} AS __ps_at, 1 AS __ps_side, ${ident('e')}.${ident(ROW)}, NULL AS __ps_order, NULL AS __ps_val
+    FROM ${ident('__ps_e')} AS ${ident('e')} WHERE ${t} IS NOT NULL AND ${keysNotNull((j) => entityKeys[j])}`;
   const payload = join([sql`${ident(EV)} := ${ident(EV)}`, ...feats.map((n) => sql`${ident(n)} := ${ident(n)}`)]);
   const featureSide = sql`SELECT ${join(keys)},
       greatest(${ident(EV)}, coalesce(${ident(CR)}, ${ident(EV)})) AS __ps_at, 0 AS __ps_side, NULL AS ${ident(ROW)},

@@ -173,18 +173,20 @@ describe('edges', () => {
 describe('tie-break orders', () => {
   it('the row with the top created rank wins at exactly its event time (packed order edge)', async () => {
     const at = (f: string) => path.join(tmp.dir, 'data', f);
-    // created − event ∈ {0, 1, 2} s: ranks 1..3 (0 is NULL) fill the 2 bits exactly.
+    // created − event ∈ {0, 1, 2} µs: ranks 1..3 (0 is NULL); driver 3's event time at 1 µs makes
+    // the event unit 1 µs, so the multiplier is exactly 4 and the entity side's top (+3) is the top rank.
     await writeTable(at('ranks.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [3, '2024-01-01 00:00:00.000001', null, 9],
       [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1],
-      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:02', 3],
-      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:01', 2],
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00.000002', 3],
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00.000001', 2],
       [1, '2024-01-01 00:00:00', null, 0],
       [2, '2024-01-01 00:00:00', null, 5],
       [2, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 6],
     ]);
     const snap = buildSnapshot({ views: [{ name: 'ranks', entities: driverEntity, source: { path: 'data/ranks.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }] });
-    const job = await store.historical(snap, { entities: { sql: "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00:00'), (2, TIMESTAMP '2024-01-01 00:00:00'), (1, TIMESTAMP '2023-12-31 23:59:59')) t(driver_id, event_timestamp)" }, features: ['ranks:v'] });
-    expect(job.explain()).toContain('* CAST(4::BIGINT AS BIGINT) + CAST(3::BIGINT AS BIGINT)'); // packed, 2 bits
+    const job = await store.historical(snap, { entities: { sql: "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00:00'), (2, TIMESTAMP '2024-01-01 00:00:00'), (1, TIMESTAMP '2023-12-31 23:59:59')) t(driver_id, event_timestamp)" }, features: ['ranks:v'], tieOrder: 'measure' });
+    expect(job.explain()).toContain('* CAST(4::BIGINT AS BIGINT) + CAST(3::BIGINT AS BIGINT)'); // packed, multiplier 4
     const rows = (await job.toTable()).toArray().map((r) => r.toJSON().v);
     await job.close();
     expect(rows).toEqual([3n, 6n, null]);

@@ -116,6 +116,25 @@ describe('OfflineReader.readLatest on DuckDB', () => {
     expect([rows[1].n, rows[1].ok, rows[1].x, [...(rows[1].emb as Iterable<number>)]]).toEqual([7, true, 1.25, [0.5, -1]]);
   });
 
+  it('estimateRows (the RowEstimator port method) counts exactly the rows readLatest yields, without ranking', async () => {
+    const ranges = [
+      { startMs: ms('2024-01-01T00:00:00Z'), endMs: ms('2024-01-05T00:00:00Z') }, // drivers 1 and 2 (2 via the push log too)
+      { startMs: ms('2024-01-01T00:00:00Z'), endMs: ms('2024-01-01T01:00:00Z') }, // driver 1 only
+      { startMs: 0, endMs: ms('2030-01-01T00:00:00Z') }, // everyone
+      { startMs: ms('2030-01-01T00:00:00Z'), endMs: ms('2031-01-01T00:00:00Z') }, // no one
+    ];
+    const counts: number[] = [];
+    for (const range of ranges) {
+      const n = await store.estimateRows(view, range);
+      expect(n).toBe((await collect(store.readLatest(view, range))).rows.length);
+      counts.push(n);
+    }
+    expect(counts).toEqual([2, 1, 3, 0]);
+    const text = (await store.estimateRowsSql(view, ranges[0])).inline();
+    expect(text).toContain('SELECT DISTINCT "driver_id"');
+    expect(text).not.toContain('row_number()');
+  });
+
   it('names the file of an unreadable source', async () => {
     const broken = structuredClone(view);
     (broken as { source: { path: string } }).source.path = 'data/missing.parquet';

@@ -53,7 +53,12 @@ describe('packed tie order', () => {
     // ...but with event times at ms precision, 10 minutes of µs deltas fit, and at s precision days.
     expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: msU, minDelta: 0n, maxDelta: 600_000_000n, deltaUnit: us })).toMatchObject({ bits: 30 });
     expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: sec, minDelta: -86_400_000_000n, maxDelta: 30n * 86_400_000_000n, deltaUnit: msU })).toMatchObject({ bits: 32 });
-    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: sec, minDelta: -86_400_000_000n, maxDelta: 30n * 86_400_000_000n, deltaUnit: us })).toBeUndefined();
+    // The multiplier is the smallest multiple of the event unit above every rank (not a power of
+    // two), so 31 days of µs deltas still fit beside 30 days of whole seconds...
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: sec, minDelta: -86_400_000_000n, maxDelta: 30n * 86_400_000_000n, deltaUnit: us })).toMatchObject({ bits: 42, mul: 2_678_401_000_000n });
+    // ...but not 50 days.
+    expect(packedOrder({ minEvent: 0n, maxEvent: days30, eventUnit: sec, minDelta: -86_400_000_000n, maxDelta: 50n * 86_400_000_000n, deltaUnit: us })).toBeUndefined();
+    expect(packedOrder({ minEvent: 0n, maxEvent: 10n, eventUnit: us, minDelta: -3n, maxDelta: 4n, deltaUnit: us })).toMatchObject({ mul: 9n }); // ranks 0..8
     expect(packedOrder({ minEvent: 0n, maxEvent: 2n ** 62n, eventUnit: us, minDelta: 0n, maxDelta: 1n, deltaUnit: us })).toBeUndefined();
   });
 });
@@ -89,7 +94,8 @@ describe('compiled SQL for a small view', () => {
     const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: packed }], filterByCreatedTimestamp: false });
     expect(q.inline()).toMatchSnapshot();
     const s = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'struct' } }], filterByCreatedTimestamp: false });
-    expect(s.inline()).toContain('struct_pack(t := "e"."__ps_t", c := 9223372036854775807) >= struct_pack(');
+    expect(s.inline()).toContain('struct_pack(t := epoch_us("e"."event_timestamp"), c := 9223372036854775807) >= "__ps_f0"."__ps_o"');
+    expect(s.inline()).toContain('struct_pack(t := "__ps_ev", c := coalesce("__ps_cr", (-9223372036854775807))) AS "__ps_o"');
     const w = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'event' } }], filterByCreatedTimestamp: true });
     expect(w.inline()).toMatchSnapshot();
   });
