@@ -48,11 +48,37 @@ interface ScriptCall {
   node: string;
   keys: Buffer[];
   argv: (Buffer | string)[];
-  /** Index in argv of the current run's row count. */
-  countAt: number;
-  runRows: number;
+  /** The open run: its rows (not yet in argv), view and expiry argument. */
+  runRows: Buffer[];
+  runBytes: number;
   runView: string;
   runExp: number | undefined;
+  runExpArg: string;
+}
+
+/**
+ * Close a run: its field, expiry, row count, the lengths (u32 LE each) and the rows back to
+ * back. Rows that already lie back to back in one buffer (as materialization encodes them) go
+ * as one view of that buffer, without a copy.
+ */
+function closeRun(c: ScriptCall): void {
+  const rows = c.runRows;
+  const n = rows.length;
+  if (n === 0) return;
+  const lens = Buffer.allocUnsafe(4 * n);
+  const first = rows[0];
+  let contiguous = true;
+  let end = first.byteOffset;
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    lens.writeUInt32LE(r.length, 4 * i);
+    if (contiguous && (r.buffer !== first.buffer || r.byteOffset !== end)) contiguous = false;
+    end += r.length;
+  }
+  const blob = contiguous ? Buffer.from(first.buffer, first.byteOffset, c.runBytes) : Buffer.concat(rows, c.runBytes);
+  c.argv.push(c.runView, c.runExpArg, String(n), lens, blob);
+  c.runRows = [];
+  c.runBytes = 0;
 }
 
 const retry = (times: number) => Math.min(100 * times, 1000);
@@ -193,12 +219,14 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       if (rows[i].row.length < ROW_HEADER_BYTES) throw new PitstopError('INTERNAL', `online write: row ${i} of view ${rows[i].view} has ${rows[i].row.length} bytes, shorter than a row header`);
     }
     const per = options.atomic ? Infinity : this.rowsPerScript;
+    // Atomic calls check every key's type before writing (write-script.ts: all or nothing).
+    const check = options.atomic ? '1' : '0';
     const pipes = new Map<string, Pipe>();
     const slots = this.cluster ? (this.client as Cluster).slots : undefined;
     // Standalone: one open call; cluster: one open call per hash slot.
     const open = new Map<number, ScriptCall>();
     const flush = (slot: number, c: ScriptCall) => {
-      c.argv[c.countAt] = String(c.runRows);
+      closeRun(c);
       let p = pipes.get(c.node);
       if (!p) pipes.set(c.node, (p = this.client.pipeline()));
       // Arrays, not spread: ioredis flattens them, and a spread of 100k+ arguments overflows the stack.
@@ -218,20 +246,18 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
         node = slots[slot]?.[0] ?? `slot${slot}`;
       }
       let c = open.get(slot);
-      if (!c) open.set(slot, (c = { node, keys: [], argv: [], countAt: -1, runRows: 0, runView: '', runExp: NaN }));
+      if (!c) open.set(slot, (c = { node, keys: [], argv: [check], runRows: [], runBytes: 0, runView: '', runExp: NaN, runExpArg: '' }));
       if (r.expireAtMs !== lastExp) expArg = (lastExp = r.expireAtMs) === undefined ? '' : String(Math.ceil(r.expireAtMs!));
-      if (c.countAt < 0 || r.view !== c.runView || r.expireAtMs !== c.runExp) {
-        // A new run: field, expiry, row count (filled in when the run closes), then its rows.
-        if (c.countAt >= 0) c.argv[c.countAt] = String(c.runRows);
-        c.argv.push(r.view, expArg, '');
-        c.countAt = c.argv.length - 1;
-        c.runRows = 0;
+      if (c.runRows.length === 0 || r.view !== c.runView || r.expireAtMs !== c.runExp) {
+        // A new run (rows sharing view and expiry).
+        closeRun(c);
         c.runView = r.view;
         c.runExp = r.expireAtMs;
+        c.runExpArg = expArg;
       }
       c.keys.push(key);
-      c.argv.push(r.row);
-      c.runRows++;
+      c.runRows.push(r.row);
+      c.runBytes += r.row.length;
       if (c.keys.length >= per) flush(slot, c);
     }
     for (const [slot, c] of open) flush(slot, c);
