@@ -123,6 +123,25 @@ describe('redis online store', () => {
     await redis.del(keyOf(505));
   });
 
+  it('an atomic call gets a timeout scaled to its rows, so a batch longer than command_timeout_ms is not reported as failed', async () => {
+    // A 50 ms per-command timeout: far shorter than a 60,000-row script call (~3-6 µs per row,
+    // so 200-400 ms). The atomic call's own timeout is 50 ms + 60,000 × 1 ms. (With
+    // atomicMsPerRow: 0 this call rejects with "Command timed out" while Redis still applies
+    // it: the old behaviour.)
+    const n = 60_000;
+    const rows = Array.from({ length: n }, (_, i) => ({ view: 'scaled@1', entity: e(2_000_000 + i), row: row(i) }));
+    const tight = await RedisOnlineStore.create({ url: server.url, project: 'p1', commandTimeoutMs: 50, connectTimeoutMs: 2000, atomicMsPerRow: 1 });
+    try {
+      expect(await tight.writeRows(rows, { atomic: true })).toEqual({ written: n, stale: 0 });
+      // After a SCRIPT FLUSH the atomic path falls back from EVALSHA to EVAL.
+      await (store.redis as Redis).script('FLUSH');
+      expect(await tight.writeRows(rows.slice(0, 10).map((r) => ({ ...r, row: row(n + 1) })), { atomic: true })).toEqual({ written: 10, stale: 0 });
+    } finally {
+      await tight.close();
+    }
+    expect((await store.readRows({ views: ['scaled@1'], entityKeys: [[e(2_000_000), e(2_000_000 + n - 1)]] }))[0]).toEqual([row(n + 1), row(n - 1)]);
+  }, 60_000);
+
   it('create() rejects quickly when nothing listens', async () => {
     const t0 = Date.now();
     await expect(RedisOnlineStore.create({ url: 'redis://127.0.0.1:1', project: 'p', connectTimeoutMs: 300 })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
