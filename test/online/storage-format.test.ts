@@ -19,6 +19,6 @@ describe('docs/online-storage-format.md', () => {
     expect(spec).toContain(`offset ${ROW_HEADER_BYTES}   for each feature`);
     // Lua strings are 1-based: the header starts at position offset + 1.
     expect(WRITE_ROWS_LUA).toContain(`unpack('<dd', cur, ${ROW_EVENT_TS_OFFSET + 1})`);
-    expect(WRITE_ROWS_LUA).toContain(`unpack('<dd', rows, off + ${ROW_EVENT_TS_OFFSET})`); // off: the row's first byte
+    expect(WRITE_ROWS_LUA).toContain(`unpack('<dd', row, ${ROW_EVENT_TS_OFFSET + 1})`);
   });
 });

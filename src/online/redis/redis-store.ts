@@ -35,10 +35,10 @@ export interface RedisStoreOptions {
   /** Per-command timeout in ms; default 1000. */
   commandTimeoutMs?: number;
   /**
-   * Rows per script call (non-atomic writes); default 256. With rows sent as one argument per
-   * run, 256 measured cheaper than 64 for both Node and Redis (~0.5 µs/row each); a call then
-   * blocks other clients (serving reads) for about 1–1.5 ms. Lower it when serving shares the
-   * Redis and its p99 matters more than materialization speed.
+   * Rows per script call (non-atomic writes); default 256. 256 measured a little cheaper than
+   * 64 for Node (fewer calls to frame) and for Redis (bench/materialize-script-variants.ts); a
+   * call then blocks other clients (serving reads) for about 1–1.5 ms. Lower it when serving
+   * shares the Redis and its p99 matters more than materialization speed.
    */
   rowsPerScript?: number;
   /**
@@ -50,11 +50,6 @@ export interface RedisStoreOptions {
   atomicMsPerRow?: number;
 }
 
-/**
- * The most row bytes sent as one script argument: a bigger run is split (Redis refuses a bulk
- * argument beyond proto-max-bulk-len, 512 MB by default).
- */
-const MAX_RUN_BYTES = 32 << 20;
 const WRITE_ROWS_SHA = createHash('sha1').update(WRITE_ROWS_LUA).digest('hex');
 
 type Client = Redis | Cluster;
@@ -67,35 +62,19 @@ interface ScriptCall {
   argv: (Buffer | string)[];
   /** The open run: its rows (not yet in argv), view and expiry argument. */
   runRows: Buffer[];
-  runBytes: number;
   runView: string;
   runExp: number | undefined;
   runExpArg: string;
 }
 
-/**
- * Close a run: its field, expiry, row count, the lengths (u32 LE each) and the rows back to
- * back. Rows that already lie back to back in one buffer (as materialization encodes them) go
- * as one view of that buffer, without a copy.
- */
+/** Close a run: its field, expiry and row count, then its rows, one argument each. */
 function closeRun(c: ScriptCall): void {
   const rows = c.runRows;
   const n = rows.length;
   if (n === 0) return;
-  const lens = Buffer.allocUnsafe(4 * n);
-  const first = rows[0];
-  let contiguous = true;
-  let end = first.byteOffset;
-  for (let i = 0; i < n; i++) {
-    const r = rows[i];
-    lens.writeUInt32LE(r.length, 4 * i);
-    if (contiguous && (r.buffer !== first.buffer || r.byteOffset !== end)) contiguous = false;
-    end += r.length;
-  }
-  const blob = contiguous ? Buffer.from(first.buffer, first.byteOffset, c.runBytes) : Buffer.concat(rows, c.runBytes);
-  c.argv.push(c.runView, c.runExpArg, String(n), lens, blob);
+  c.argv.push(c.runView, c.runExpArg, String(n));
+  for (let i = 0; i < n; i++) c.argv.push(rows[i]);
   c.runRows = [];
-  c.runBytes = 0;
 }
 
 const retry = (times: number) => Math.min(100 * times, 1000);
@@ -273,9 +252,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
         node = slots[slot]?.[0] ?? `slot${slot}`;
       }
       let c = open.get(slot);
-      if (!c) open.set(slot, (c = { node, keys: [], argv: [check], runRows: [], runBytes: 0, runView: '', runExp: NaN, runExpArg: '' }));
+      if (!c) open.set(slot, (c = { node, keys: [], argv: [check], runRows: [], runView: '', runExp: NaN, runExpArg: '' }));
       if (r.expireAtMs !== lastExp) expArg = (lastExp = r.expireAtMs) === undefined ? '' : String(Math.ceil(r.expireAtMs!));
-      if (c.runRows.length === 0 || r.view !== c.runView || r.expireAtMs !== c.runExp || c.runBytes >= MAX_RUN_BYTES) {
+      if (c.runRows.length === 0 || r.view !== c.runView || r.expireAtMs !== c.runExp) {
         // A new run (rows sharing view and expiry).
         closeRun(c);
         c.runView = r.view;
@@ -284,7 +263,6 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       }
       c.keys.push(key);
       c.runRows.push(r.row);
-      c.runBytes += r.row.length;
       if (c.keys.length >= per) flush(slot, c);
     }
     for (const [slot, c] of open) flush(slot, c);
