@@ -48,11 +48,50 @@ end
 return written
 `;
 
-const variants: [string, string, number, false | 'runs'][] = [
+// The script of commit d05f6bf: runs, but one argument per row.
+const RUNS_PER_ROW_ARG = `
+local call, unpack = redis.call, struct.unpack
+local written, k, a, nargs = 0, 1, 1, #ARGV
+while a <= nargs do
+  local field, exp, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local want = tonumber(exp)
+  a = a + 3
+  for _ = 1, n do
+    local key, row = KEYS[k], ARGV[a]
+    k = k + 1
+    a = a + 1
+    local t = call('PEXPIRETIME', key)
+    local newer = true
+    if t ~= -2 then
+      local cur = call('HGET', key, field)
+      if cur then
+        local ce, cc = unpack('<dd', cur, 2)
+        local ne, nc = unpack('<dd', row, 2)
+        if ne < ce or (ne == ce and nc <= cc) then newer = false end
+      end
+    end
+    if newer then
+      call('HSET', key, field, row)
+      if want == nil then
+        if t >= 0 then call('PERSIST', key) end
+      elseif t == -2 or (t >= 0 and t < want) then
+        call('PEXPIREAT', key, exp)
+      end
+      written = written + 1
+    end
+  end
+end
+return written
+`;
+
+type Shape = false | 'runs' | 'blob';
+const variants: [string, string, number, Shape][] = [
   ['old per-row args, 64 rows/call', OLD, 64, false],
-  ['runs (current script), 64 rows/call', WRITE_ROWS_LUA, 64, 'runs'],
-  ['runs (current script), 256 rows/call', WRITE_ROWS_LUA, 256, 'runs'],
-  ['runs (current script), 2048 rows/call', WRITE_ROWS_LUA, 2048, 'runs'],
+  ['runs, one argument per row, 64 rows/call (d05f6bf)', RUNS_PER_ROW_ARG, 64, 'runs'],
+  ['runs, one argument per row, 256 rows/call', RUNS_PER_ROW_ARG, 256, 'runs'],
+  ['runs, rows as one argument (current script), 64 rows/call', WRITE_ROWS_LUA, 64, 'blob'],
+  ['runs, rows as one argument (current script), 256 rows/call', WRITE_ROWS_LUA, 256, 'blob'],
+  ['runs, rows as one argument (current script), 2048 rows/call', WRITE_ROWS_LUA, 2048, 'blob'],
 ];
 
 async function usec(r: Redis, names: string[]) {
@@ -73,7 +112,7 @@ try {
     await p.exec();
   }
   console.log(`hset: redis ${(await usec(redis, ['hset']) / N).toFixed(2)} us/row, wall ${((performance.now() - t0) * 1000 / N).toFixed(2)} us/row`);
-  for (const [name, lua, per, uniform] of variants) {
+  for (const [name, lua, per, uniform] of variants.filter((v) => !process.env.ONLY || v[0].includes(process.env.ONLY))) {
     await redis.flushall();
     const sha = await redis.script('LOAD', lua) as string;
     for (const pass of ['new', 'replay']) {
@@ -85,13 +124,20 @@ try {
         for (let c = s; c < Math.min(N, s + 2048); c += per) {
           const end = Math.min(N, s + 2048, c + per);
           const keys: Buffer[] = [];
-          const argv: (Buffer | string)[] = uniform === 'runs' ? ['bench_view@1', exp, String(end - c)] : [];
+          const n = end - c;
+          const argv: (Buffer | string)[] = uniform === 'runs' ? ['bench_view@1', exp, String(n)] : uniform === 'blob' ? ['0', 'bench_view@1', exp, String(n)] : [];
           for (let i = c; i < end; i++) {
             keys.push(key(i));
             if (uniform === 'runs') argv.push(ROW);
-            else argv.push('bench_view@1', ROW, exp);
+            else if (!uniform) argv.push('bench_view@1', ROW, exp);
           }
-          p.evalsha(sha, keys.length, ...keys, ...argv);
+          if (uniform === 'blob') {
+            const lens = Buffer.allocUnsafe(4 * n);
+            for (let i = 0; i < n; i++) lens.writeUInt32LE(ROW.length, 4 * i);
+            argv.push(lens, Buffer.concat(Array(n).fill(ROW)));
+          }
+          // Arrays, not spread (ioredis flattens them); its typings want single values.
+          (p as any).evalsha(sha, keys.length, keys, argv);
         }
         await p.exec();
       }

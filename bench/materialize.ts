@@ -7,7 +7,7 @@
  * The offline side is an in-process OfflineReader yielding ready Arrow batches, so the figure is
  * the online half of materialization (DuckDB scan time is the offline bench's business).
  *
- *   npm run bench:materialize [-- --quick] [-- --entities N]
+ *   npm run bench:materialize [-- --quick] [-- --entities N] [-- --no-floor]
  */
 import { Redis } from 'ioredis';
 import os from 'node:os';
@@ -77,7 +77,19 @@ function rssSampler() {
 }
 
 const MB = (b: number) => Math.round(b / 1048576);
+const round2 = (x: number) => Number(x.toFixed(2));
 const usedMemory = async (r: Redis) => Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
+/** CPU seconds the redis-server process has used so far (user + sys, INFO cpu). */
+async function redisCpuSec(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+}
+/** CPU seconds this Node process has used so far (user + sys). */
+const nodeCpuSec = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const loadNow = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 
 /**
  * Microseconds Redis spent executing client commands so far (INFO commandstats). Commands a Lua
@@ -90,7 +102,9 @@ async function redisCommandUsec(r: Redis): Promise<number> {
   return (scripts.length ? scripts : stats).reduce((a, [, u]) => a + u, 0);
 }
 
-async function floor(redis: Redis): Promise<{ rowsPerSec: number; peakRssMb: number }> {
+async function floor(redis: Redis): Promise<{ rowsPerSec: number; peakRssMb: number; nodeCpuSec: number; redisCpuSec: number }> {
+  const c0 = nodeCpuSec();
+  const r0 = await redisCpuSec(redis);
   const enc = new RowEncoder(view.features);
   const sample = Buffer.from(enc.encode(T, null, sampleValues));
   const keys = new EntityKeyEncoder(view.joinKeys);
@@ -109,7 +123,7 @@ async function floor(redis: Redis): Promise<{ rowsPerSec: number; peakRssMb: num
   }
   await Promise.all(inflight);
   const secs = (performance.now() - t0) / 1000;
-  return { rowsPerSec: Math.round(N / secs), peakRssMb: MB(sampler.stop()) };
+  return { rowsPerSec: Math.round(N / secs), peakRssMb: MB(sampler.stop()), nodeCpuSec: round2(nodeCpuSec() - c0), redisCpuSec: round2((await redisCpuSec(redis)) - r0) };
 }
 
 const server = await startRedis();
@@ -118,25 +132,31 @@ try {
   const load = os.loadavg();
   const rssStart = process.memoryUsage.rss();
   await redis.config('RESETSTAT');
-  const f = await floor(redis);
+  // --no-floor skips the floor (for profiling the materialize phase alone); figures then say 0.
+  const f = argv.includes('--no-floor') ? { rowsPerSec: 0, peakRssMb: 0, nodeCpuSec: 0, redisCpuSec: 0 } : await floor(redis);
   const floorRedisSec = (await redisCommandUsec(redis)) / 1e6;
   const floorRedisMb = MB(await usedMemory(redis));
-  console.log(`floor (raw pipelined HSET of a same-size row, no Lua, no expiry): ${f.rowsPerSec} rows/s, peak RSS ${f.peakRssMb} MB, redis used ${floorRedisMb} MB`);
+  console.log(`load average at start: ${load.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`floor (raw pipelined HSET of a same-size row, no Lua, no expiry): ${f.rowsPerSec} rows/s, peak RSS ${f.peakRssMb} MB, redis used ${floorRedisMb} MB; CPU: node ${f.nodeCpuSec} s, redis-server ${f.redisCpuSec} s`);
   await redis.flushall();
   await redis.config('RESETSTAT');
 
   const rpsAt = argv.indexOf('--rows-per-script');
   // The Node side alone: the same materialize() into a writer that discards the rows.
   const tNull = performance.now();
+  const cNull = nodeCpuSec();
   await materialize([view], { startMs: 0, endMs: T * 2 }, { offline: syntheticOffline, online: { writeRows: async (rows) => ({ written: rows.length, stale: 0 }), close: async () => {} } }, { batchRows: BATCH });
   const nodeOnlyRowsPerSec = Math.round(N / ((performance.now() - tNull) / 1000));
-  console.log(`materialize into a discarding writer (Node side only: Arrow → rows): ${nodeOnlyRowsPerSec} rows/s`);
+  const nodeOnlyCpuUsPerRow = round2(((nodeCpuSec() - cNull) * 1e6) / N);
+  console.log(`materialize into a discarding writer (Node side only: Arrow → rows): ${nodeOnlyRowsPerSec} rows/s, node CPU ${nodeOnlyCpuUsPerRow} µs/row`);
 
   const store = await RedisOnlineStore.create({ url: server.url, project: 'bench', commandTimeoutMs: 10_000, rowsPerScript: rpsAt >= 0 ? Number(argv[rpsAt + 1]) : undefined });
   const sampler = rssSampler();
   const rssAt: number[] = [];
   let written = 0;
   let nextMark = N / 4;
+  const c0 = nodeCpuSec();
+  const r0 = await redisCpuSec(redis);
   const t0 = performance.now();
   const [res] = await materialize([view], { startMs: 0, endMs: T * 2 }, {
     offline: syntheticOffline,
@@ -154,6 +174,9 @@ try {
     },
   }, { batchRows: BATCH });
   const secs = (performance.now() - t0) / 1000;
+  const matNodeCpu = round2(nodeCpuSec() - c0);
+  const matRedisCpu = round2((await redisCpuSec(redis)) - r0);
+  const loadEnd = loadNow();
   const peak = MB(sampler.stop());
   const rowsPerSec = Math.round(res.rows / secs);
   const redisMb = MB(await usedMemory(redis));
@@ -162,6 +185,7 @@ try {
   const keys = await redis.dbsize();
   if (keys !== N || res.written !== N) throw new Error(`expected ${N} records written, got dbsize ${keys}, written ${res.written}`);
   console.log(`materialize: ${res.rows} rows in ${secs.toFixed(2)} s = ${rowsPerSec} rows/s, peak RSS ${peak} MB (RSS at 25/50/75/100%: ${rssAt.join(', ')} MB), redis used ${redisMb} MB`);
+  console.log(`CPU: floor node ${f.nodeCpuSec} s + redis-server ${f.redisCpuSec} s; materialize node ${matNodeCpu} s (${round2((matNodeCpu * 1e6) / N)} µs/row) + redis-server ${matRedisCpu} s (${round2((matRedisCpu * 1e6) / N)} µs/row); load average at end: ${loadEnd.join(' ')}`);
   console.log(`redis time executing commands: floor ${floorRedisSec.toFixed(2)} s, materialize ${redisSec.toFixed(2)} s (the Lua newer-wins check and expiry)`);
   console.log(`ratio to floor: ${(rowsPerSec / f.rowsPerSec).toFixed(2)} (goal >= 0.5); goal >= 100k rows/s: ${rowsPerSec >= 100_000 ? 'met' : 'NOT met'}`);
   const result = {
@@ -171,16 +195,17 @@ try {
     features: 50,
     featureTypes: '30 float64, 10 int64, 5 int32, 5 float32',
     rowBytes: Buffer.from(new RowEncoder(view.features).encode(T, null, sampleValues)).length,
-    machine: { cpus: os.cpus().length, loadAvgAtStart: load.map((x) => Number(x.toFixed(2))), node: process.version, redis: (await redis.info('server')).match(/redis_version:(\S+)/)?.[1] },
+    machine: { cpus: os.cpus().length, loadAvgAtStart: load.map((x) => Number(x.toFixed(2))), loadAvgAtEnd: loadEnd, node: process.version, redis: (await redis.info('server')).match(/redis_version:(\S+)/)?.[1] },
     redisCommandSeconds: { floor: Number(floorRedisSec.toFixed(2)), materialize: Number(redisSec.toFixed(2)) },
-    floor: { what: 'raw pipelined HSET (one per row, no Lua, no expiry) of a same-size pre-encoded row, 2048 rows per pipeline, 4 in flight', rowsPerSec: f.rowsPerSec, peakRssMb: f.peakRssMb, redisUsedMb: floorRedisMb },
-    materialize: { rowsPerSec, seconds: Number(secs.toFixed(2)), peakRssMb: peak, rssMbAtQuarters: rssAt, rssMbAtStart: MB(rssStart), redisUsedMb: redisMb, written: res.written },
+    floor: { what: 'raw pipelined HSET (one per row, no Lua, no expiry) of a same-size pre-encoded row, 2048 rows per pipeline, 4 in flight', rowsPerSec: f.rowsPerSec, peakRssMb: f.peakRssMb, redisUsedMb: floorRedisMb, nodeCpuSec: f.nodeCpuSec, redisServerCpuSec: f.redisCpuSec },
+    materialize: { rowsPerSec, seconds: Number(secs.toFixed(2)), nodeCpuSec: matNodeCpu, redisServerCpuSec: matRedisCpu, peakRssMb: peak, rssMbAtQuarters: rssAt, rssMbAtStart: MB(rssStart), redisUsedMb: redisMb, written: res.written },
     nodeSideOnlyRowsPerSec: nodeOnlyRowsPerSec,
+    nodeSideOnlyCpuUsPerRow: nodeOnlyCpuUsPerRow,
     ratioToFloor: Number((rowsPerSec / f.rowsPerSec).toFixed(2)),
     goals: { rowsPerSec100k: rowsPerSec >= 100_000, halfOfFloor: rowsPerSec >= f.rowsPerSec / 2 },
   };
   mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/materialize-${result.date.slice(0, 10)}${quick ? '-quick' : ''}.json`;
+  const file = `bench/results/materialize-${result.date.slice(0, 10)}${N !== 1_000_000 ? `-${N}` : ''}.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`results: ${file}`);
 } finally {

@@ -11,7 +11,7 @@ import { PitstopError, isPitstopError } from '../core/errors.ts';
 import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
 import type { OfflineReader, TimeRange } from '../offline/ports.ts';
 import { expireAtMs } from '../online/expiry.ts';
-import type { OnlineWrite, OnlineWriter } from '../online/ports.ts';
+import type { ExpiryBackfill, OnlineWrite, OnlineWriter } from '../online/ports.ts';
 import { lookupView } from '../registry/resolve.ts';
 import type { WatermarkStore } from '../registry/store.ts';
 import { ArrowRowConverter } from './arrow-rows.ts';
@@ -187,6 +187,8 @@ async function materializeView(view: FeatureViewVersion, range: TimeRange, deps:
     clearTimeout(timer);
   }
   started = true;
+  // Rows stored before the store tracked expiry get one now (once per view version; embedded).
+  await (deps.online as Partial<ExpiryBackfill>).backfillExpiry?.(id, view.ttlMs);
   deps.progress?.viewStarted(id, range, estimate);
   const converter = new ArrowRowConverter(view);
   const expireAt = expireAtMs(view.ttlMs, (deps.now ?? Date.now)());

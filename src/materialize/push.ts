@@ -15,7 +15,7 @@ import { PitstopError, isPitstopError, type Problem } from '../core/errors.ts';
 import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
 import { EntityKeyEncoder } from '../online/entity-key.ts';
 import { expireAtMs } from '../online/expiry.ts';
-import type { OnlineWrite, OnlineWriter, WriteResult } from '../online/ports.ts';
+import type { ExpiryBackfill, OnlineWrite, OnlineWriter, WriteResult } from '../online/ports.ts';
 import { RowEncoder } from '../online/row-codec.ts';
 import { toTimestampMs } from '../online/value-codec.ts';
 import { lookupView } from '../registry/resolve.ts';
@@ -69,6 +69,8 @@ export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: r
   // The offline log first: if the online write then fails, a retry re-appends the same rows,
   // which the point-in-time join treats as one (same keys and timestamps).
   if (options.toOffline) offlineFile = await options.pushLog!.append(v, encoded, entities);
+  // Rows stored before the store tracked expiry get one now (once per view version; embedded).
+  await (options.online as Partial<ExpiryBackfill>).backfillExpiry?.(`${v.name}@${v.version}`, v.ttlMs);
   const chunk = options.writeChunkRows ?? writes.length;
   let written = 0;
   let stale = 0;

@@ -17,3 +17,12 @@ export function expiryGraceMs(ttlMs: number): number {
 export function expireAtMs(ttlMs: number, nowMs: number): number | undefined {
   return ttlMs > 0 ? nowMs + ttlMs + expiryGraceMs(ttlMs) : undefined;
 }
+
+/**
+ * Expiry for a stored row that has none recorded (written before expiry was tracked), derived
+ * from its event time: `event time + ttl + grace`. At most what a write at that event time
+ * would have asked for; such a row is past its ttl (OUTSIDE_MAX_AGE) before it goes.
+ */
+export function expireAtFromEventMs(ttlMs: number, eventMs: number): number | undefined {
+  return ttlMs > 0 ? eventMs + ttlMs + expiryGraceMs(ttlMs) : undefined;
+}

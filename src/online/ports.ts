@@ -77,6 +77,21 @@ export interface OnlineWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Optional capability of an online writer (an optional port method): give rows that were
+ * stored without expiry metadata an expiry, once per view version. Materialization and push
+ * call it before writing a view version when the writer has it; the embedded store does (rows
+ * written before it tracked expiry); Redis does not need it (expiry lives on the record).
+ */
+export interface ExpiryBackfill {
+  /**
+   * Rows of `view` (`view@version`) with no expiry recorded get `event time + ttl + grace`
+   * (ttlMs 0: nothing to do, they never expire). Done once per view version per store; later
+   * calls return 0 at once. Resolves with the number of rows given an expiry.
+   */
+  backfillExpiry(view: string, ttlMs: number): Promise<number>;
+}
+
 /** The storage id of a view version. */
 export function viewStorageId(view: string, version: number): string {
   return `${view}@${version}`;

@@ -12,6 +12,7 @@
  */
 import { PitstopError } from '../core/errors.ts';
 import { listElementType, type FeatureType, type ScalarType } from '../core/feature-types.ts';
+import { parseInstant } from '../core/time.ts';
 import { ByteWriter } from './byte-writer.ts';
 
 /** A decoded feature value. */
@@ -64,10 +65,12 @@ export function toTimestampMs(v: unknown, field: string): number {
   if (v instanceof Date && !Number.isNaN(v.getTime())) return v.getTime();
   if (typeof v === 'bigint' && v >= -(2n ** 53n) && v <= 2n ** 53n) return Number(v);
   if (typeof v === 'string') {
-    const ms = Date.parse(v);
-    if (!Number.isNaN(ms)) return ms;
+    // One parser everywhere: ISO 8601 with an offset, or naive (which means UTC, never the
+    // machine's zone, unlike Date.parse).
+    const ms = parseInstant(v);
+    if (ms !== undefined) return ms;
   }
-  return mismatch(field, 'timestamp (epoch ms, Date or ISO string)', v);
+  return mismatch(field, 'timestamp (epoch ms, Date or ISO 8601 string; naive = UTC)', v);
 }
 
 function toFloat(v: unknown, field: string, type: string): number {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Bool, Field, Float32, Float64, Int32, Int64, List, RecordBatch, Schema, Struct, TimestampMillisecond, Utf8, Binary, makeData, vectorFromArray, type DataType } from 'apache-arrow';
 import { ArrowRowConverter } from '../../src/materialize/arrow-rows.ts';
-import { decodeRow } from '../../src/online/row-codec.ts';
+import { RowEncoder, decodeRow } from '../../src/online/row-codec.ts';
 import { decodeEntityKey } from '../../src/online/entity-key.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
 
@@ -73,4 +73,44 @@ describe('ArrowRowConverter', () => {
     const missing = batch([['id', new Int64(), [1n]]]);
     expect(() => new ArrowRowConverter(view).convert(missing, undefined)).toThrow(/has no column "__event_ts_ms"/);
   });
+
+  it('writes the same bytes as RowEncoder row by row, for varint edge values and nulls at any offset', () => {
+    const ints32 = [0, 1, 127, 128, 16383, 16384, -1, -128, 2147483647, -2147483648, null];
+    const ints64 = [0n, 127n, 128n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 35n, 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n), -1n, null];
+    const n = 40;
+    const pick = <T,>(a: T[], i: number) => a[(i * 7) % a.length];
+    const b = batch([
+      ['id', new Int64(), Array.from({ length: n }, (_, i) => BigInt(i))],
+      ['__event_ts_ms', new Int64(), Array.from({ length: n }, (_, i) => BigInt(1_700_000_000_000 + i))],
+      ['__created_ts_ms', new Int64(), Array.from({ length: n }, (_, i) => (i % 3 ? BigInt(i) : null))],
+      ['f64', new Float64(), Array.from({ length: n }, (_, i) => (i % 5 === 0 ? null : i * 1.25 - 7))],
+      ['f32', new Float32(), Array.from({ length: n }, (_, i) => (i % 4 === 1 ? null : i / 4))],
+      ['i32', new Int32(), Array.from({ length: n }, (_, i) => pick(ints32, i))],
+      ['i64', new Int64(), Array.from({ length: n }, (_, i) => pick(ints64, i))],
+      ['b', new Bool(), Array.from({ length: n }, (_, i) => (i % 3 === 0 ? null : i % 2 === 0))],
+      ['s', new Utf8(), Array.from({ length: n }, (_, i) => (i % 6 === 0 ? null : 'x'.repeat(i * 5)))],
+      ['by', new Binary(), Array.from({ length: n }, (_, i) => (i % 2 ? null : Buffer.alloc(i * 4, i)))],
+      ['ts', new TimestampMillisecond(), Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : i * 1000))],
+      ['l', new List(new Field('item', new Int64(), true)), Array.from({ length: n }, (_, i) => (i % 5 === 0 ? null : Array.from({ length: i }, (_, k) => BigInt(k))))],
+    ]);
+    const enc = new RowEncoder(view.features);
+    for (const part of [b, b.slice(3, 37)]) {
+      const writes = new ArrowRowConverter(view).convert(part, undefined);
+      expect(writes.length).toBe(part.numRows);
+      for (let i = 0; i < part.numRows; i++) {
+        const row = part.get(i)!.toJSON() as Record<string, unknown>;
+        const values = view.features.map((f) => {
+          const v = row[f.name] as unknown;
+          if (v === null || v === undefined) return null;
+          if (f.type === 'list<int64>') return Array.from(v as Iterable<bigint>);
+          if (f.type === 'bytes') return Buffer.from(v as Uint8Array);
+          return v;
+        });
+        const created = row.__created_ts_ms === null ? null : Number(row.__created_ts_ms);
+        const expected = Buffer.from(enc.encode(Number(row.__event_ts_ms), created, values));
+        expect(Buffer.from(writes[i].row).toString('hex'), `row ${i}`).toBe(expected.toString('hex'));
+      }
+    }
+  });
 });
+

@@ -3,6 +3,7 @@
  * proto (a differential test): what we write, protobufjs reads, and the other way round.
  */
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import protobuf from 'protobufjs';
 import path from 'node:path';
 import { decodeValue, encodeValue } from '../../src/online/value-codec.ts';
@@ -72,6 +73,26 @@ describe('value codec', () => {
     expect(encodeValue('timestamp', new Date(1700000000000))).toEqual(t);
     expect(encodeValue('timestamp', new Date(1700000000000).toISOString())).toEqual(t);
     expect(decodeValue(encodeValue('list<float32>', new Float32Array([1, 2])))).toEqual([1, 2]);
+  });
+
+  it('reads a naive timestamp string as UTC whatever the machine zone (TZ=America/New_York)', () => {
+    // In a child process with a non-UTC zone, where Date.parse would read it as local time.
+    const script = `
+      import { toTimestampMs } from './src/online/value-codec.ts';
+      console.log(JSON.stringify({
+        offset: new Date(Date.UTC(2026, 0, 1, 10)).getTimezoneOffset(),
+        naive: toTimestampMs('2026-01-01 10:00:00', 'ts'),
+        naiveT: toTimestampMs('2026-01-01T10:00:00', 'ts'),
+        date: toTimestampMs('2026-01-01', 'ts'),
+        offsetGiven: toTimestampMs('2026-01-01T10:00:00+02:00', 'ts'),
+      }));`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, TZ: 'America/New_York' }, encoding: 'utf8' });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    expect(r.offset).toBe(300); // the zone took effect: New York is UTC-5 in January
+    expect(r.naive).toBe(Date.UTC(2026, 0, 1, 10));
+    expect(r.naiveT).toBe(Date.UTC(2026, 0, 1, 10));
+    expect(r.date).toBe(Date.UTC(2026, 0, 1));
+    expect(r.offsetGiven).toBe(Date.UTC(2026, 0, 1, 8));
   });
 
   it('rejects mismatches naming the field', () => {

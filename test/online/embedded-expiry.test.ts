@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedOnlineStore } from '../../src/online/embedded/embedded-store.ts';
 import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
+import { pushRows } from '../../src/materialize/push.ts';
+import { buildSnapshot } from '../support/snapshot.ts';
 
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
 const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
@@ -52,11 +54,12 @@ describe('embedded store expiry', () => {
       now += 1000;
       expect(await s.sweepExpired()).toBe(1);
       expect(await present(s, 'v@1', [4, 5])).toEqual([true, false]);
-      // A persistent row stays persistent when a later row asks for an expiry.
+      // A row without an expiry entry takes the one a later write asks for (a row is one view
+      // version's, whose ttl is fixed: no entry there means written before expiry was tracked).
       await s.writeRows([{ view: 'v@1', entity: e(4), row: row(3), expireAtMs: now + 10 }]);
       now += 100;
-      expect(await s.sweepExpired()).toBe(0);
-      expect(await present(s, 'v@1', [4])).toEqual([true]);
+      expect(await s.sweepExpired()).toBe(1);
+      expect(await present(s, 'v@1', [4])).toEqual([false]);
       // An expired entity written again comes back as a new row.
       await s.writeRows([{ view: 'v@1', entity: e(1), row: row(0), expireAtMs: now + 10 }]);
       expect(await present(s, 'v@1', [1])).toEqual([true]);
@@ -79,4 +82,57 @@ describe('embedded store expiry', () => {
       await b.close();
     }
   });
+
+  it('rows stored without expiry metadata (before it was tracked) get event time + ttl + grace, once per view version', async () => {
+    const DAY = 86_400_000;
+    let now = 100 * DAY;
+    const dir = tmp();
+    // Rows written without expireAtMs have no `exp` entry: the state of a store written before expiry existed.
+    const old = await EmbeddedOnlineStore.create({ dir, now: () => now });
+    await old.writeRows([
+      { view: 'v@1', entity: e(1), row: row(now - 10 * DAY) }, // event long before: due at once
+      { view: 'v@1', entity: e(2), row: row(now - 60_000) }, // recent: due in 2 days
+      { view: 'other@1', entity: e(1), row: row(now - 10 * DAY) }, // a view not backfilled
+    ]);
+    await old.close();
+    const s = await EmbeddedOnlineStore.create({ dir, now: () => now });
+    try {
+      expect(await s.sweepExpired()).toBe(0); // nothing recorded, nothing swept
+      expect(await s.backfillExpiry('v@1', DAY)).toBe(2);
+      expect(await s.backfillExpiry('v@1', DAY)).toBe(0); // once
+      expect(await s.sweepExpired()).toBe(1);
+      expect(await present(s, 'v@1', [1, 2])).toEqual([false, true]);
+      now += 2 * DAY; // entity 2: event + ttl + grace (1 day) has passed
+      expect(await s.sweepExpired()).toBe(1);
+      expect(await present(s, 'v@1', [2])).toEqual([false]);
+      expect(await present(s, 'other@1', [1])).toEqual([true]);
+      // A view without ttl: its rows stay persistent.
+      expect(await s.backfillExpiry('other@1', 0)).toBe(0);
+      now += 100 * DAY;
+      expect(await s.sweepExpired()).toBe(0);
+      expect(await present(s, 'other@1', [1])).toEqual([true]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('push backfills the view version before writing (more than one page of 10,000 rows)', async () => {
+    const DAY = 86_400_000;
+    let now = 100 * DAY;
+    const dir = tmp();
+    const snapshot = buildSnapshot({ views: [{ name: 'p', entities: { e: { id: 'int64' } }, source: { path: 'x.parquet' }, ttlMs: DAY, features: { x: 'int64' } }] });
+    const old = await EmbeddedOnlineStore.create({ dir, now: () => now });
+    const n = 10_005;
+    await old.writeRows(Array.from({ length: n }, (_, i) => ({ view: 'p@1', entity: e(i), row: row(now - 10 * DAY) })));
+    await old.close();
+    const s = await EmbeddedOnlineStore.create({ dir, now: () => now, sweepPerWrite: 0 });
+    try {
+      await pushRows(snapshot, 'p', [{ id: 20_000, event_timestamp: now, x: 1 }], { online: s, now: () => now });
+      expect(await s.sweepExpired(100_000)).toBe(n);
+      expect(await present(s, 'p@1', [0, n - 1, 20_000])).toEqual([false, false, true]);
+    } finally {
+      await s.close();
+    }
+  });
 });
+

@@ -99,6 +99,49 @@ describe('redis online store', () => {
     expect((await store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }))[0][0]).toEqual(row(3));
   });
 
+  it('a script call failing partway: Redis keeps earlier writes (non-atomic), an atomic call checks first and leaves nothing', async () => {
+    const redis = store.redis as Redis;
+    const keyOf = (id: number) => Buffer.concat([Buffer.from('ps:p1:{'), e(id), Buffer.from('}')]);
+    // A later key of the batch holds a string, so HGET/HSET on it answer WRONGTYPE.
+    await redis.set(keyOf(505), 'not a hash');
+    const batch = [500, 501, 502, 505, 506].map((id) => ({ view: 'wt@1', entity: e(id), row: row(id), expireAtMs: Date.now() + 60_000 }));
+    // Stored rows the batch would replace (older), to see that none of them changes either.
+    await store.writeRows([{ view: 'wt@1', entity: e(500), row: row(1) }]);
+    const before = await redis.hgetallBuffer(keyOf(500));
+    const ttlBefore = await redis.pexpiretime(keyOf(500));
+
+    await expect(store.writeRows(batch, { atomic: true })).rejects.toMatchObject({ message: expect.stringMatching(/PITSTOP_WRONG_TYPE key ps:p1:\{.*\} holds a string.*nothing was written/s) });
+    expect(await redis.hgetallBuffer(keyOf(500))).toEqual(before);
+    expect(await redis.pexpiretime(keyOf(500))).toBe(ttlBefore);
+    for (const id of [501, 502, 506]) expect(await redis.exists(keyOf(id))).toBe(0);
+    expect(await redis.get(keyOf(505))).toBe('not a hash');
+
+    // What Redis itself does (why the check is needed): without it the same call stops at the
+    // bad key, and the rows before it stay written; a script error is no rollback.
+    await expect(store.writeRows(batch)).rejects.toMatchObject({ message: expect.stringMatching(/WRONGTYPE/) });
+    expect((await store.readRows({ views: ['wt@1'], entityKeys: [[e(500), e(501), e(502), e(506)]] }))[0]).toEqual([row(500), row(501), row(502), null]);
+    await redis.del(keyOf(505));
+  });
+
+  it('an atomic call gets a timeout scaled to its rows, so a batch longer than command_timeout_ms is not reported as failed', async () => {
+    // A 50 ms per-command timeout: far shorter than a 60,000-row script call (~3-6 µs per row,
+    // so 200-400 ms). The atomic call's own timeout is 50 ms + 60,000 × 1 ms. (With
+    // atomicMsPerRow: 0 this call rejects with "Command timed out" while Redis still applies
+    // it: the old behaviour.)
+    const n = 60_000;
+    const rows = Array.from({ length: n }, (_, i) => ({ view: 'scaled@1', entity: e(2_000_000 + i), row: row(i) }));
+    const tight = await RedisOnlineStore.create({ url: server.url, project: 'p1', commandTimeoutMs: 50, connectTimeoutMs: 2000, atomicMsPerRow: 1 });
+    try {
+      expect(await tight.writeRows(rows, { atomic: true })).toEqual({ written: n, stale: 0 });
+      // After a SCRIPT FLUSH the atomic path falls back from EVALSHA to EVAL.
+      await (store.redis as Redis).script('FLUSH');
+      expect(await tight.writeRows(rows.slice(0, 10).map((r) => ({ ...r, row: row(n + 1) })), { atomic: true })).toEqual({ written: 10, stale: 0 });
+    } finally {
+      await tight.close();
+    }
+    expect((await store.readRows({ views: ['scaled@1'], entityKeys: [[e(2_000_000), e(2_000_000 + n - 1)]] }))[0]).toEqual([row(n + 1), row(n - 1)]);
+  }, 60_000);
+
   it('create() rejects quickly when nothing listens', async () => {
     const t0 = Date.now();
     await expect(RedisOnlineStore.create({ url: 'redis://127.0.0.1:1', project: 'p', connectTimeoutMs: 300 })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });

@@ -19,8 +19,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { PitstopError } from '../../core/errors.ts';
-import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
-import { ROW_CREATED_TS_OFFSET, ROW_EVENT_TS_OFFSET } from '../row-codec.ts';
+import { expireAtFromEventMs } from '../expiry.ts';
+import type { ExpiryBackfill, OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
+import { ROW_CREATED_TS_OFFSET, ROW_EVENT_TS_OFFSET, ROW_HEADER_BYTES } from '../row-codec.ts';
 
 export interface EmbeddedStoreOptions {
   /** Directory of the store; created when missing. */
@@ -67,7 +68,7 @@ export function isNewerRow(next: Uint8Array, cur: Uint8Array): boolean {
   return Buffer.prototype.readDoubleLE.call(next, ROW_CREATED_TS_OFFSET) > Buffer.prototype.readDoubleLE.call(cur, ROW_CREATED_TS_OFFSET);
 }
 
-export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
+export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter, ExpiryBackfill {
   private readonly now: () => number;
   private readonly sweepPerWrite: number;
 
@@ -75,6 +76,7 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
     private readonly db: RootDatabase<Buffer, Buffer>,
     private readonly exp: Database<Buffer, Buffer>,
     private readonly byExp: Database<Buffer, Buffer>,
+    private readonly meta: Database<Buffer, Buffer>,
     options: EmbeddedStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -88,7 +90,8 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
       const db = open<Buffer, Buffer>({ path: path.join(options.dir, 'online.mdb'), noSubdir: true, encoding: 'binary', keyEncoding: 'binary', compression: false });
       const exp = db.openDB<Buffer, Buffer>({ name: 'exp', encoding: 'binary', keyEncoding: 'binary', compression: false });
       const byExp = db.openDB<Buffer, Buffer>({ name: 'by-exp', encoding: 'binary', keyEncoding: 'binary', compression: false });
-      const store = new EmbeddedOnlineStore(db, exp, byExp, options);
+      const meta = db.openDB<Buffer, Buffer>({ name: 'meta', encoding: 'binary', keyEncoding: 'binary', compression: false });
+      const store = new EmbeddedOnlineStore(db, exp, byExp, meta, options);
       const limit = options.sweepOnOpen ?? 100_000;
       if (limit > 0) await db.transaction(() => store.sweep(limit));
       return store;
@@ -133,10 +136,13 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
   }
 
   /**
-   * Inside a write transaction: the row's expiry only moves later; a row without expiry is
-   * persistent, and a persistent row stays persistent (like the Redis script).
+   * Inside a write transaction: the row's expiry only moves later; a row written without expiry
+   * (view ttl 0) is persistent. A row is one view version's, whose ttl never changes, so a
+   * stored row without an entry that now gets a write asking for an expiry was written before
+   * expiry was tracked: it takes the expiry (unlike a Redis record, shared by views, where
+   * "no expiry" means a view without ttl lives there).
    */
-  private setExpiry(key: Buffer, existed: boolean, want: number | undefined): void {
+  private setExpiry(key: Buffer, _existed: boolean, want: number | undefined): void {
     const old = this.exp.getBinary(key);
     const oldMs = old ? old.readDoubleLE(0) : undefined;
     if (want === undefined) {
@@ -146,7 +152,6 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
       }
       return;
     }
-    if (existed && oldMs === undefined) return; // persistent stays persistent
     if (oldMs !== undefined && oldMs >= want) return;
     const ms = Math.ceil(want);
     if (oldMs !== undefined) this.byExp.remove(expiryKey(oldMs, key));
@@ -166,6 +171,54 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter {
       this.db.remove(key);
     }
     return due.length;
+  }
+
+  /**
+   * Rows of `view` stored without an expiry entry (written before the store tracked expiry)
+   * get `event time + ttl + grace`, so the sweep deletes them like any other; done once per
+   * view version (a mark in the `meta` database), in transactions of 10,000 rows. Rows already
+   * due go at the next sweep. ttlMs 0: the rows are persistent by design; only the mark is set.
+   */
+  async backfillExpiry(view: string, ttlMs: number): Promise<number> {
+    const mark = Buffer.from(`expiry-backfill:${view}`, 'latin1');
+    if (this.meta.getBinary(mark)) return 0;
+    if (ttlMs <= 0) {
+      await this.meta.put(mark, Buffer.from([1]));
+      return 0;
+    }
+    const prefix = storeKey(view, EMPTY);
+    const end = Buffer.from(prefix);
+    end[end.length - 1] = 1; // view + 0x01: just past every key of the view
+    let start: Buffer = prefix;
+    let total = 0;
+    try {
+      for (;;) {
+        const page = await this.db.transaction(() => {
+          let n = 0;
+          let last: Buffer | undefined;
+          let seen = 0;
+          for (const { key, value } of this.db.getRange({ start, end, limit: 10_000 })) {
+            seen++;
+            last = Buffer.from(key as Buffer);
+            if (this.exp.getBinary(last) !== undefined) continue;
+            const row = value as Buffer;
+            if (row.length < ROW_HEADER_BYTES) continue;
+            const ms = Math.ceil(expireAtFromEventMs(ttlMs, row.readDoubleLE(ROW_EVENT_TS_OFFSET))!);
+            this.exp.put(last, expiryBytes(ms));
+            this.byExp.put(expiryKey(ms, last), EMPTY);
+            n++;
+          }
+          if (seen < 10_000) this.meta.put(mark, Buffer.from([1]));
+          return { n, last, done: seen < 10_000 };
+        });
+        total += page.n;
+        if (page.done || !page.last) break;
+        start = Buffer.concat([page.last, Buffer.from([0])]); // just after the last key seen
+      }
+    } catch (e) {
+      throw new PitstopError('ONLINE_STORE_UNAVAILABLE', `embedded online store expiry backfill of ${view} failed: ${(e as Error).message}`, { cause: e });
+    }
+    return total;
   }
 
   /** Delete up to `limit` expired rows now (also done, bounded, by every write and by `create()`). */
