@@ -79,6 +79,9 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes * 2 + 1024,
     'grpc.max_send_message_length': -1,
+    // No channelz (pitstop does not serve it): with it on, grpc-js builds call and session
+    // trackers (objects and closures) for every call.
+    'grpc.enable_channelz': 0,
   });
   const methods = servingMethods();
   const definition: Record<string, grpc.MethodDefinition<any, any>> = {};
