@@ -118,8 +118,8 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
       'Push',
       async (req: any) => {
         checkSize(req, maxMessageBytes);
-        const r = await service.push(req.feature_view ?? '', columnsToJs(req.columns));
-        return { written: String(r.written), stale: String(r.stale) };
+        const r = await service.push(req.feature_view ?? '', columnsToJs(req.columns), { toOffline: req.to_offline === true });
+        return { written: String(r.written), stale: String(r.stale), offline_rows: String(r.offlineRows) };
       },
       { log, observe },
     ),

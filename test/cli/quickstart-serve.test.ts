@@ -4,6 +4,8 @@
  * 0 (PITSTOP_GRPC_PORT / PITSTOP_HTTP_PORT) pick free ones; the ready line says which.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PitstopClient } from '../../src/client/client.ts';
 import { copyExampleRepo, ROOT, tempDir } from './helpers.ts';
@@ -54,6 +56,16 @@ describe('quickstart serves after materializing', () => {
       } finally {
         client.close();
       }
+
+      // Push to the offline log through the composition root's wiring (DuckDB push log under the
+      // repository's offline data dir), then online.
+      const pushed = await fetch(`http://${httpHost}:${httpPort}/v1/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ feature_view: 'driver_stats', columns: { driver_id: [9001], event_timestamp: [Date.now()], rating: [4.9] }, to_offline: true }),
+      });
+      expect(await pushed.json()).toEqual({ written: 1, stale: 0, offline_rows: 1 });
+      expect(readdirSync(path.join(dir, '.pitstop/offline/push/driver_stats/v1')).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
 
       child.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
