@@ -67,7 +67,7 @@ const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? SEMI_SPACE_F
  * node:http2's), and --expose-gc so it can collect start-up garbage before the run.
  */
 const LOADGEN_NODE_FLAGS = ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
-const SWEEP = quick ? [2000, 5000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
+const SWEEP = quick ? [2000, 3000, 4000, 6000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const children: ChildProcess[] = [];
@@ -181,17 +181,18 @@ async function main(): Promise<void> {
     // Warm both servers up (JIT, connections) before anything is measured: a first run at the
     // top scenario rate costs ~1.5x the CPU per request of later runs.
     for (const target of [pitstop, floor, echo]) {
-      await loadgen(tmp, target, requestPool(SCENARIOS[0], 1), 1000, quick ? 1.5 : 3);
-      await loadgen(tmp, target, requestPool(SCENARIOS[2], 1), 200, 1);
+      await loadgen(tmp, target, requestPool(SCENARIOS[0], 1), 1000, quick ? 1 : 3);
+      await loadgen(tmp, target, requestPool(SCENARIOS[2], 1), 200, quick ? 0.5 : 1);
     }
     for (const s of SCENARIOS.filter((x) => !only || only.includes(x.name))) {
       const pool = requestPool(s, 42);
       const runs: Record<'p' | 'f' | 'e', LoadgenResult[]> = { p: [], f: [], e: [] };
       const targets = { p: pitstop, f: floor, e: echo };
       for (let seg = 0; seg < SEGMENTS; seg++) {
-        // ABC then CBA: no target always runs first.
-        const order = seg % 2 === 0 ? (['p', 'f', 'e'] as const) : (['e', 'f', 'p'] as const);
-        for (const who of order) runs[who].push(await loadgen(tmp, targets[who], pool, s.rate, DURATION_S / SEGMENTS));
+        // ABC then CBA: no target always runs first. Quick runs measure the echo reference once
+        // (a whole duration in the first segment) to stay under 2 minutes.
+        const order = seg % 2 === 0 ? (['p', 'f', 'e'] as const) : quick ? (['f', 'p'] as const) : (['e', 'f', 'p'] as const);
+        for (const who of order) runs[who].push(await loadgen(tmp, targets[who], pool, s.rate, who === 'e' && quick ? DURATION_S : DURATION_S / SEGMENTS));
       }
       const p = mergeResults(runs.p);
       const f = mergeResults(runs.f);
@@ -203,7 +204,9 @@ async function main(): Promise<void> {
     if (only) return;
 
     // Rate sweep, pitstop and the floor alternating at each step (same noise for both); each
-    // stops once it falls behind (achieved < 90% of the rate, dropped sends, or p99 > 200 ms).
+    // stops once it falls behind (achieved < 90% of the rate, or dropped sends). Not on p99
+    // alone: on this shared box one stall of another process's making can push a step's p99
+    // past any bound while the target keeps up, and cut one target's sweep short but not the other's.
     log('rate sweep, 1 x 50');
     const pool = requestPool(SCENARIOS[0], 7);
     const sweepSteps: Record<'pitstop' | 'floor', LoadgenResult[]> = { pitstop: [], floor: [] };
@@ -214,7 +217,7 @@ async function main(): Promise<void> {
         const r = await loadgen(tmp, who === 'pitstop' ? pitstop : floor, pool, rate, quick ? 2 : 5);
         sweepSteps[who].push(strip(r));
         log(`  sweep ${who} @ ${rate}/s: achieved ${r.achievedRate}/s p99 ${r.latencyMs.p99} ms errors ${JSON.stringify(r.errors)} dropped ${r.dropped}`);
-        if (r.achievedRate < rate * 0.9 || r.dropped > 0 || r.latencyMs.p99 > 200) live.delete(who);
+        if (r.achievedRate < rate * 0.9 || r.dropped > 0) live.delete(who);
       }
       if (live.size === 0) break;
     }
