@@ -15,8 +15,9 @@
  * - The bench starts it with a young generation big enough for a whole run and --expose-gc, and
  *   it collects its start-up garbage before sending: no scavenge pauses in the measured window.
  * At 1,000/s (1 x 50) the previous generator (grpc-js client, pacing by 0.1 ms futex slices and
- * event-loop turns) used 520-570 µs of CPU per request and paused 15-16 times for GC (up to
- * 7 ms) in 4.5 s; this one uses 290-330 µs and does not pause (docs/benchmarks.md).
+ * event-loop turns) used 520-570 µs of CPU per request; this one uses 290-330 µs, and with the
+ * bench's heap flags it has no GC pause in the run (default flags: 15-16 scavenges in 4.5 s,
+ * up to 7-11 ms each). See docs/benchmarks.md.
  * - Pacing is a worker thread (PACER below) sleeping on a futex until each send time and waking
  *   the main thread, which otherwise idles in epoll; no spinning, no polling slices.
  * It records its own send lag (actual - scheduled send time), its CPU time and its GC pauses, and
