@@ -55,7 +55,7 @@ export interface LoadgenResult {
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
   sendLagMs: { p50: number; p99: number; p999: number; max: number };
   /** The generator's own cost over the whole run: CPU µs per request, GC pauses. */
-  generator: { cpuUsPerRequest: number; gcPauses: number; gcPauseMsTotal: number; gcPauseMsMax: number };
+  generator: { cpuUsPerRequest: number; gcPauses: number; gcPauseMsTotal: number; gcPauseMsMax: number; gcKinds?: Record<string, number> };
   responseBytes: number;
   /** Seconds from the first measured scheduled send to the last measured response. */
   measuredS: number;
@@ -131,11 +131,14 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
     forceGc();
     forceGc({ type: 'minor' });
   }
-  const gc = { n: 0, total: 0, max: 0 };
+  const gc = { n: 0, total: 0, max: 0, kinds: {} as Record<string, number> };
+  const KIND: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       gc.n++;
       gc.total += e.duration;
+      const kind = KIND[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+      gc.kinds[kind] = (gc.kinds[kind] ?? 0) + 1;
       if (e.duration > gc.max) gc.max = e.duration;
     }
   });
@@ -239,7 +242,7 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
       mean: ms(latency.mean),
     },
     sendLagMs: { p50: ms(lag.getValueAtPercentile(50)), p99: ms(lag.getValueAtPercentile(99)), p999: ms(lag.getValueAtPercentile(99.9)), max: ms(lag.maxValue) },
-    generator: { cpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, total)), gcPauses: gc.n, gcPauseMsTotal: Math.round(gc.total * 10) / 10, gcPauseMsMax: Math.round(gc.max * 100) / 100 },
+    generator: { cpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, total)), gcPauses: gc.n, gcPauseMsTotal: Math.round(gc.total * 10) / 10, gcPauseMsMax: Math.round(gc.max * 100) / 100, gcKinds: gc.kinds },
     responseBytes,
     measuredS: Math.max(measured, cfg.durationS),
     latencyHist: hdr.encodeIntoCompressedBase64(latency),
