@@ -8,7 +8,7 @@
  *  4. writes bench/results/serving-<date>.json and .md (the table docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
- * (default SERVER_NODE_OPTIONS, what `pitstop serve` gives its cluster workers; '' = none).
+ * (default none), e.g. "--max-semi-space-size=4" for experiments.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,6 @@ import { PitstopClient } from '../../src/client/client.ts';
 import { freePort, startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, benchSnapshot, serviceViews } from './fixture.ts';
 import { mergeResults, type LoadgenConfig, type LoadgenResult } from './loadgen.ts';
-import { SEMI_SPACE_FLAG } from '../../src/cli/commands/serve.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -56,18 +55,19 @@ const SCENARIOS: Scenario[] = [
   { name: '500x10', service: 'fs_10', entities: 500, features: 10, rate: 100 },
 ];
 /**
- * Node flags of the three servers: the young-generation size `pitstop serve` gives its cluster
- * workers (src/cli/commands/serve.ts; `--workers 1` serves in the process it was started in, so
- * it is passed here). The floor and echo get the same, so only the code differs between them.
+ * Node flags of the three servers (pitstop, floor, echo: the same for all, so only the code
+ * differs): none by default, i.e. V8's young generation. Smaller semi-spaces (4 MB) shortened
+ * scavenge pauses for uniform 1 x 50 traffic but, after large requests, promoted in-flight
+ * garbage and brought 10-12 ms mark-compacts (docs/benchmarks.md).
  */
-const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? SEMI_SPACE_FLAG;
+const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '';
 /**
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that a run
  * of 3-5 s at 1,000/s needs no scavenge at all (it allocates ~14 KB per request, mostly
  * node:http2's), and --expose-gc so it can collect start-up garbage before the run.
  */
 const LOADGEN_NODE_FLAGS = ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
-const SWEEP = quick ? [2000, 3000, 4000, 6000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
+const SWEEP = quick ? [2000, 4000, 6000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const children: ChildProcess[] = [];
@@ -192,7 +192,11 @@ async function main(): Promise<void> {
         // ABC then CBA: no target always runs first. Quick runs measure the echo reference once
         // (a whole duration in the first segment) to stay under 2 minutes.
         const order = seg % 2 === 0 ? (['p', 'f', 'e'] as const) : quick ? (['f', 'p'] as const) : (['e', 'f', 'p'] as const);
-        for (const who of order) runs[who].push(await loadgen(tmp, targets[who], pool, s.rate, who === 'e' && quick ? DURATION_S : DURATION_S / SEGMENTS));
+        for (const who of order) {
+          const r = await loadgen(tmp, targets[who], pool, s.rate, who === 'e' && quick ? DURATION_S : DURATION_S / SEGMENTS);
+          runs[who].push(r);
+          log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
+        }
       }
       const p = mergeResults(runs.p);
       const f = mergeResults(runs.f);

@@ -21,17 +21,6 @@ type Msg =
   | { type: 'pitstop:metrics-json-res'; id: number; metrics: unknown[] }
   | { type: 'pitstop:shutdown' };
 
-/**
- * Young-generation size of serving processes. A request allocates ~40 KB (mostly grpc-js,
- * node:http2 and ioredis objects) that die young; with V8's default 16 MB semi-spaces every
- * scavenge then pauses the process 3-7 ms on this 2-core box, several times a second at
- * 1,000 requests/s, which put those pauses into the p99. With 4 MB semi-spaces scavenges come 4x
- * as often but pause ~1 ms (measured with --trace-gc; docs/benchmarks.md). Larger semi-spaces
- * (64 MB) measured worse: fewer but 10-25 ms pauses. Cluster workers get it; a process serving
- * in place (`--workers 1`) takes node flags from its own command line or NODE_OPTIONS.
- */
-export const SEMI_SPACE_FLAG = '--max-semi-space-size=4';
-
 /** How long the primary waits for workers' metrics before answering with those that came. */
 const METRICS_TIMEOUT_MS = 2000;
 
@@ -176,9 +165,6 @@ async function servePrimary(ctx: CommandContext, workers: number): Promise<numbe
     log(`worker ${w.process.pid} exited (${signal ?? code}); starting a new one`);
     fork();
   });
-  // Workers get the serving young-generation size unless the user chose one.
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')];
-  if (!flags.some((f) => f.startsWith('--max-semi-space-size'))) cluster.setupPrimary({ execArgv: [...process.execArgv, SEMI_SPACE_FLAG] });
   log(`starting ${workers} workers`);
   for (let i = 0; i < workers; i++) fork();
   await waitForSignal();
