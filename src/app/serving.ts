@@ -1,17 +1,20 @@
 /**
  * Composition root for serving: registry store → snapshot holder (polling for new versions),
  * the configured online store (embedded by default, Redis when configured) as the reader, push
- * over its writer, and the gRPC + HTTP server. Closing runs in reverse order.
+ * over its writer and the offline push log (DuckDB, opened on the first offline push), and the
+ * gRPC + HTTP server. Closing runs in reverse order.
  */
 import type { ResolvedConfig } from '../config/load.ts';
 import { PitstopServer } from '../serving/server.ts';
 import type { ServingMetrics } from '../serving/metrics.ts';
 import type { PushFn } from '../serving/service.ts';
+import { isPitstopError } from '../core/errors.ts';
+import type { PushLog } from '../materialize/push.ts';
 import { SnapshotHolder } from '../serving/snapshot-holder.ts';
 import { PitstopError } from '../core/errors.ts';
 import type { OnlineWriter } from '../online/ports.ts';
 import { pushRows } from '../materialize/push.ts';
-import { openOnlineStore, type OnlineStore } from './online.ts';
+import { openOnlineStore, openPushLog, type OnlineStore } from './online.ts';
 import { openRegistryStore } from './registry.ts';
 
 export interface StartServingOptions {
@@ -19,7 +22,7 @@ export interface StartServingOptions {
   log?: (line: string) => void;
   /** /metrics text (cluster workers ask the primary to aggregate); default: this process. */
   metricsText?: (own: ServingMetrics) => Promise<string>;
-  /** Builds the push function over the store's writer; default: `pushToOnline`. */
+  /** Builds the push function over the store's writer; default: `servingPush` with the configured push log. */
   push?: (store: OnlineStore) => PushFn;
 }
 
@@ -39,10 +42,17 @@ export async function startServing(config: ResolvedConfig, options: StartServing
     const store = await openOnlineStore(config);
     closers.unshift(() => store.close());
     const s = config.serving;
+    let push: PushFn;
+    if (options.push) push = options.push(store);
+    else {
+      const sp = servingPush(store, () => openPushLog(config), config.paths.offlineData);
+      closers.unshift(() => sp.close());
+      push = sp.push;
+    }
     const server = await PitstopServer.start({
       holder,
       reader: store,
-      push: (options.push ?? pushToOnline)(store),
+      push,
       host: s.host,
       grpcPort: s.grpc_port,
       httpPort: s.http_port,
@@ -64,13 +74,53 @@ export async function startServing(config: ResolvedConfig, options: StartServing
   }
 }
 
+/** Push over the serving endpoints, online only: an offline push fails PUSH_LOG_UNAVAILABLE. */
+export function pushToOnline(writer: OnlineWriter): PushFn {
+  return servingPush(writer).push;
+}
+
 /**
  * Push over the serving endpoints: column-wise rows → `pushRows` (the same checks as `pitstop
- * push`: the whole batch is validated before anything is written), online only (the offline
- * push log is written by `pitstop push --offline`).
+ * push`: the whole batch is validated before anything is written). With `toOffline` the batch is
+ * appended to the offline push log FIRST (one Parquet file, renamed into place whole), then
+ * written online in one atomic call. So:
+ * - the log cannot be opened or written → PUSH_LOG_UNAVAILABLE, nothing written anywhere (a
+ *   half-written temp file is removed);
+ * - the log was written but the online write fails → ONLINE_STORE_UNAVAILABLE with the batch in
+ *   the log and not online; pushing it again is safe (the point-in-time join treats the repeated
+ *   rows, same keys and timestamps, as one).
+ * The log (a DuckDB session) is opened on the first offline push and kept; appends run one at a
+ * time. A failed open is retried by the next offline push.
  */
-export function pushToOnline(writer: OnlineWriter): PushFn {
-  return async (snapshot, view, columns) => {
+export function servingPush(writer: OnlineWriter, openLog?: () => Promise<PushLog>, where = 'the offline data dir'): { push: PushFn; close(): Promise<void> } {
+  let opened: Promise<PushLog> | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  const unavailable = (e: unknown, what: string) =>
+    isPitstopError(e) && e.reason === 'PUSH_LOG_UNAVAILABLE' ? e : new PitstopError('PUSH_LOG_UNAVAILABLE', `offline push log under ${where}: ${what} failed: ${(e as Error)?.message ?? String(e)}; nothing was written online`, { cause: e });
+  const log = (): Promise<PushLog> => {
+    if (!openLog) return Promise.reject(new PitstopError('PUSH_LOG_UNAVAILABLE', 'this server has no offline push log; nothing was written online'));
+    opened ??= openLog().catch((e) => {
+      opened = undefined;
+      throw unavailable(e, 'open');
+    });
+    return opened;
+  };
+  const pushLog: PushLog = {
+    append(view, rows, entities) {
+      const run = queue.then(async () => {
+        const l = await log();
+        try {
+          return await l.append(view, rows, entities);
+        } catch (e) {
+          throw unavailable(e, 'append');
+        }
+      });
+      queue = run.catch(() => {});
+      return run;
+    },
+    async close() {},
+  };
+  const push: PushFn = async (snapshot, view, columns, options) => {
     const names = Object.keys(columns);
     let n = -1;
     for (const name of names) {
@@ -80,7 +130,17 @@ export function pushToOnline(writer: OnlineWriter): PushFn {
       n = col.length;
     }
     const rows = Array.from({ length: Math.max(n, 0) }, (_, i) => Object.fromEntries(names.map((name) => [name, columns[name][i]])));
-    const r = await pushRows(snapshot, view, rows, { online: writer });
-    return { written: r.written, stale: r.stale };
+    const toOffline = options.toOffline === true;
+    const r = await pushRows(snapshot, view, rows, { online: writer, toOffline, pushLog: toOffline ? pushLog : undefined });
+    return { written: r.written, stale: r.stale, offlineRows: r.offlineFile ? r.rows : 0 };
+  };
+  return {
+    push,
+    async close() {
+      const l = opened;
+      opened = undefined;
+      await queue;
+      if (l) await (await l.catch(() => undefined))?.close();
+    },
   };
 }

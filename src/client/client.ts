@@ -34,6 +34,8 @@ export interface CallOptions {
 export interface PushResult {
   written: number;
   stale: number;
+  /** Rows appended to the offline push log (0 unless `toOffline`). */
+  offlineRows: number;
 }
 
 export interface FeatureServiceListing {
@@ -119,10 +121,14 @@ export class PitstopClient {
     return this.call(this.methods.GetOnlineFeatures, PitstopClient.requestMessage(input), options, (b) => b);
   }
 
-  /** Push rows of one view, column-wise (join keys, `event_timestamp`, features). */
-  async push(featureView: string, cols: Readonly<Record<string, readonly unknown[]>>, options: CallOptions = {}): Promise<PushResult> {
-    const r = await this.call(this.methods.Push, { feature_view: featureView, columns: columns(cols) }, options, (b) => this.methods.Push.responseDeserialize(b) as { written?: string; stale?: string });
-    return { written: Number(r.written ?? 0), stale: Number(r.stale ?? 0) };
+  /**
+   * Push rows of one view, column-wise (join keys, `event_timestamp`, features); `toOffline` also
+   * appends them to the offline push log (before the online write).
+   */
+  async push(featureView: string, cols: Readonly<Record<string, readonly unknown[]>>, options: CallOptions & { toOffline?: boolean } = {}): Promise<PushResult> {
+    const message = { feature_view: featureView, columns: columns(cols), to_offline: options.toOffline === true };
+    const r = await this.call(this.methods.Push, message, options, (b) => this.methods.Push.responseDeserialize(b) as { written?: string; stale?: string; offline_rows?: string });
+    return { written: Number(r.written ?? 0), stale: Number(r.stale ?? 0), offlineRows: Number(r.offline_rows ?? 0) };
   }
 
   listFeatureServices(options: CallOptions = {}): Promise<FeatureServiceListing> {

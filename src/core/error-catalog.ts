@@ -39,6 +39,7 @@ export const ERROR_CATALOG = {
   // --- online store, materialization and push ---
   ONLINE_STORE_UNAVAILABLE: { code: 'UNAVAILABLE', description: 'The online store cannot be reached or failed; the call may be retried.' },
   PUSH_ROWS_INVALID: { code: 'INVALID_ARGUMENT', description: 'A pushed batch has a row with a missing or mistyped field; nothing was written.' },
+  PUSH_LOG_UNAVAILABLE: { code: 'UNAVAILABLE', description: 'The offline push log could not be opened or written; nothing of the batch was written online. The call may be retried.' },
   VIEW_NOT_ONLINE: { code: 'FAILED_PRECONDITION', description: 'The feature view is not enabled for the online store.' },
   VALUE_TYPE_MISMATCH: { code: 'INVALID_ARGUMENT', description: 'A value does not match the declared type of its feature or join key (the message names the field).' },
   ONLINE_ROW_CORRUPT: { code: 'INTERNAL', description: 'A stored online row or entity key cannot be decoded (unknown format version or truncated bytes).' },

@@ -2,6 +2,9 @@
  * Turns `async (request, ctx) => response` into a grpc-js unary handler: the handler gets an
  * Cancellation that is set on client cancellation or when the client's deadline passes, and its
  * failures are mapped to gRPC statuses (with the machine reason in the `pitstop-reason` trailer).
+ *
+ * No timer of our own per call: grpc-js already arms one for the client's deadline, answers
+ * DEADLINE_EXCEEDED when it fires and then emits 'cancelled', which sets the Cancellation.
  */
 import { Metadata, type ServerUnaryCall, type sendUnaryData, type handleUnaryCall } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
@@ -31,22 +34,16 @@ export function unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>,
     const cancel = new Cancellation();
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(deadlineMs)) {
-      timer = setTimeout(() => cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
-    }
     const onCancel = () => cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'client cancelled or deadline passed'));
     call.once('cancelled', onCancel);
     const label = options.label ? safeLabel(options.label, call.request) : '';
     handler(call.request, { cancel, deadlineMs }).then(
       (res) => {
-        if (timer) clearTimeout(timer);
         call.removeListener('cancelled', onCancel);
         options.observe?.(method, (performance.now() - started) / 1000, 'OK', label);
         callback(null, res);
       },
       (e: unknown) => {
-        if (timer) clearTimeout(timer);
         call.removeListener('cancelled', onCancel);
         const err = publicError(e, options.log);
         options.observe?.(method, (performance.now() - started) / 1000, err.code, label);

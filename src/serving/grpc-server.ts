@@ -79,6 +79,9 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes * 2 + 1024,
     'grpc.max_send_message_length': -1,
+    // No channelz (pitstop does not serve it): with it on, grpc-js builds call and session
+    // trackers (objects and closures) for every call.
+    'grpc.enable_channelz': 0,
   });
   const methods = servingMethods();
   const definition: Record<string, grpc.MethodDefinition<any, any>> = {};
@@ -115,8 +118,8 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
       'Push',
       async (req: any) => {
         checkSize(req, maxMessageBytes);
-        const r = await service.push(req.feature_view ?? '', columnsToJs(req.columns));
-        return { written: String(r.written), stale: String(r.stale) };
+        const r = await service.push(req.feature_view ?? '', columnsToJs(req.columns), { toOffline: req.to_offline === true });
+        return { written: String(r.written), stale: String(r.stale), offline_rows: String(r.offlineRows) };
       },
       { log, observe },
     ),

@@ -1,7 +1,7 @@
 /**
  * The HTTP/JSON transport (node:http) over the same ServingService as gRPC:
  *   POST /v1/get-online-features   {features | feature_service, entities, full_feature_names}
- *   POST /v1/push                  {feature_view, columns}
+ *   POST /v1/push                  {feature_view, columns, to_offline}
  *   GET  /v1/feature-services      the feature service listing
  *   GET  /healthz                  liveness (200 unless draining)
  *   GET  /readyz                   200 when a registry version is served and the store answers
@@ -98,7 +98,11 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
       if (!body || typeof body.feature_view !== 'string' || typeof body.columns !== 'object' || body.columns === null) {
         throw new PitstopError('BAD_REQUEST', 'the body must be an object with `feature_view` and `columns`');
       }
-      return [200, JSON.stringify(await service.push(body.feature_view, body.columns))];
+      if (body.to_offline !== undefined && typeof body.to_offline !== 'boolean') {
+        throw new PitstopError('BAD_REQUEST', `to_offline must be true or false, got ${JSON.stringify(body.to_offline)}`);
+      }
+      const r = await service.push(body.feature_view, body.columns, { toOffline: body.to_offline === true });
+      return [200, JSON.stringify({ written: r.written, stale: r.stale, offline_rows: r.offlineRows })];
     },
     'GET /v1/feature-services': async () => [200, JSON.stringify(service.listFeatureServices())],
     'GET /healthz': async () => (options.draining() ? [503, '{"status":"draining"}'] : [200, '{"status":"ok"}']),

@@ -13,11 +13,24 @@ import type { ServingSnapshot } from './plan.ts';
 import type { OnlineFeaturesResult } from './result.ts';
 import type { SnapshotHolder } from './snapshot-holder.ts';
 
+/** What a push call asks for beyond its rows. */
+export interface PushCallOptions {
+  /** Also append the batch to the offline push log (written before the online store). */
+  toOffline?: boolean;
+}
+
+export interface PushOutcome extends WriteResult {
+  /** Rows appended to the offline push log (0 unless `toOffline`). */
+  offlineRows: number;
+}
+
 /**
  * Writes pushed rows of one view (`view` or `view@version`), column-wise, with the same checks as
- * `pitstop push`; the composition root supplies it (serving itself holds no writer).
+ * `pitstop push`, online and (when asked) to the offline push log first; the composition root
+ * supplies it (serving itself holds no writer and no push log). Fails PUSH_LOG_UNAVAILABLE when
+ * the log cannot be opened or written, having written nothing online.
  */
-export type PushFn = (snapshot: RegistrySnapshot, view: string, columns: Readonly<Record<string, readonly unknown[]>>) => Promise<WriteResult>;
+export type PushFn = (snapshot: RegistrySnapshot, view: string, columns: Readonly<Record<string, readonly unknown[]>>, options: PushCallOptions) => Promise<PushOutcome>;
 
 export interface ServingLimits extends Limits {
   /** Largest request message in bytes. */
@@ -59,7 +72,7 @@ export class ServingService {
     });
   }
 
-  async push(view: string, columns: Readonly<Record<string, readonly unknown[]>>): Promise<WriteResult> {
+  async push(view: string, columns: Readonly<Record<string, readonly unknown[]>>, options: PushCallOptions = {}): Promise<PushOutcome> {
     if (!this.deps.push) throw new PitstopError('INTERNAL', 'this server was started without a push writer');
     if (!view) throw new PitstopError('BAD_REQUEST', 'push needs `feature_view`');
     let rows = 0;
@@ -67,7 +80,7 @@ export class ServingService {
     if (rows > this.deps.limits.maxEntities) {
       throw new PitstopError('LIMIT_EXCEEDED', `the push has ${rows} rows; the limit is ${this.deps.limits.maxEntities}`);
     }
-    return this.deps.push(this.snapshot().snapshot, view, columns);
+    return this.deps.push(this.snapshot().snapshot, view, columns, { toOffline: options.toOffline === true });
   }
 
   listFeatureServices(): FeatureServiceListing {

@@ -160,13 +160,13 @@ describe('quickstart', () => {
     const { dir, cleanup: done } = await tempDir('pitstop-qs-');
     try {
       await copyExampleRepo(dir);
-      const first = await runCli(['quickstart', '--repo', dir]);
+      const first = await runCli(['quickstart', '--repo', dir, '--no-serve']);
       expect(first.stderr).toBe('');
       expect(first.code).toBe(0);
       expect(first.stdout).toContain('Generating example data');
       expect(first.stdout).toContain('Applied registry version 1.');
       expect(first.stdout).toContain('Next steps:');
-      const second = await runCli(['quickstart', '--repo', dir]);
+      const second = await runCli(['quickstart', '--repo', dir, '--no-serve']);
       expect(second.stdout).toContain('Example data present');
       expect(second.stdout).toContain('Registry unchanged at version 1.');
     } finally {

@@ -7,7 +7,7 @@ describe('quickstart materializes the example repository into the embedded store
     const { dir, cleanup } = await tempDir('pitstop-qs-online-');
     try {
       await copyExampleRepo(dir);
-      const qs = await runCli(['quickstart', '--repo', dir]);
+      const qs = await runCli(['quickstart', '--repo', dir, '--no-serve']);
       expect(qs.code).toBe(0);
       expect(qs.stdout).toMatch(/driver_stats@1: \d+ rows/);
       const r = await runCli(['online', 'get', '--repo', dir, '--entity', 'driver_id=1', '--features', 'driver_stats:rating,driver_embedding:embedding']);

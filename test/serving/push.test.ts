@@ -24,9 +24,9 @@ describe('push', () => {
       trips_today: [50, 60],
       rating: [3.5, null],
     });
-    expect(r).toEqual({ written: 2, stale: 0 });
+    expect(r).toEqual({ written: 2, stale: 0, offlineRows: 0 });
     const older = await h.client.push('driver_stats', { driver_id: [5], event_timestamp: [new Date(NOW - 5000)], trips_today: [1] });
-    expect(older).toEqual({ written: 0, stale: 1 });
+    expect(older).toEqual({ written: 0, stale: 1, offlineRows: 0 });
     const got = await h.client.getOnlineFeatures({ features: ['driver_stats:trips_today', 'driver_stats:rating'], entities: { driver_id: [5, 6] } });
     expect(got.column('trips_today').values).toEqual([50n, 60n]);
     expect(got.column('rating').statuses).toEqual(['PRESENT', 'NULL_VALUE']);
@@ -49,7 +49,7 @@ describe('push', () => {
 
   it('HTTP: push JSON columns, then read them back', async () => {
     const ok = await postJson(`${h.http}/v1/push`, { feature_view: 'customer_stats', columns: { customer_id: ['c9'], event_timestamp: [NOW], orders: [4] } });
-    expect(ok).toEqual({ status: 200, body: { written: 1, stale: 0 } });
+    expect(ok).toEqual({ status: 200, body: { written: 1, stale: 0, offline_rows: 0 } });
     const back = await postJson(`${h.http}/v1/get-online-features`, { features: ['customer_stats:orders'], entities: { customer_id: ['c9'] } });
     expect(back.body.results[0].values).toEqual([4]);
     const bad = await postJson(`${h.http}/v1/push`, { feature_view: 'customer_stats', columns: { customer_id: ['c10'], event_timestamp: [NOW], order: [4] } });

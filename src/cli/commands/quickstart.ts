@@ -1,7 +1,9 @@
 /**
  * `pitstop quickstart` (what `npm start` runs): on the example repository, generate the source
- * data when it is missing, validate, apply, and print next steps. Needs no Redis or Docker.
- * Later steps (materialize, serve) are added here by their owners.
+ * data when it is missing, validate, apply, materialize into the online store, print next steps,
+ * then serve gRPC + HTTP in this process (one worker, the embedded store unless configured
+ * otherwise) until Ctrl-C / SIGTERM. `--no-serve` stops after materializing. Needs no Redis or
+ * Docker.
  */
 import path from 'node:path';
 import { generateExampleData, missingExampleTables } from '../../app/example.ts';
@@ -11,15 +13,41 @@ import { formatPlan } from '../../registry/diff.ts';
 import { applyRepository } from '../../registry/workflow.ts';
 import type { Command } from '../command.ts';
 import { quickstartMaterialize } from './materialize.ts';
+import { serveInProcess, type ServingInfo } from './serve.ts';
+
+/** The ready block: where it serves and requests to paste. */
+function servingHelp(info: ServingInfo): string[] {
+  // A wildcard listen address is reached through loopback.
+  const host = info.host === '0.0.0.0' || info.host === '::' || info.host === '' ? '127.0.0.1' : info.host;
+  const http = `http://${host}:${info.httpPort}`;
+  const lookup = '{"features":["driver_stats:rating","driver_stats:completed_trips","driver_embedding:embedding"],"entities":{"driver_id":[1,2]}}';
+  const grpcLookup = '{"features":{"val":["driver_stats:rating"]},"entities":{"driver_id":{"val":[{"int64_val":"1"}]}}}';
+  return [
+    `Serving on gRPC ${host}:${info.grpcPort} and HTTP ${host}:${info.httpPort} (online store ${info.storeType}); Ctrl-C stops.`,
+    '  HTTP lookup:',
+    `    curl -s ${http}/v1/get-online-features -H 'content-type: application/json' -d '${lookup}'`,
+    `  gRPC (server reflection is on; or the typed client in src/client/client.ts):`,
+    `    grpcurl -plaintext -d '${grpcLookup}' ${host}:${info.grpcPort} pitstop.serving.v1.ServingService/GetOnlineFeatures`,
+    `  Also: GET ${http}/v1/feature-services, ${http}/readyz, ${http}/metrics`,
+  ];
+}
 
 export const quickstartCommand: Command = {
   name: 'quickstart',
-  summary: 'Generate example data if missing, validate, apply; then print next steps (npm start).',
-  usage: '[--repo DIR]',
-  options: {},
-  async run(ctx) {
+  summary: 'Generate example data if missing, validate, apply, materialize, then serve until Ctrl-C (npm start).',
+  usage: '[--repo DIR] [--no-serve] [--grpc-port PORT] [--http-port PORT]',
+  options: {
+    'no-serve': { type: 'boolean' },
+    'grpc-port': { type: 'string' },
+    'http-port': { type: 'string' },
+  },
+  async run(ctx, args) {
     const say = (s: string) => ctx.stdout.write(`${s}\n`);
-    const config = await loadConfig(ctx.repoDir, ctx.env);
+    const env = { ...ctx.env };
+    if (typeof args.values['grpc-port'] === 'string') env.PITSTOP_GRPC_PORT = args.values['grpc-port'];
+    if (typeof args.values['http-port'] === 'string') env.PITSTOP_HTTP_PORT = args.values['http-port'];
+    // Read here so a bad port fails before any work.
+    const config = await loadConfig(ctx.repoDir, env);
 
     const dataDir = path.join(config.repoDir, 'data');
     if (missingExampleTables(dataDir).length > 0) {
@@ -43,6 +71,11 @@ export const quickstartCommand: Command = {
     say('  npx pitstop registry history       # every applied version');
     say('  npx pitstop online get --entity driver_id=1 --features driver_stats:rating,driver_embedding:embedding');
     say('  edit definitions/*.yaml, then npx pitstop plan && npx pitstop apply');
-    return 0;
+    if (args.values['no-serve'] === true) {
+      say('  npx pitstop serve                  # gRPC + HTTP serving');
+      return 0;
+    }
+    say('');
+    return serveInProcess(ctx, { env, logPrefix: 'pitstop quickstart', onListening: (info) => say(servingHelp(info).join('\n')) });
   },
 };

@@ -37,9 +37,36 @@ function waitForSignal(extra?: (stop: () => void) => void): Promise<void> {
   });
 }
 
-async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: boolean): Promise<number> {
-  const config = await loadConfig(ctx.repoDir, env);
-  const log = (l: string) => ctx.stderr.write(`pitstop serve${worker ? ` [${process.pid}]` : ''}: ${l}\n`);
+/** Where an in-process server listens, once it does. */
+export interface ServingInfo {
+  /** Configured listen address (`serving.host`). */
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  storeType: string;
+}
+
+export interface ServeInProcessOptions {
+  /** Environment for config overrides (PITSTOP_GRPC_PORT, ...); default ctx.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Log line prefix on stderr; default `pitstop serve`. */
+  logPrefix?: string;
+  /** Called once both listeners are bound (ports resolved when 0 was asked for). */
+  onListening?: (info: ServingInfo) => void;
+  /** Internal: this process is a cluster worker of `pitstop serve --workers N`. */
+  worker?: boolean;
+}
+
+/**
+ * Serves gRPC + HTTP in this process (the configured store, registry polling) until SIGTERM or
+ * SIGINT, then shuts down gracefully (NOT_SERVING, drain, close) and returns exit code 0.
+ * `pitstop serve --workers 1`, each cluster worker and `pitstop quickstart` all run this.
+ */
+export async function serveInProcess(ctx: CommandContext, options: ServeInProcessOptions = {}): Promise<number> {
+  const worker = options.worker === true;
+  const config = await loadConfig(ctx.repoDir, options.env ?? ctx.env);
+  const prefix = options.logPrefix ?? 'pitstop serve';
+  const log = (l: string) => ctx.stderr.write(`${prefix}${worker ? ` [${process.pid}]` : ''}: ${l}\n`);
   let seq = 0;
   const pending = new Map<number, (text: string) => void>();
   let ownRegistry: { getMetricsAsJSON(): Promise<unknown[]> } | undefined;
@@ -76,6 +103,7 @@ async function serveHere(ctx: CommandContext, env: NodeJS.ProcessEnv, worker: bo
   }
   const s = config.serving;
   log(`gRPC on ${s.host}:${handle.server.grpcPort}, HTTP on ${s.host}:${handle.server.httpPort}, online store ${config.online_store.type}`);
+  options.onListening?.({ host: s.host, grpcPort: handle.server.grpcPort, httpPort: handle.server.httpPort, storeType: config.online_store.type });
   await waitForSignal((stop) => {
     if (worker) process.on('message', (m: Msg) => m?.type === 'pitstop:shutdown' && stop());
   });
@@ -172,7 +200,7 @@ export const serveCommand: Command = {
     const env = { ...ctx.env };
     if (typeof args.values['grpc-port'] === 'string') env.PITSTOP_GRPC_PORT = args.values['grpc-port'];
     if (typeof args.values['http-port'] === 'string') env.PITSTOP_HTTP_PORT = args.values['http-port'];
-    if (cluster.isWorker) return serveHere(ctx, env, true);
+    if (cluster.isWorker) return serveInProcess(ctx, { env, worker: true });
     const raw = args.values.workers;
     const workers = raw === undefined ? os.availableParallelism() : Number(raw);
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
@@ -180,6 +208,6 @@ export const serveCommand: Command = {
     }
     // Load the config once here so that a bad pitstop.yaml fails before any worker starts.
     await loadConfig(ctx.repoDir, env);
-    return workers === 1 ? serveHere(ctx, env, false) : servePrimary(ctx, workers);
+    return workers === 1 ? serveInProcess(ctx, { env }) : servePrimary(ctx, workers);
   },
 };
