@@ -30,20 +30,25 @@ async function pushLogRows(dataDir: string, view: string, version: number, key: 
   }
 }
 
+/** A Redis-backed server whose push port appends to a DuckDB push log under `offlineDataDir`. */
+function harnessWithPushLog(offlineDataDir: string, closers: (() => Promise<void>)[]): Promise<Harness> {
+  return startHarness({
+    store: 'redis',
+    push: (store) => {
+      const sp = servingPush(store, () => DuckDBPushLog.create(offlineDataDir), offlineDataDir);
+      closers.push(() => sp.close());
+      return sp.push;
+    },
+  });
+}
+
 describe('push to the offline log over gRPC and HTTP', () => {
   let h: Harness;
   let dir: string;
   const closers: (() => Promise<void>)[] = [];
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pitstop-pushlog-'));
-    h = await startHarness({
-      store: 'redis',
-      push: (store) => {
-        const sp = servingPush(store, () => DuckDBPushLog.create(dir), dir);
-        closers.push(() => sp.close());
-        return sp.push;
-      },
-    });
+    h = await harnessWithPushLog(dir, closers);
   });
   afterAll(async () => {
     await h?.close();
@@ -91,14 +96,7 @@ describe('push to an offline log that cannot be written', () => {
     // The offline data dir is a file: the push log's directory cannot be created under it.
     const dataDir = path.join(dir, 'offline');
     writeFileSync(dataDir, 'not a directory');
-    h = await startHarness({
-      store: 'redis',
-      push: (store) => {
-        const sp = servingPush(store, () => DuckDBPushLog.create(dataDir), dataDir);
-        closers.push(() => sp.close());
-        return sp.push;
-      },
-    });
+    h = await harnessWithPushLog(dataDir, closers);
   });
   afterAll(async () => {
     await h?.close();
