@@ -8,8 +8,10 @@
  *   node --import tsx bench/serving/read-variants.ts
  *
  * Variants, for E entities x V views (all keyed by driver_id):
- *   adapter   RedisOnlineStore.readRows: one pipeline of E HMGETs (V fields each)
- *   script    one EVALSHA: a Lua loop doing the E HMGETs inside Redis, one nested array reply
+ *   adapter   RedisOnlineStore.readRows on a standalone server: one script call doing the E
+ *             HMGETs inside Redis, one nested array reply (src/online/redis/read-script.ts)
+ *   pipeline  one pipeline of E HMGETs (V fields each): the adapter's shape before 2026-11-28,
+ *             and still its shape on a Redis Cluster
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -18,10 +20,6 @@ import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
 import { RecordKeys } from '../../src/online/redis/record-key.ts';
 import { startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
-
-const LUA = `local out = {}
-for i = 1, #KEYS do out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV)) end
-return out`;
 
 const redis = await startRedis();
 const cpuOf = (pid: number) => {
@@ -33,7 +31,6 @@ try {
   for (const batch of benchRows(Date.now())) await store.writeRows(batch);
   // The adapter's client options (src/online/redis/redis-store.ts), so only the command shape differs.
   const client = new Redis(redis.url, { enableOfflineQueue: true, maxRetriesPerRequest: 0, commandTimeout: 1000, enableAutoPipelining: false });
-  const sha = (await client.script('LOAD', LUA)) as string;
   const keys = new EntityKeyEncoder([{ name: 'driver_id', type: 'int64' }]);
   const record = new RecordKeys('ps', PROJECT);
   const views = serviceViews();
@@ -48,7 +45,11 @@ try {
     const entityKeys = Array.from({ length: e }, (_, i) => keys.encode([(i * 7919) % ENTITIES]));
     const variants: Record<string, () => Promise<unknown>> = {
       adapter: () => store.readRows({ views: ids, entityKeys: ids.map(() => entityKeys) }),
-      script: () => (client as any).evalshaBuffer(sha, entityKeys.length, ...entityKeys.map((k) => record.key(k)), ...ids),
+      pipeline: () => {
+        const p = client.pipeline();
+        for (const k of entityKeys) p.hmgetBuffer(record.key(k), ...ids);
+        return p.exec();
+      },
     };
     for (const [name, read] of Object.entries(variants)) {
       for (let i = 0; i < Math.min(200, reads); i++) await read();

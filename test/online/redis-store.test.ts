@@ -59,9 +59,43 @@ describe('redis online store', () => {
     expect((await store.readRows({ views: ['a@1'], entityKeys: [[e(3)]] }))[0][0]).toBeNull();
   });
 
-  it('falls back to EVAL when the script cache was flushed', async () => {
+  it('falls back to EVAL when the script cache was flushed (write and read scripts)', async () => {
     await (store.redis as Redis).script('FLUSH');
     expect((await store.writeRows([{ view: 'n@1', entity: e(4), row: row(7) }])).written).toBe(1);
+    await (store.redis as Redis).script('FLUSH');
+    expect((await store.readRows({ views: ['n@1'], entityKeys: [[e(4)]] }))[0][0]).toEqual(row(7));
+  });
+
+  it('a standalone read is one command to Redis, whatever the entities and view groups', async () => {
+    await store.writeRows([
+      { view: 'g@1', entity: e(40), row: row(40) },
+      { view: 'h@1', entity: e(40), row: row(41) },
+      { view: 'k@1', entity: e(42), row: row(42) },
+    ]);
+    const redis = store.redis as Redis;
+    const shared = [e(40), e(41), e(40)];
+    await redis.config('RESETSTAT');
+    const got = await store.readRows({ views: ['g@1', 'h@1', 'k@1'], entityKeys: [shared, shared, [e(41), e(42)]] });
+    // Calls per command since the reset, without the test's own CONFIG and INFO.
+    const stats: Record<string, number> = {};
+    for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+)/g)) if (m[1] !== 'config' && m[1] !== 'info') stats[m[1]] = Number(m[2]);
+    // One script call from the client (EVAL on first use on a connection, EVALSHA after),
+    // doing the five HMGETs (three entities of one group, two of the other) inside Redis.
+    expect((stats.eval ?? 0) + (stats.evalsha ?? 0)).toBe(1);
+    expect(stats).toEqual({ hmget: 5, ...(stats.eval ? { eval: 1 } : { evalsha: 1 }) });
+    expect(got).toEqual([
+      [row(40), null, row(40)],
+      [row(41), null, row(41)],
+      [null, row(42)],
+    ]);
+  });
+
+  it('a read meeting a key that is not a pitstop record fails with ONLINE_STORE_UNAVAILABLE naming the error', async () => {
+    const redis = store.redis as Redis;
+    const key = Buffer.concat([Buffer.from('ps:p1:{'), e(43), Buffer.from('}')]);
+    await redis.set(key, 'not a hash');
+    await expect(store.readRows({ views: ['g@1'], entityKeys: [[e(40), e(43)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE', message: expect.stringMatching(/WRONGTYPE/) });
+    await redis.del(key);
   });
 
   it('fails fast with ONLINE_STORE_UNAVAILABLE while Redis is down and recovers when it returns', async () => {

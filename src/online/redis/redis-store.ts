@@ -18,6 +18,7 @@ import { PitstopError, isPitstopError } from '../../core/errors.ts';
 import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
 import { ROW_HEADER_BYTES } from '../row-codec.ts';
 import { keySlot } from './key-slot.ts';
+import { READ_ROWS_COMMAND, READ_ROWS_LUA } from './read-script.ts';
 import { RecordKeys } from './record-key.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
@@ -51,6 +52,8 @@ export interface RedisStoreOptions {
 }
 
 const WRITE_ROWS_SHA = createHash('sha1').update(WRITE_ROWS_LUA).digest('hex');
+/** The Buffer-reply variant ioredis defines beside the script's command. */
+const READ_ROWS_BUFFER = `${READ_ROWS_COMMAND}Buffer`;
 
 type Client = Redis | Cluster;
 type Pipe = ReturnType<Client['pipeline']>;
@@ -133,6 +136,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
     client.on('error', () => {});
     client.defineCommand(WRITE_ROWS_COMMAND, { lua: WRITE_ROWS_LUA });
+    client.defineCommand(READ_ROWS_COMMAND, { lua: READ_ROWS_LUA, readOnly: true });
     const store = new RedisOnlineStore(client, cluster, options);
     try {
       await client.connect();
@@ -154,35 +158,67 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   }
 
   /**
-   * One pipeline per node: for each entity (per distinct entity key array), one HMGET of every
-   * requested view field sharing that array.
+   * One round trip per store node. Views sharing the same entity key array form a group, read
+   * with one HMGET per entity of every field of the group. Standalone: all of them in one script
+   * call (read-script.ts); cluster: one pipeline of HMGETs per node (a script's keys must share
+   * a hash slot).
    */
   async readRows(batch: OnlineReadBatch, options: ReadOptions = {}): Promise<(Buffer | null)[][]> {
     const { views, entityKeys } = batch;
-    const result: (Buffer | null)[][] = views.map((_, j) => new Array(entityKeys[j].length).fill(null));
-    // Views sharing the same entity key array are read with one HMGET per entity.
+    const result: (Buffer | null)[][] = new Array(views.length);
     const groups = new Map<readonly Buffer[], number[]>();
     for (let j = 0; j < views.length; j++) {
+      result[j] = new Array(entityKeys[j].length).fill(null);
       const g = groups.get(entityKeys[j]);
       if (g) g.push(j);
       else groups.set(entityKeys[j], [j]);
     }
-    const pending: { pipe: Pipe; targets: { keys: readonly Buffer[]; views: number[]; i: number }[] }[] = [];
+    if (this.cluster) return this.readPipelined(views, groups, result, options);
+    const keys: Buffer[] = [];
+    const argv: (string | number)[] = [];
+    for (const [entities, js] of groups) {
+      argv.push(entities.length, js.length);
+      for (let v = 0; v < js.length; v++) argv.push(views[js[v]]);
+      for (let i = 0; i < entities.length; i++) keys.push(this.keys.key(entities[i]));
+    }
+    if (keys.length === 0) return result;
+    const run: Promise<(Buffer | null)[][]> = (this.client as any)[READ_ROWS_BUFFER](keys.length, keys, argv);
+    let replies: (Buffer | null)[][];
+    try {
+      replies = options.signal ? await abortable(run, options.signal) : await run;
+    } catch (e) {
+      throw unavailable(e, 'read');
+    }
+    let k = 0;
+    for (const [entities, js] of groups) {
+      for (let i = 0; i < entities.length; i++) {
+        const vals = replies[k++];
+        for (let v = 0; v < js.length; v++) result[js[v]][i] = vals[v];
+      }
+    }
+    return result;
+  }
+
+  /** The cluster read: one pipeline per node, one HMGET per entity and group. */
+  private async readPipelined(
+    views: readonly string[],
+    groups: Map<readonly Buffer[], number[]>,
+    result: (Buffer | null)[][],
+    options: ReadOptions,
+  ): Promise<(Buffer | null)[][]> {
+    const pending: { pipe: Pipe; targets: { views: number[]; i: number }[] }[] = [];
     const byNode = new Map<string, (typeof pending)[number]>();
-    const slots = this.cluster ? (this.client as Cluster).slots : undefined;
+    const slots = (this.client as Cluster).slots;
     for (const [keys, js] of groups) {
       const fields = js.map((j) => views[j]);
       for (let i = 0; i < keys.length; i++) {
         const key = this.keys.key(keys[i]);
-        let node = '';
-        if (slots) {
-          const slot = keySlot(key);
-          node = slots[slot]?.[0] ?? `slot${slot}`;
-        }
+        const slot = keySlot(key);
+        const node = slots[slot]?.[0] ?? `slot${slot}`;
         let p = byNode.get(node);
         if (!p) byNode.set(node, (p = { pipe: this.client.pipeline(), targets: [] }));
         p.pipe.hmgetBuffer(key, ...fields);
-        p.targets.push({ keys, views: js, i });
+        p.targets.push({ views: js, i });
       }
     }
     for (const p of byNode.values()) pending.push(p);
