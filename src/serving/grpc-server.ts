@@ -112,7 +112,7 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
         if ('decodeError' in req) throw req.decodeError;
         return service.getOnlineFeatures(req as OnlineFeaturesRequest, ctx.cancel);
       },
-      { log, observe, label: (req: OnlineFeaturesRequest) => req.featureService ?? '_refs' },
+      { log, observe, label: (req: OnlineFeaturesRequest) => service.serviceLabel(req.featureService) },
     ),
     Push: unary(
       'Push',

@@ -73,12 +73,12 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 
 export function createHttpServer(service: ServingService, options: HttpServerOptions): http.Server {
   const { metrics, log, maxMessageBytes } = options;
-    // Metrics label of the request being handled (the feature service, or `_refs`), set by the route.
+    // Metrics label of the request being handled (ServingService.serviceLabel), set by the route.
   type Route = (req: http.IncomingMessage, cancel: Cancellation, label: { value: string }) => Promise<[number, string, string?]>;
   const routes: Record<string, Route> = {
     'POST /v1/get-online-features': async (req, cancel, label) => {
       const body = await readJson(req, maxMessageBytes);
-      label.value = typeof body?.feature_service === 'string' ? body.feature_service : '_refs';
+      label.value = service.serviceLabel(body?.feature_service);
       if (!body || typeof body !== 'object' || typeof body.entities !== 'object' || body.entities === null) {
         throw new PitstopError('BAD_REQUEST', 'the body must be an object with `entities` and `features` or `feature_service`');
       }

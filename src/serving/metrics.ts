@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics of a serving process (prom-client, one registry per server so tests can run
  * several). Everything here is observed once per request or once per view of a request, never
- * per value: the value-age histogram samples one entity row per view per request.
+ * per value: the value-age histogram samples one entity row per view per request. The per-request
+ * families are hot-metrics.ts (recorded without prom-client's per-call label handling).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.ts';
 
 /** Latency buckets in seconds, fine below 10 ms where the promise lives. */
 const LATENCY_BUCKETS = [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5];
@@ -11,32 +13,35 @@ const AGE_BUCKETS = [1, 10, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400, 30 *
 
 export class ServingMetrics {
   readonly registry = new Registry();
-  readonly requestDuration = new Histogram({
+  readonly requestDuration = new HotHistogram({
     name: 'pitstop_request_duration_seconds',
-    help: 'Request latency inside the server, per method and feature service (`_refs` for feature lists).',
-    labelNames: ['transport', 'method', 'feature_service'] as const,
+    help: 'Request latency inside the server, per method and feature service (`_refs` for feature lists, `_unknown` for a service the registry does not have).',
+    labelNames: ['transport', 'method', 'feature_service'],
     buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
-  readonly requests = new Counter({
+  readonly requests = new HotCounter({
     name: 'pitstop_requests_total',
     help: 'Requests answered, per method and status code.',
-    labelNames: ['transport', 'method', 'code'] as const,
-    registers: [this.registry],
+    labelNames: ['transport', 'method', 'code'],
+    registry: this.registry,
   });
-  readonly errors = new Counter({
+  readonly errors = new HotCounter({
     name: 'pitstop_request_errors_total',
     help: 'Requests that failed, per method and status code.',
-    labelNames: ['transport', 'method', 'code'] as const,
-    registers: [this.registry],
+    labelNames: ['transport', 'method', 'code'],
+    registry: this.registry,
   });
-  readonly storeRead = new Histogram({
+  readonly storeRead = new HotHistogram({
     name: 'pitstop_online_read_duration_seconds',
     help: 'Latency of one online store read (all views and entities of a request).',
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome'],
     buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
+  /** The two outcomes of a store read, resolved once. */
+  readonly storeReadOk = this.storeRead.child('ok');
+  readonly storeReadError = this.storeRead.child('error');
   readonly registryVersion = new Gauge({
     name: 'pitstop_registry_version',
     help: 'The registry version being served (across cluster workers: the lowest, i.e. the version every worker has reached).',
@@ -44,17 +49,17 @@ export class ServingMetrics {
     aggregator: 'min',
     registers: [this.registry],
   });
-  readonly valueAge = new Histogram({
+  readonly valueAge = new HotHistogram({
     name: 'pitstop_served_value_age_seconds',
     help: 'Age (now - event time) of served rows; sampled: the first found entity row per view per request.',
     buckets: AGE_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
 
   /** Records one finished request. */
   observe(transport: 'grpc' | 'http', method: string, seconds: number, code: string, featureService: string): void {
-    this.requestDuration.observe({ transport, method, feature_service: featureService }, seconds);
-    this.requests.inc({ transport, method, code });
-    if (code !== 'OK') this.errors.inc({ transport, method, code });
+    this.requestDuration.child(transport, method, featureService).observe(seconds);
+    this.requests.child(transport, method, code).inc();
+    if (code !== 'OK') this.errors.child(transport, method, code).inc();
   }
 }

@@ -53,7 +53,15 @@ export interface ServingServiceDeps {
 }
 
 export class ServingService {
-  constructor(readonly deps: ServingServiceDeps) {}
+  /** Store-read and value-age recorders, made once rather than per request. */
+  private readonly onRead: (seconds: number, ok: boolean) => void;
+  private readonly onValueAge: (seconds: number) => void;
+
+  constructor(readonly deps: ServingServiceDeps) {
+    const { metrics } = deps;
+    this.onRead = (s, ok) => (ok ? metrics.storeReadOk : metrics.storeReadError).observe(s);
+    this.onValueAge = (s) => metrics.valueAge.observe(s);
+  }
 
   /** The snapshot a new request should use; fails UNAVAILABLE until a registry version exists. */
   snapshot(): ServingSnapshot {
@@ -62,13 +70,24 @@ export class ServingService {
     return s;
   }
 
+  /**
+   * The metrics label of a lookup: its feature service when the registry being served has it,
+   * `_refs` for a list of feature references, `_unknown` otherwise (a name from a request is
+   * never a label as such: any string a client sends would become a series of its own).
+   */
+  serviceLabel(featureService: unknown): string {
+    if (featureService === undefined || featureService === null || featureService === '') return '_refs';
+    const snap = this.deps.holder.current();
+    return typeof featureService === 'string' && snap && Object.hasOwn(snap.snapshot.featureServices, featureService) ? featureService : '_unknown';
+  }
+
   getOnlineFeatures(request: OnlineFeaturesRequest, cancel?: Cancellation): Promise<OnlineFeaturesResult> {
     const { metrics, reader, limits } = this.deps;
     return getOnlineFeatures(this.snapshot(), reader, request, {
       limits,
       cancel,
-      onRead: (s, ok) => metrics.storeRead.observe({ outcome: ok ? 'ok' : 'error' }, s),
-      onValueAge: (s) => metrics.valueAge.observe(s),
+      onRead: this.onRead,
+      onValueAge: this.onValueAge,
     });
   }
 

@@ -157,7 +157,12 @@ describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (stor
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, registry_version: 1 });
     await h.client.getOnlineFeatures({ featureService: 'ranking', entities: { driver_id: [1] } });
+    // A service name the registry does not have is not a label of its own (any string a client
+    // sends would otherwise become a new series).
+    await expect(h.client.getOnlineFeatures({ featureService: 'no_such_service_4711', entities: { driver_id: [1] } })).rejects.toThrow(/no_such_service_4711/);
     const text = await (await fetch(`${h.http}/metrics`)).text();
+    expect(text).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="_unknown"\} [1-9]/);
+    expect(text).not.toContain('no_such_service_4711');
     expect(text).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="ranking"\} [1-9]/);
     expect(text).toMatch(/pitstop_requests_total\{transport="grpc",method="GetOnlineFeatures",code="INVALID_ARGUMENT"\} [1-9]/);
     expect(text).toMatch(/pitstop_request_errors_total\{.*code="INVALID_ARGUMENT"\} [1-9]/);
