@@ -90,11 +90,11 @@ describe('redis online store', () => {
     ]);
   });
 
-  it('a read meeting a key that is not a pitstop record fails with ONLINE_STORE_UNAVAILABLE naming the error', async () => {
+  it('a read meeting a key that is not a pitstop record fails with ONLINE_STORE_KEY_CONFLICT', async () => {
     const redis = store.redis as Redis;
     const key = Buffer.concat([Buffer.from('ps:p1:{'), e(43), Buffer.from('}')]);
     await redis.set(key, 'not a hash');
-    await expect(store.readRows({ views: ['g@1'], entityKeys: [[e(40), e(43)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE', message: expect.stringMatching(/WRONGTYPE/) });
+    await expect(store.readRows({ views: ['g@1'], entityKeys: [[e(40), e(43)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
     await redis.del(key);
   });
 
@@ -144,7 +144,11 @@ describe('redis online store', () => {
     const before = await redis.hgetallBuffer(keyOf(500));
     const ttlBefore = await redis.pexpiretime(keyOf(500));
 
-    await expect(store.writeRows(batch, { atomic: true })).rejects.toMatchObject({ message: expect.stringMatching(/PITSTOP_WRONG_TYPE key ps:p1:\{.*\} holds a string.*nothing was written/s) });
+    await expect(store.writeRows(batch, { atomic: true })).rejects.toMatchObject({
+      reason: 'ONLINE_STORE_KEY_CONFLICT',
+      code: 'FAILED_PRECONDITION',
+      message: expect.stringMatching(/^online store \(redis\) write failed: key ps:p1:\{.*\} holds a string, not a pitstop record \(hash\); nothing was written$/s),
+    });
     expect(await redis.hgetallBuffer(keyOf(500))).toEqual(before);
     expect(await redis.pexpiretime(keyOf(500))).toBe(ttlBefore);
     for (const id of [501, 502, 506]) expect(await redis.exists(keyOf(id))).toBe(0);
@@ -152,7 +156,7 @@ describe('redis online store', () => {
 
     // What Redis itself does (why the check is needed): without it the same call stops at the
     // bad key, and the rows before it stay written; a script error is no rollback.
-    await expect(store.writeRows(batch)).rejects.toMatchObject({ message: expect.stringMatching(/WRONGTYPE/) });
+    await expect(store.writeRows(batch)).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
     expect((await store.readRows({ views: ['wt@1'], entityKeys: [[e(500), e(501), e(502), e(506)]] }))[0]).toEqual([row(500), row(501), row(502), null]);
     await redis.del(keyOf(505));
   });

@@ -82,9 +82,18 @@ function closeRun(c: ScriptCall): void {
 
 const retry = (times: number) => Math.min(100 * times, 1000);
 
+/**
+ * A failed Redis call as a PitstopError: ONLINE_STORE_KEY_CONFLICT when a record key holds
+ * something other than a hash (the write script's own check, or Redis' WRONGTYPE on a read or a
+ * non-atomic write), else ONLINE_STORE_UNAVAILABLE.
+ */
 function unavailable(e: unknown, what: string): PitstopError {
   if (isPitstopError(e)) return e;
-  return new PitstopError('ONLINE_STORE_UNAVAILABLE', `online store (redis) ${what} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  const message = (e as Error)?.message ?? String(e);
+  if (message.includes('PITSTOP_WRONG_TYPE') || message.includes('WRONGTYPE')) {
+    return new PitstopError('ONLINE_STORE_KEY_CONFLICT', `online store (redis) ${what} failed: ${message.replace(/^.*PITSTOP_WRONG_TYPE /s, '')}`, { cause: e });
+  }
+  return new PitstopError('ONLINE_STORE_UNAVAILABLE', `online store (redis) ${what} failed: ${message}`, { cause: e });
 }
 
 export class RedisOnlineStore implements OnlineReader, OnlineWriter {
