@@ -12,7 +12,7 @@ import { FileRegistryStore } from '../../src/registry/file-store.ts';
 import { EmbeddedOnlineStore } from '../../src/online/embedded/embedded-store.ts';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
-import { decodeRow } from '../../src/online/row-codec.ts';
+import { RowEncoder, decodeRow } from '../../src/online/row-codec.ts';
 import type { OnlineReader, OnlineWrite, OnlineWriter } from '../../src/online/ports.ts';
 import { materialize, materializeIncremental, selectViews, type MaterializeProgress } from '../../src/materialize/materialize.ts';
 import { withRowEstimate } from '../../src/app/online.ts';
@@ -128,6 +128,30 @@ describe('materialize', () => {
       const [replay] = await materialize([view], { startMs: T0, endMs: T0 + HOUR }, { offline, online });
       expect(replay).toMatchObject({ rows: N, written: 0, stale: N });
       expect((await readAll(online, [1]))[0]!.values[0]).toBe(12n);
+    } finally {
+      await online.close();
+    }
+  });
+
+  it('rows stored before the store tracked expiry get one when the view version is materialized', async () => {
+    const dir = path.join(tmp.dir, 'online-backfill');
+    const now = T0 + 3 * HOUR;
+    const encoder = new RowEncoder(view.features.map((f) => ({ name: f.name, type: f.type })));
+    // A store written without expiry (as before it was tracked): entities the source no longer
+    // has, with event times long past the view's ttl.
+    const old = await EmbeddedOnlineStore.create({ dir, now: () => now });
+    const stale = [N + 10, N + 11];
+    await old.writeRows(stale.map((i) => ({ view: 'driver_stats@1', entity: encodeEntityKey(keys, [i]), row: Buffer.from(encoder.encode(T0 - 10 * 24 * HOUR, null, [1n, 1, 'x', T0, [1]])) })));
+    await old.close();
+    const online = await EmbeddedOnlineStore.create({ dir, now: () => now, sweepPerWrite: 0 });
+    try {
+      expect(await online.sweepExpired(100_000)).toBe(0); // no expiry recorded: nothing is due
+      await materialize([view], { startMs: T0, endMs: now }, { offline, online, now: () => now });
+      // The backfill gave the old rows event time + ttl + grace, long past: they are due now;
+      // the materialized rows expire ttl + grace from now and stay.
+      expect(await online.sweepExpired(100_000)).toBe(stale.length);
+      expect((await readAll(online, stale)).every((r) => r === null)).toBe(true);
+      expect((await readAll(online, [0, N - 1])).every((r) => r !== null)).toBe(true);
     } finally {
       await online.close();
     }
