@@ -191,20 +191,28 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       for (let i = 0; i < entities.length; i++) keys.push(this.keys.key(entities[i]));
     }
     if (keys.length === 0) return result;
-    const run: Promise<(Buffer | null)[][]> = (this.client as any)[READ_ROWS_BUFFER](keys.length, keys, argv);
-    let replies: (Buffer | null)[][];
+    const run: Promise<Buffer> = (this.client as any)[READ_ROWS_BUFFER](keys.length, keys, argv);
+    let reply: Buffer;
     try {
-      replies = options.signal ? await abortable(run, options.signal) : await run;
+      reply = options.signal ? await abortable(run, options.signal) : await run;
     } catch (e) {
       throw unavailable(e, 'read');
     }
-    let k = 0;
+    // Rows are views into the one reply (read-script.ts: length-prefixed, -1 = missing).
+    let at = 0;
     for (const [entities, js] of groups) {
       for (let i = 0; i < entities.length; i++) {
-        const vals = replies[k++];
-        for (let v = 0; v < js.length; v++) result[js[v]][i] = vals[v];
+        for (let v = 0; v < js.length; v++) {
+          if (at + 4 > reply.length) throw truncated(reply.length);
+          const len = reply.readInt32LE(at);
+          at += 4;
+          if (len < 0) continue; // stays null
+          if (at + len > reply.length) throw truncated(reply.length);
+          result[js[v]][i] = reply.subarray(at, (at += len));
+        }
       }
     }
+    if (at !== reply.length) throw truncated(reply.length);
     return result;
   }
 
@@ -375,6 +383,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       this.client.disconnect();
     }
   }
+}
+
+function truncated(bytes: number): PitstopError {
+  return new PitstopError('INTERNAL', `online store (redis) read: the read script's reply (${bytes} bytes) does not match the request (read-script.ts format)`);
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
