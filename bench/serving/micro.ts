@@ -5,7 +5,7 @@
  * does). Reads come from a Map holding real encoded rows, so only pitstop's CPU is measured.
  *   node --import tsx bench/serving/micro.ts
  */
-import type { OnlineReader, OnlineReadBatch } from '../../src/online/ports.ts';
+import { packRows, type OnlineReader, type OnlineReadBatch } from '../../src/online/ports.ts';
 import { getOnlineFeatures } from '../../src/serving/get-online-features.ts';
 import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
@@ -15,10 +15,10 @@ import { benchRows, benchSnapshot, ENTITIES } from './fixture.ts';
 
 const rows = new Map<string, Buffer>();
 for (const batch of benchRows(Date.now())) for (const w of batch) rows.set(`${w.view}|${w.entity.toString('hex')}`, Buffer.from(w.row));
+const readRows = async (b: OnlineReadBatch) => b.views.map((v, j) => b.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
 const reader: OnlineReader = {
-  async readRows(b: OnlineReadBatch) {
-    return b.views.map((v, j) => b.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
-  },
+  readRows,
+  readSpans: async (b, spans) => packRows(await readRows(b), spans),
   async ping() {},
   async close() {},
 };
@@ -49,8 +49,7 @@ async function time(name: string, entities: number, service: string, iterations:
       const ts = [];
       for (let i = 0; i < n; i++) {
         const k = f * n + i;
-        const row = r.rows[v][i];
-        const x = row && r.valueEnd[k] > r.valueStart[k] ? decodeValue(row, r.valueStart[k], r.valueEnd[k]) : null;
+        const x = r.valueEnd[k] > r.valueStart[k] ? decodeValue(r.data, r.valueStart[k], r.valueEnd[k]) : null;
         values.push(x === null ? {} : { int64_val: String(x) });
         statuses.push(r.statuses[k]);
         ts.push(String(r.eventTsMs[v * n + i]));

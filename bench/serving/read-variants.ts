@@ -12,6 +12,8 @@
  *   adapter   RedisOnlineStore.readRows on a standalone server: one script call doing the E
  *             HMGETs inside Redis, answered as one length-prefixed bulk string
  *             (src/online/redis/read-script.ts)
+ *   spans     RedisOnlineStore.readSpans (what serving calls): the same read, rows left as spans
+ *             of the reply instead of one Buffer view each
  *   nested    the same script answering nested arrays (one reply value per row)
  *   pipeline  one pipeline of E HMGETs (V fields each): the adapter's shape before 2026-11-28,
  *             and still its shape on a Redis Cluster
@@ -59,9 +61,11 @@ try {
     [500, 'fs_10', 200],
   ] as const) {
     const ids = views[service];
+    const spans = new Int32Array(2 * e * ids.length);
     const entityKeys = Array.from({ length: e }, (_, i) => keys.encode([(i * 7919) % ENTITIES]));
     const variants: Record<string, () => Promise<unknown>> = {
       adapter: () => store.readRows({ views: ids, entityKeys: ids.map(() => entityKeys) }),
+      spans: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
       nested: async () => {
         const replies: (Buffer | null)[][] = await (client as any).nestedReadBuffer(entityKeys.length, entityKeys.map((k) => record.key(k)), [entityKeys.length, ids.length, ...ids]);
         const out: (Buffer | null)[][] = ids.map(() => new Array(entityKeys.length));

@@ -29,6 +29,14 @@ export interface OnlineReader {
    * Rejects with a PitstopError ONLINE_STORE_UNAVAILABLE when the store fails.
    */
   readRows(batch: OnlineReadBatch, options?: ReadOptions): Promise<(Buffer | null)[][]>;
+  /**
+   * The same read answered as spans of one buffer, with no object per row (serving's hot path).
+   * Rows are numbered views first, then entity rows: the row of view j and entity row i is
+   * number `r = entityKeys[0].length + … + entityKeys[j-1].length + i` (`j * n + i` when every
+   * view has n entity rows); `spans[2r]` and `spans[2r + 1]` receive where it starts and ends
+   * in the resolved buffer, both -1 where no row is stored. `spans` must hold 2 × (all rows).
+   */
+  readSpans(batch: OnlineReadBatch, spans: Int32Array, options?: ReadOptions): Promise<Buffer>;
   /** Resolves once the store answers a ping. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -90,6 +98,32 @@ export interface ExpiryBackfill {
    * calls return 0 at once. Resolves with the number of rows given an expiry.
    */
   backfillExpiry(view: string, ttlMs: number): Promise<number>;
+}
+
+/**
+ * `readSpans` for an adapter that has rows as separate buffers: copies them into one buffer
+ * (one allocation, one copy per row) and fills `spans` as the port describes.
+ */
+export function packRows(rows: readonly (readonly (Buffer | null)[])[], spans: Int32Array): Buffer {
+  let total = 0;
+  for (const view of rows) for (const row of view) if (row) total += row.length;
+  const data = Buffer.allocUnsafe(total);
+  let at = 0;
+  let r = 0;
+  for (const view of rows) {
+    for (const row of view) {
+      if (row) {
+        spans[2 * r] = at;
+        at += row.copy(data, at);
+        spans[2 * r + 1] = at;
+      } else {
+        spans[2 * r] = -1;
+        spans[2 * r + 1] = -1;
+      }
+      r++;
+    }
+  }
+  return data;
 }
 
 /** The storage id of a view version. */

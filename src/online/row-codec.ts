@@ -179,8 +179,12 @@ export class RowEncoder {
 }
 
 function checkHeader(row: Uint8Array): void {
-  if (row.length < ROW_HEADER_BYTES || row[0] !== ROW_FORMAT_VERSION) {
-    throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row has format ${row[0]} and ${row.length} bytes; expected format ${ROW_FORMAT_VERSION}`);
+  checkSpanHeader(row, 0, row.length);
+}
+
+function checkSpanHeader(data: Uint8Array, start: number, end: number): void {
+  if (end - start < ROW_HEADER_BYTES || data[start] !== ROW_FORMAT_VERSION) {
+    throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row has format ${data[start]} and ${end - start} bytes; expected format ${ROW_FORMAT_VERSION}`);
   }
 }
 
@@ -189,8 +193,13 @@ function f64(row: Uint8Array, offset: number): number {
 }
 
 export function rowEventMs(row: Uint8Array): number {
-  checkHeader(row);
-  return f64(row, ROW_EVENT_TS_OFFSET);
+  return rowEventMsAt(row, 0, row.length);
+}
+
+/** The event time of the row stored at `data[start..end)` (a row among others in one buffer). */
+export function rowEventMsAt(data: Uint8Array, start: number, end: number): number {
+  checkSpanHeader(data, start, end);
+  return f64(data, start + ROW_EVENT_TS_OFFSET);
 }
 
 /** The created timestamp, or null when the row was written without one. */
@@ -207,23 +216,30 @@ export function rowCreatedMs(row: Uint8Array): number | null {
  * @param out reusable array of at least 2 × count entries.
  */
 export function rowValueOffsets(row: Uint8Array, count: number, out: Int32Array | number[]): void {
-  checkHeader(row);
-  let p = ROW_HEADER_BYTES;
-  const n = row.length;
+  rowValueOffsetsAt(row, 0, row.length, count, out);
+}
+
+/**
+ * `rowValueOffsets` for the row stored at `data[start..end)`; the offsets are positions in
+ * `data`, so values can be copied from the shared buffer directly.
+ */
+export function rowValueOffsetsAt(data: Uint8Array, start: number, end: number, count: number, out: Int32Array | number[]): void {
+  checkSpanHeader(data, start, end);
+  let p = start + ROW_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     let len = 0;
     let shift = 0;
     let byte: number;
     do {
-      if (p >= n) throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row ends before feature ${i} of ${count}`);
-      byte = row[p++];
+      if (p >= end) throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row ends before feature ${i} of ${count}`);
+      byte = data[p++];
       len |= (byte & 127) << shift;
       shift += 7;
     } while (byte >= 128 && shift < 35);
     out[2 * i] = p;
     p += len;
     out[2 * i + 1] = p;
-    if (p > n) throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row is truncated inside feature ${i} of ${count}`);
+    if (p > end) throw new PitstopError('ONLINE_ROW_CORRUPT', `stored row is truncated inside feature ${i} of ${count}`);
   }
 }
 

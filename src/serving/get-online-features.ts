@@ -3,8 +3,9 @@
  * OnlineFeaturesRequest, call this, and encode the OnlineFeaturesResult their own way.
  *
  * Per request: one plan lookup (precompiled per snapshot), one entity key per entity row per
- * distinct join-key list, ONE `readRows` round trip for every view, then a pass over the rows
- * that fills flat typed arrays (value offsets into the stored rows, statuses, event times).
+ * distinct join-key list, ONE `readSpans` round trip for every view (rows as spans of one
+ * buffer, no object per row), then a pass over the rows that fills flat typed arrays (value
+ * offsets into that buffer, statuses, event times).
  */
 import { PitstopError } from '../core/errors.ts';
 import type { OnlineReader } from '../online/ports.ts';
@@ -12,7 +13,7 @@ import type { Cancellation } from './cancellation.ts';
 import { deadlineError } from './error-map.ts';
 import type { ServingSnapshot } from './plan.ts';
 import { STATUS, type OnlineFeaturesResult } from './result.ts';
-import { rowEventMs, rowValueOffsets } from '../online/row-codec.ts';
+import { rowEventMsAt, rowValueOffsetsAt } from '../online/row-codec.ts';
 import type { EntityKeyEncoder } from '../online/entity-key.ts';
 import { float64s, int32s, uint8s } from './slab.ts';
 
@@ -69,10 +70,12 @@ export async function getOnlineFeatures(
 
   if (cancel?.aborted) throw deadlineError();
   const started = performance.now();
-  let rows: (Buffer | null)[][];
+  // Row of view v and entity row i: spans[2(v·n + i)] .. spans[2(v·n + i) + 1], -1 = none.
+  const spans = int32s(2 * views.length * n);
+  let data: Buffer;
   try {
-    const read = reader.readRows({ views: plan.storageIds, entityKeys: views.map((v) => groupKeys[v.keyGroup]) });
-    rows = await (cancel ? Promise.race([read, cancel.promise]) : read);
+    const read = reader.readSpans({ views: plan.storageIds, entityKeys: views.map((v) => groupKeys[v.keyGroup]) }, spans);
+    data = await (cancel ? Promise.race([read, cancel.promise]) : read);
   } catch (e) {
     options.onRead?.((performance.now() - started) / 1000, false);
     if (cancel?.aborted) throw deadlineError();
@@ -89,15 +92,15 @@ export async function getOnlineFeatures(
   for (let v = 0; v < views.length; v++) {
     const { ttlMs: ttl, features, scanCount } = views[v];
     if (offsets.length < 2 * scanCount) offsets = new Int32Array(2 * scanCount);
-    const viewRows = rows[v];
     let sampled = false;
     for (let i = 0; i < n; i++) {
-      const row = viewRows[i];
-      if (row === null || row === undefined) {
+      const start = spans[2 * (v * n + i)];
+      if (start < 0) {
         for (let x = 0; x < features.length; x++) statuses[features[x] * n + i] = STATUS.NOT_FOUND;
         continue;
       }
-      const ts = rowEventMs(row);
+      const end = spans[2 * (v * n + i) + 1];
+      const ts = rowEventMsAt(data, start, end);
       eventTsMs[v * n + i] = ts > 0 ? ts : 0;
       // The same rule as online/status.ts (valueStatus), fused across views: a row exactly ttl
       // old is PRESENT; NULL_VALUE wins over OUTSIDE_MAX_AGE.
@@ -106,7 +109,7 @@ export async function getOnlineFeatures(
         sampled = true;
         options.onValueAge(Math.max(0, now - ts) / 1000);
       }
-      rowValueOffsets(row, scanCount, offsets);
+      rowValueOffsetsAt(data, start, end, scanCount, offsets);
       for (let x = 0; x < features.length; x++) {
         const f = features[x];
         const at = 2 * plan.featureIndex[f];
@@ -119,7 +122,7 @@ export async function getOnlineFeatures(
       }
     }
   }
-  return { plan, registryVersion: served.snapshot.version, entityCount: n, rows, valueStart, valueEnd, statuses, eventTsMs };
+  return { plan, registryVersion: served.snapshot.version, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs };
 }
 
 function entityCount(entities: Readonly<Record<string, readonly unknown[]>>, needed: readonly string[], max: number): number {

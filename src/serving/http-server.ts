@@ -41,8 +41,7 @@ export function resultToJson(r: OnlineFeaturesResult): unknown {
     const ts = new Array(n);
     for (let i = 0; i < n; i++) {
       const k = f * n + i;
-      const row = r.rows[v][i];
-      values[i] = row && r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(row, r.valueStart[k], r.valueEnd[k])) : null;
+      values[i] = r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(r.data, r.valueStart[k], r.valueEnd[k])) : null;
       statuses[i] = STATUS_NAMES[r.statuses[k]];
       ts[i] = r.eventTsMs[v * n + i];
     }

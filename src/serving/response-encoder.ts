@@ -69,7 +69,7 @@ export function encodeMetadata(featureNames: readonly string[], registryVersion:
 
 /** GetOnlineFeaturesResponse bytes for `r`. */
 export function encodeResponse(r: OnlineFeaturesResult): Buffer {
-  const { plan, entityCount: n, rows, valueStart, valueEnd, statuses, eventTsMs } = r;
+  const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs } = r;
   const nViews = plan.views.length;
   const nFeatures = plan.featureNames.length;
   // Per view: the packed timestamps' payload length.
@@ -102,7 +102,6 @@ export function encodeResponse(r: OnlineFeaturesResult): Buffer {
     const v = plan.featureView[f];
     out[pos++] = 0x12;
     pos = writeVarint(out, pos, vecLen[f]);
-    const viewRows = rows[v];
     for (let i = 0, k = f * n; i < n; i++, k++) {
       const s = valueStart[k];
       const e = valueEnd[k];
@@ -111,9 +110,8 @@ export function encodeResponse(r: OnlineFeaturesResult): Buffer {
       if (l < 0x80) out[pos++] = l;
       else pos = writeVarint(out, pos, l);
       if (l > 0) {
-        const row = viewRows[i]!;
-        if (l < 32) for (let b = s; b < e; b++) out[pos++] = row[b];
-        else pos += row.copy(out, pos, s, e);
+        if (l < 32) for (let b = s; b < e; b++) out[pos++] = data[b];
+        else pos += data.copy(out, pos, s, e);
       }
     }
     if (n === 0) continue;

@@ -1,6 +1,6 @@
 /**
- * The transport-agnostic answer of `getOnlineFeatures`: flat typed arrays over the stored rows,
- * no object per value. Each transport encodes it its own way (gRPC splices the stored Value bytes
+ * The transport-agnostic answer of `getOnlineFeatures`: flat typed arrays over one buffer holding
+ * the stored rows, no object per value or per row. Each transport encodes it its own way (gRPC splices the stored Value bytes
  * into protobuf; HTTP decodes them to JSON).
  */
 import type { RequestPlan } from './plan.ts';
@@ -16,11 +16,11 @@ export interface OnlineFeaturesResult {
   registryVersion: number;
   /** Entity rows in the request. */
   entityCount: number;
-  /** `rows[v][i]`: stored row of plan view v for entity row i, or null. */
-  rows: readonly (Buffer | null)[][];
+  /** The bytes every stored row of the read is in (`OnlineReader.readSpans`). */
+  data: Buffer;
   /**
    * For feature f and entity row i, at `k = f * entityCount + i`: the encoded Value's bytes are
-   * `rows[featureView[f]][i].subarray(valueStart[k], valueEnd[k])` (empty = null / not found).
+   * `data[valueStart[k] .. valueEnd[k])` (empty = null / not found).
    */
   valueStart: Int32Array;
   valueEnd: Int32Array;

@@ -154,6 +154,36 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       expect(got.map((r) => r.map(trips))).toEqual([[1n, undefined], [2n, undefined], [undefined, 3n]]);
     });
 
+    it('readSpans answers the same rows as readRows, as spans of one buffer (views first, then entity rows)', async () => {
+      const v1 = freshView();
+      const v2 = freshView();
+      const other = freshView();
+      const a = entity(40);
+      const b = entity(41);
+      const c = entity(42);
+      await store.writeRows([
+        { view: v1, entity: a, row: rowOf(1000, 0, 1) },
+        { view: v2, entity: b, row: rowOf(1000, 0, 2) },
+        { view: other, entity: c, row: rowOf(1000, 0, 3) },
+        { view: other, entity: a, row: rowOf(1000, 0, 4) },
+      ]);
+      const shared = [a, b, c];
+      // Shared and separate key arrays, of different lengths, and a duplicate entity.
+      const batch = { views: [v1, v2, other], entityKeys: [shared, shared, [c, a, a, b]] };
+      const rows = await store.readRows(batch);
+      const spans = new Int32Array(2 * 10).fill(7); // no stale slot may survive
+      const data = await store.readSpans(batch, spans);
+      const fromSpans: (Buffer | null)[] = [];
+      for (let r = 0; r < 10; r++) fromSpans.push(spans[2 * r] < 0 ? null : data.subarray(spans[2 * r], spans[2 * r + 1]));
+      expect(fromSpans).toEqual(rows.flat());
+      expect(fromSpans.map(trips)).toEqual([1n, undefined, undefined, undefined, 2n, undefined, 3n, 4n, 4n, undefined]);
+      for (let r = 0; r < 10; r++) if (fromSpans[r] === null) expect([spans[2 * r], spans[2 * r + 1]]).toEqual([-1, -1]);
+      // Nothing stored at all, and nothing asked.
+      expect(await store.readSpans({ views: [freshView()], entityKeys: [[a]] }, spans)).toBeInstanceOf(Buffer);
+      expect([spans[0], spans[1]]).toEqual([-1, -1]);
+      expect((await store.readSpans({ views: [v1], entityKeys: [[]] }, spans)).length).toBe(0);
+    });
+
     it('reads and writes a batch of many entities', async () => {
       const v = freshView();
       const writes: OnlineWrite[] = [];

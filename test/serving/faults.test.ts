@@ -105,6 +105,9 @@ describe('unexpected errors', () => {
         readRows: async () => {
           throw new TypeError('secret detail from inside the store');
         },
+        readSpans: async () => {
+          throw new TypeError('secret detail from inside the store');
+        },
         ping: () => inner.ping(),
         close: () => inner.close(),
       }),

@@ -84,14 +84,21 @@ export function gatedReader(inner: OnlineReader): OnlineReader & { hold(): void;
   let gate: Promise<void> | undefined;
   let open: (() => void) | undefined;
   let waiting = 0;
+  const pass = async () => {
+    if (gate) {
+      waiting++;
+      await gate;
+      waiting--;
+    }
+  };
   return {
     async readRows(batch, options) {
-      if (gate) {
-        waiting++;
-        await gate;
-        waiting--;
-      }
+      await pass();
       return inner.readRows(batch, options);
+    },
+    async readSpans(batch, spans, options) {
+      await pass();
+      return inner.readSpans(batch, spans, options);
     },
     ping: () => inner.ping(),
     close: () => inner.close(),

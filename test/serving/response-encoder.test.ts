@@ -3,7 +3,7 @@
  * what we spliced), and the client's direct decoder against both.
  */
 import { describe, expect, it } from 'vitest';
-import type { OnlineReader, OnlineReadBatch } from '../../src/online/ports.ts';
+import { packRows, type OnlineReader, type OnlineReadBatch } from '../../src/online/ports.ts';
 import { getOnlineFeatures } from '../../src/serving/get-online-features.ts';
 import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
@@ -13,10 +13,10 @@ import { NOW, servingRows, servingSnapshot } from './fixture.ts';
 
 /** The port's contract over a Map: enough for the pure encoder tests (adapters have their own suites). */
 function mapReader(rows: Map<string, Buffer>): OnlineReader {
+  const readRows = async (batch: OnlineReadBatch) => batch.views.map((v, j) => batch.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
   return {
-    async readRows(batch: OnlineReadBatch) {
-      return batch.views.map((v, j) => batch.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
-    },
+    readRows,
+    readSpans: async (batch, spans) => packRows(await readRows(batch), spans),
     async ping() {},
     async close() {},
   };

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { PitstopError } from '../../core/errors.ts';
 import { expireAtFromEventMs } from '../expiry.ts';
-import type { ExpiryBackfill, OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
+import { packRows, type ExpiryBackfill, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
 import { ROW_CREATED_TS_OFFSET, ROW_EVENT_TS_OFFSET, ROW_HEADER_BYTES } from '../row-codec.ts';
 
 export interface EmbeddedStoreOptions {
@@ -110,6 +110,10 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter, ExpiryBa
       out.push(rows);
     }
     return out;
+  }
+
+  async readSpans(batch: OnlineReadBatch, spans: Int32Array, options: ReadOptions = {}): Promise<Buffer> {
+    return packRows(await this.readRows(batch, options), spans);
   }
 
   /** One LMDB write transaction per call, so every call is atomic (`options.atomic` changes nothing). */

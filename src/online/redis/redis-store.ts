@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { PitstopError, isPitstopError } from '../../core/errors.ts';
-import type { OnlineReadBatch, OnlineReader, OnlineWrite, OnlineWriter, ReadOptions, WriteOptions, WriteResult } from '../ports.ts';
+import { packRows, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
 import { ROW_HEADER_BYTES } from '../row-codec.ts';
 import { keySlot } from './key-slot.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA } from './read-script.ts';
@@ -52,6 +52,7 @@ export interface RedisStoreOptions {
 }
 
 const WRITE_ROWS_SHA = createHash('sha1').update(WRITE_ROWS_LUA).digest('hex');
+const EMPTY = Buffer.alloc(0);
 /** The Buffer-reply variant ioredis defines beside the script's command. */
 const READ_ROWS_BUFFER = `${READ_ROWS_COMMAND}Buffer`;
 
@@ -170,9 +171,84 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
    * One round trip per store node. Views sharing the same entity key array form a group, read
    * with one HMGET per entity of every field of the group. Standalone: all of them in one script
    * call (read-script.ts); cluster: one pipeline of HMGETs per node (a script's keys must share
-   * a hash slot).
+   * a hash slot). Rows are views into the script's reply.
    */
   async readRows(batch: OnlineReadBatch, options: ReadOptions = {}): Promise<(Buffer | null)[][]> {
+    if (this.cluster) return this.readPipelined(batch, options);
+    let total = 0;
+    for (const keys of batch.entityKeys) total += keys.length;
+    const spans = new Int32Array(2 * total);
+    const data = await this.readSpans(batch, spans, options);
+    let r = 0;
+    return batch.entityKeys.map((keys) => {
+      const rows: (Buffer | null)[] = new Array(keys.length);
+      for (let i = 0; i < keys.length; i++, r++) rows[i] = spans[2 * r] < 0 ? null : data.subarray(spans[2 * r], spans[2 * r + 1]);
+      return rows;
+    });
+  }
+
+  /** The read of `readRows` as spans of the script's reply (standalone), no object per row. */
+  async readSpans(batch: OnlineReadBatch, spans: Int32Array, options: ReadOptions = {}): Promise<Buffer> {
+    if (this.cluster) return packRows(await this.readPipelined(batch, options), spans);
+    const { views, entityKeys } = batch;
+    // Row numbers start at base[j] for view j (ports.ts: views first, then entity rows).
+    const base: number[] = new Array(views.length);
+    const groups = new Map<readonly Buffer[], number[]>();
+    let total = 0;
+    let keyCount = 0;
+    for (let j = 0; j < views.length; j++) {
+      base[j] = total;
+      total += entityKeys[j].length;
+      const g = groups.get(entityKeys[j]);
+      if (g) g.push(j);
+      else {
+        groups.set(entityKeys[j], [j]);
+        keyCount += entityKeys[j].length;
+      }
+    }
+    if (spans.length < 2 * total) throw new PitstopError('INTERNAL', `online read: ${spans.length} span slots for ${total} rows`);
+    if (keyCount === 0) return EMPTY;
+    const keys: Buffer[] = new Array(keyCount);
+    const argv: (string | number)[] = [];
+    let k = 0;
+    for (const [entities, js] of groups) {
+      argv.push(entities.length, js.length);
+      for (let v = 0; v < js.length; v++) argv.push(views[js[v]]);
+      for (let i = 0; i < entities.length; i++) keys[k++] = this.keys.key(entities[i]);
+    }
+    const run: Promise<Buffer> = (this.client as any)[READ_ROWS_BUFFER](keys.length, keys, argv);
+    let reply: Buffer;
+    try {
+      reply = options.signal ? await abortable(run, options.signal) : await run;
+    } catch (e) {
+      throw unavailable(e, 'read');
+    }
+    // The reply: per key in order, per field of its group, an int32 length then the row
+    // (read-script.ts); -1 = missing.
+    let at = 0;
+    for (const [entities, js] of groups) {
+      for (let i = 0; i < entities.length; i++) {
+        for (let v = 0; v < js.length; v++) {
+          const r = 2 * (base[js[v]] + i);
+          if (at + 4 > reply.length) throw truncated(reply.length);
+          const len = reply.readInt32LE(at);
+          at += 4;
+          if (len < 0) {
+            spans[r] = spans[r + 1] = -1;
+            continue;
+          }
+          if (at + len > reply.length) throw truncated(reply.length);
+          spans[r] = at;
+          spans[r + 1] = at += len;
+        }
+      }
+    }
+    if (at !== reply.length) throw truncated(reply.length);
+    return reply;
+  }
+
+  /** The cluster read: one pipeline per node, one HMGET per entity and group. */
+  private async readPipelined(batch: OnlineReadBatch, options: ReadOptions): Promise<(Buffer | null)[][]> {
     const { views, entityKeys } = batch;
     const result: (Buffer | null)[][] = new Array(views.length);
     const groups = new Map<readonly Buffer[], number[]>();
@@ -182,47 +258,6 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       if (g) g.push(j);
       else groups.set(entityKeys[j], [j]);
     }
-    if (this.cluster) return this.readPipelined(views, groups, result, options);
-    const keys: Buffer[] = [];
-    const argv: (string | number)[] = [];
-    for (const [entities, js] of groups) {
-      argv.push(entities.length, js.length);
-      for (let v = 0; v < js.length; v++) argv.push(views[js[v]]);
-      for (let i = 0; i < entities.length; i++) keys.push(this.keys.key(entities[i]));
-    }
-    if (keys.length === 0) return result;
-    const run: Promise<Buffer> = (this.client as any)[READ_ROWS_BUFFER](keys.length, keys, argv);
-    let reply: Buffer;
-    try {
-      reply = options.signal ? await abortable(run, options.signal) : await run;
-    } catch (e) {
-      throw unavailable(e, 'read');
-    }
-    // Rows are views into the one reply (read-script.ts: length-prefixed, -1 = missing).
-    let at = 0;
-    for (const [entities, js] of groups) {
-      for (let i = 0; i < entities.length; i++) {
-        for (let v = 0; v < js.length; v++) {
-          if (at + 4 > reply.length) throw truncated(reply.length);
-          const len = reply.readInt32LE(at);
-          at += 4;
-          if (len < 0) continue; // stays null
-          if (at + len > reply.length) throw truncated(reply.length);
-          result[js[v]][i] = reply.subarray(at, (at += len));
-        }
-      }
-    }
-    if (at !== reply.length) throw truncated(reply.length);
-    return result;
-  }
-
-  /** The cluster read: one pipeline per node, one HMGET per entity and group. */
-  private async readPipelined(
-    views: readonly string[],
-    groups: Map<readonly Buffer[], number[]>,
-    result: (Buffer | null)[][],
-    options: ReadOptions,
-  ): Promise<(Buffer | null)[][]> {
     const pending: { pipe: Pipe; targets: { views: number[]; i: number }[] }[] = [];
     const byNode = new Map<string, (typeof pending)[number]>();
     const slots = (this.client as Cluster).slots;
