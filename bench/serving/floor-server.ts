@@ -1,8 +1,9 @@
 /**
  * The floor: a bare grpc-js server answering the same GetOnlineFeatures request shape with the
- * same Redis reads (the same OnlineReader adapter, one readRows per request) and none of
- * pitstop's logic: no plans, no statuses, no ttl, no metrics, no response assembly. The answer
- * is the stored rows concatenated as raw bytes. Whatever pitstop adds on top of this is its cost.
+ * same Redis reads (the same OnlineReader adapter, one readSpans per request, as pitstop) and
+ * none of pitstop's logic: no plans, no statuses, no ttl, no metrics, no response assembly. The
+ * answer is the buffer the rows were read into, as raw bytes (the stored rows with a 4-byte
+ * length each). Whatever pitstop adds on top of this is its cost.
  *
  *   tsx bench/serving/floor-server.ts <port> <redis-url> <project> <views.json>
  * views.json maps a feature service name to its views' storage ids (all keyed by driver_id).
@@ -22,19 +23,16 @@ const m = servingMethods().GetOnlineFeatures;
 // Channelz off, as in pitstop's server (grpc-js otherwise tracks every call with extra objects).
 const server = new grpc.Server({ 'grpc.max_receive_message_length': 8 << 20, 'grpc.enable_channelz': 0 });
 server.addService(
-  { GetOnlineFeatures: { ...m, responseSerialize: (rows: Buffer[]) => Buffer.concat(rows) } } as grpc.ServiceDefinition,
+  { GetOnlineFeatures: { ...m, responseSerialize: (data: Buffer) => data } } as grpc.ServiceDefinition,
   {
-    GetOnlineFeatures: (call: grpc.ServerUnaryCall<any, Buffer[]>, callback: grpc.sendUnaryData<Buffer[]>) => {
+    GetOnlineFeatures: (call: grpc.ServerUnaryCall<any, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       const req = call.request;
       const ids = views[req.feature_service] ?? [];
       const vals: any[] = req.entities?.driver_id?.val ?? [];
       const entityKeys = vals.map((v) => keys.encode([v.int64_val]));
-      store.readRows({ views: ids, entityKeys: ids.map(() => entityKeys) }).then(
-        (rows) => {
-          const out: Buffer[] = [];
-          for (const r of rows) for (const b of r) if (b) out.push(b);
-          callback(null, out);
-        },
+      const spans = new Int32Array(2 * ids.length * entityKeys.length);
+      store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans).then(
+        (data) => callback(null, data),
         (e) => callback({ code: grpc.status.UNAVAILABLE, details: String(e) }),
       );
     },
