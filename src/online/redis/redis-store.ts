@@ -193,19 +193,14 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     const { views, entityKeys } = batch;
     // Row numbers start at base[j] for view j (ports.ts: views first, then entity rows).
     const base: number[] = new Array(views.length);
-    const groups = new Map<readonly Buffer[], number[]>();
     let total = 0;
-    let keyCount = 0;
     for (let j = 0; j < views.length; j++) {
       base[j] = total;
       total += entityKeys[j].length;
-      const g = groups.get(entityKeys[j]);
-      if (g) g.push(j);
-      else {
-        groups.set(entityKeys[j], [j]);
-        keyCount += entityKeys[j].length;
-      }
     }
+    const groups = groupViews(entityKeys);
+    let keyCount = 0;
+    for (const entities of groups.keys()) keyCount += entities.length;
     if (spans.length < 2 * total) throw new PitstopError('INTERNAL', `online read: ${spans.length} span slots for ${total} rows`);
     if (keyCount === 0) return EMPTY;
     const keys: Buffer[] = new Array(keyCount);
@@ -250,14 +245,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   /** The cluster read: one pipeline per node, one HMGET per entity and group. */
   private async readPipelined(batch: OnlineReadBatch, options: ReadOptions): Promise<(Buffer | null)[][]> {
     const { views, entityKeys } = batch;
-    const result: (Buffer | null)[][] = new Array(views.length);
-    const groups = new Map<readonly Buffer[], number[]>();
-    for (let j = 0; j < views.length; j++) {
-      result[j] = new Array(entityKeys[j].length).fill(null);
-      const g = groups.get(entityKeys[j]);
-      if (g) g.push(j);
-      else groups.set(entityKeys[j], [j]);
-    }
+    const result = entityKeys.map((keys) => new Array<Buffer | null>(keys.length).fill(null));
+    const groups = groupViews(entityKeys);
     const pending: { pipe: Pipe; targets: { views: number[]; i: number }[] }[] = [];
     const byNode = new Map<string, (typeof pending)[number]>();
     const slots = (this.client as Cluster).slots;
@@ -418,6 +407,17 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       this.client.disconnect();
     }
   }
+}
+
+/** Views sharing one entity key array (the same reference) form a group: entity key array → view indices. */
+function groupViews(entityKeys: readonly (readonly Buffer[])[]): Map<readonly Buffer[], number[]> {
+  const groups = new Map<readonly Buffer[], number[]>();
+  for (let j = 0; j < entityKeys.length; j++) {
+    const g = groups.get(entityKeys[j]);
+    if (g) g.push(j);
+    else groups.set(entityKeys[j], [j]);
+  }
+  return groups;
 }
 
 function truncated(bytes: number): PitstopError {
