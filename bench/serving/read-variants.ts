@@ -10,7 +10,7 @@
  *
  * Variants, for E entities x V views (all keyed by driver_id):
  *   adapter   RedisOnlineStore.readRows on a standalone server: one script call doing the E
- *             HMGETs inside Redis, answered as one length-prefixed bulk string
+ *             HMGETs inside Redis, answered as one MessagePack bulk string
  *             (src/online/redis/read-script.ts)
  *   spans     RedisOnlineStore.readSpans (what serving calls): the same read, rows left as spans
  *             of the reply instead of one Buffer view each

@@ -90,6 +90,16 @@ describe('redis online store', () => {
     ]);
   });
 
+  it('rows of every size come back whole through the read script (MessagePack str8, str16, str32)', async () => {
+    const text = new RowEncoder([{ name: 's', type: 'string' }]);
+    const sized = (len: number) => Buffer.from(text.encode(1, null, ['x'.repeat(len)]));
+    const rows = [sized(1), sized(300), sized(70_000), sized(100)];
+    await store.writeRows(rows.map((r, i) => ({ view: 'big@1', entity: e(60 + i), row: r })));
+    const keys = [e(60), e(61), e(99), e(62), e(63)];
+    const got = await store.readRows({ views: ['big@1'], entityKeys: [keys] });
+    expect(got[0]).toEqual([rows[0], rows[1], null, rows[2], rows[3]]);
+  });
+
   it('a read meeting a key that is not a pitstop record fails with ONLINE_STORE_KEY_CONFLICT', async () => {
     const redis = store.redis as Redis;
     const key = Buffer.concat([Buffer.from('ps:p1:{'), e(43), Buffer.from('}')]);

@@ -1,25 +1,33 @@
+import { PitstopError } from '../../core/errors.ts';
+
 /**
  * A serving read, inside Redis: every HMGET of one request in one script call, answered as ONE
- * bulk string. Against a pipeline of E HMGETs it sends one command instead of E, and ioredis
- * builds one Command and parses one reply value instead of E commands and E x V values: the
- * reply decoder is ioredis' costliest part of a large read. bench/serving/read-variants.ts,
- * CPU per read, client + redis-server (closed loop, best of 3 rounds, load ~1.9):
+ * bulk string (MessagePack, made by Redis' built-in `cmsgpack` in C). Against a pipeline of E
+ * HMGETs it sends one command instead of E, and ioredis builds one Command and parses one reply
+ * value instead of E commands and E x V values: the reply decoder is ioredis' costliest part of
+ * a large read. The rows then stay where they are in that one buffer (`readSpans`).
  *
- *   shape (entities x views)   pipeline of HMGETs   script, nested arrays   script, one string
- *   1 x 5                      85 + 38 µs           69 + 40 µs              75 + 43 µs
- *   100 x 5                    1,163 + 150 µs       284 + 250 µs            221 + 350 µs
- *   500 x 1                    3,263 + 250 µs       578 + 700 µs            417 + 550 µs
+ * Measured 2026-11-28 (bench/serving/read-variants.ts: client CPU per read, closed loop, best of
+ * 3 alternating rounds, load ~2.5; Redis time per call from INFO commandstats, same data):
  *
- * A Lua `redis.call` costs Redis more than a pipelined command, but the sum falls by 55–70%,
- * and it falls where it matters most: in the serving process. One string rather than nested
- * arrays takes a further 20–30% off the client for large reads (one reply value to parse) at
- * some Redis CPU (a length per value, one concatenation).
+ *   entities x views    pipeline of HMGETs   script, nested arrays   this script (readSpans)
+ *   client  1 x 5       21 µs                16 µs                   19 µs
+ *           100 x 5     884 µs               218 µs                  118 µs
+ *           500 x 1     2,804 µs             522 µs                  322 µs
+ *   Redis   1 x 5       ~5 µs                4.5 µs                  4.3 µs
+ *           100 x 5     ~100 µs              218 µs                  228 µs
+ *           500 x 1     ~300 µs              593 µs                  467 µs
+ *
+ * A Lua `redis.call` costs Redis more than a pipelined command (the HMGETs alone: 155 µs at
+ * 100 x 5), so the script is dearer for Redis than a pipeline, but the sum falls by 60–75%, and
+ * it falls where it matters most: in the serving process. Framing the rows in Lua instead (a
+ * length per row, table.concat) cost Redis ~55 µs more at 100 x 5 than cmsgpack's C encoder.
  *
  * KEYS[k]          entity record of the k-th entity, over all groups in order
  * ARGV, per group  nk (entities in the group), nf (fields), then the nf fields (`view@version`)
- * returns          for each key in KEYS order, for each field of its group: a little-endian
- *                  int32 length then that many bytes (the stored row), or length -1 when the
- *                  record or field is missing
+ * returns          MessagePack: an array with one entry per key in KEYS order, each an array
+ *                  of its group's nf fields: the stored row as a string, or false (HMGET's
+ *                  missing field or record)
  *
  * A group is a set of views sharing one entity key array (views keyed by the same join keys),
  * read with one HMGET per entity. `no-writes`: Redis refuses any write from it, and the read
@@ -32,31 +40,83 @@
  * Registered with ioredis `defineCommand` (EVALSHA, EVAL on first use and after NOSCRIPT).
  */
 export const READ_ROWS_LUA = `#!lua flags=no-writes
-local call, unpack, pack = redis.call, unpack, struct.pack
-local missing = pack('<i4', -1)
-local out, n, k, a, nargs = {}, 0, 1, 1, #ARGV
+local call, unpack = redis.call, unpack
+local out, k, a, nargs = {}, 1, 1, #ARGV
 while a <= nargs do
   local nk, nf = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local first, last = a + 2, a + 1 + nf
   for _ = 1, nk do
-    local vals = call('HMGET', KEYS[k], unpack(ARGV, first, last))
-    for f = 1, nf do
-      local v = vals[f]
-      if v then
-        out[n + 1] = pack('<i4', #v)
-        out[n + 2] = v
-        n = n + 2
-      else
-        n = n + 1
-        out[n] = missing
-      end
-    end
+    out[k] = call('HMGET', KEYS[k], unpack(ARGV, first, last))
     k = k + 1
   end
   a = last + 1
 end
-return table.concat(out)
+return cmsgpack.pack(out)
 `;
 
 /** The ioredis command name the script is defined under. */
 export const READ_ROWS_COMMAND = 'pitstopReadRows';
+
+/**
+ * A cursor over the script's reply: just the MessagePack the reply can hold (arrays, strings or
+ * binaries, nil, false), no object per element. Anything else, or a reply that ends early, is
+ * an INTERNAL error: never a misread row.
+ */
+export class ReadReply {
+  /** Where the next element starts. */
+  at = 0;
+  /** The last row read by `row()`: its bytes are `buf[start..end)`. */
+  start = 0;
+  end = 0;
+
+  constructor(readonly buf: Buffer) {}
+
+  /** An array header, which must announce `count` elements. */
+  array(count: number): void {
+    const b = this.byte();
+    let n: number;
+    if (b >= 0x90 && b <= 0x9f) n = b & 0x0f;
+    else if (b === 0xdc) n = this.uint(2);
+    else if (b === 0xdd) n = this.uint(4);
+    else throw this.bad(`an array header, got 0x${b.toString(16)}`);
+    if (n !== count) throw this.bad(`an array of ${count}, got ${n}`);
+  }
+
+  /** A row (true; `start`/`end` set) or a missing one (false: nil or false in the reply). */
+  row(): boolean {
+    const b = this.byte();
+    let len: number;
+    if (b >= 0xa0 && b <= 0xbf) len = b & 0x1f;
+    else if (b === 0xd9 || b === 0xc4) len = this.uint(1);
+    else if (b === 0xda || b === 0xc5) len = this.uint(2);
+    else if (b === 0xdb || b === 0xc6) len = this.uint(4);
+    else if (b === 0xc0 || b === 0xc2) return false;
+    else throw this.bad(`a string, nil or false, got 0x${b.toString(16)}`);
+    this.start = this.at;
+    this.end = this.at + len;
+    if (this.end > this.buf.length) throw this.bad('a string that fits');
+    this.at = this.end;
+    return true;
+  }
+
+  /** Throws unless the whole reply was read. */
+  done(): void {
+    if (this.at !== this.buf.length) throw this.bad('the end of the reply');
+  }
+
+  private byte(): number {
+    if (this.at >= this.buf.length) throw this.bad('more bytes');
+    return this.buf[this.at++];
+  }
+
+  private uint(bytes: 1 | 2 | 4): number {
+    if (this.at + bytes > this.buf.length) throw this.bad('more bytes');
+    const v = bytes === 1 ? this.buf[this.at] : bytes === 2 ? this.buf.readUInt16BE(this.at) : this.buf.readUInt32BE(this.at);
+    this.at += bytes;
+    return v;
+  }
+
+  private bad(expected: string): PitstopError {
+    return new PitstopError('INTERNAL', `online store (redis) read: the read script's reply (${this.buf.length} bytes) is not what was asked for at byte ${this.at}: expected ${expected}`);
+  }
+}

@@ -18,7 +18,7 @@ import { PitstopError, isPitstopError } from '../../core/errors.ts';
 import { packRows, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
 import { ROW_HEADER_BYTES } from '../row-codec.ts';
 import { keySlot } from './key-slot.ts';
-import { READ_ROWS_COMMAND, READ_ROWS_LUA } from './read-script.ts';
+import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RecordKeys } from './record-key.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
@@ -218,27 +218,22 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     } catch (e) {
       throw unavailable(e, 'read');
     }
-    // The reply: per key in order, per field of its group, an int32 length then the row
-    // (read-script.ts); -1 = missing.
-    let at = 0;
+    // One entry per key in order, each the rows of its group's fields (read-script.ts).
+    const rd = new ReadReply(reply);
+    rd.array(keyCount);
     for (const [entities, js] of groups) {
       for (let i = 0; i < entities.length; i++) {
+        rd.array(js.length);
         for (let v = 0; v < js.length; v++) {
           const r = 2 * (base[js[v]] + i);
-          if (at + 4 > reply.length) throw truncated(reply.length);
-          const len = reply.readInt32LE(at);
-          at += 4;
-          if (len < 0) {
-            spans[r] = spans[r + 1] = -1;
-            continue;
-          }
-          if (at + len > reply.length) throw truncated(reply.length);
-          spans[r] = at;
-          spans[r + 1] = at += len;
+          if (rd.row()) {
+            spans[r] = rd.start;
+            spans[r + 1] = rd.end;
+          } else spans[r] = spans[r + 1] = -1;
         }
       }
     }
-    if (at !== reply.length) throw truncated(reply.length);
+    rd.done();
     return reply;
   }
 
@@ -418,10 +413,6 @@ function groupViews(entityKeys: readonly (readonly Buffer[])[]): Map<readonly Bu
     else groups.set(entityKeys[j], [j]);
   }
   return groups;
-}
-
-function truncated(bytes: number): PitstopError {
-  return new PitstopError('INTERNAL', `online store (redis) read: the read script's reply (${bytes} bytes) does not match the request (read-script.ts format)`);
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
