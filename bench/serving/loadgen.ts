@@ -284,6 +284,10 @@ export function mergeResults(runs: LoadgenResult[]): LoadgenResult {
       gcPauses: sum((r) => r.generator.gcPauses),
       gcPauseMsTotal: Math.round(sum((r) => r.generator.gcPauseMsTotal) * 10) / 10,
       gcPauseMsMax: Math.max(...runs.map((r) => r.generator.gcPauseMsMax)),
+      gcKinds: runs.reduce<Record<string, number>>((acc, r) => {
+        for (const [k, n] of Object.entries(r.generator.gcKinds ?? {})) acc[k] = (acc[k] ?? 0) + n;
+        return acc;
+      }, {}),
     },
     responseBytes: runs[runs.length - 1].responseBytes,
     measuredS: sum((r) => r.measuredS),

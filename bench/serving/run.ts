@@ -76,6 +76,8 @@ function node(argv: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   child.stderr!.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
+  // Drained always (a full pipe would stall the child), shown with BENCH_VERBOSE (e.g. --trace-gc).
+  child.stdout!.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
   return child;
 }
 
