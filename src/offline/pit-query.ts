@@ -188,11 +188,15 @@ export function pitQuerySql(spec: PitSpec): Sql {
       joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f, t)], ' AND ')}`);
     }
     const alias = spec.filterByCreatedTimestamp ? jAlias(i) : f;
+    // The ttl check also drops the values a NULL entity time matched. Without a ttl, only the
+    // struct order needs a check of its own: DuckDB's ASOF join skips a NULL entity side, but
+    // not a NULL struct (measured with DuckDB 1.5), so a NULL t would match the latest row.
+    const keep = ttlUs > 0n
+      ? sql`${ident(alias)}.${ident(EV)} >= ${t} - CAST(${ttlUs} AS BIGINT)`
+      : !spec.filterByCreatedTimestamp && v.order.kind === 'struct' ? sql`${t} IS NOT NULL` : undefined;
     for (const feat of v.request.features) {
       const value = sql`${ident(alias)}.${ident(feat.def.name)}`;
-      selects.push(ttlUs > 0n
-        ? sql`CASE WHEN ${ident(alias)}.${ident(EV)} >= ${t} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
-        : sql`${value} AS ${ident(feat.outputName)}`);
+      selects.push(keep ? sql`CASE WHEN ${keep} THEN ${value} END AS ${ident(feat.outputName)}` : sql`${value} AS ${ident(feat.outputName)}`);
     }
   });
 
@@ -242,7 +246,8 @@ function asofInequality(order: TieOrder, f: string, t: Sql): Sql {
   const mul = order.mul;
   // Entity side: (t, +inf) packed. t is clamped to maxEvent (a later t matches everything) and
   // below minEvent is -1 (matches nothing); in between, (t − minEvent) ≥ 0 so // is a floor.
-  const left = sql`CASE WHEN ${t} < ${big(order.minEvent)} THEN -1 ELSE ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} END`;
+  // A NULL t takes the ELSE branch too (least() would skip the NULL and match the latest row).
+  const left = sql`CASE WHEN ${t} >= ${big(order.minEvent)} THEN ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} ELSE -1 END`;
   return sql`${left} >= ${o}`;
 }
 

@@ -193,6 +193,24 @@ describe('tie-break orders', () => {
   });
 });
 
+describe('entity rows without a time', () => {
+  it('an entity row with a NULL event_timestamp gets no feature values, in every tie order and both plans', async () => {
+    const snap = buildSnapshot({ views: [
+      { name: 'by_created', entities: driverEntity, source: { path: 'data/case3.parquet', createdTimestampField: 'created' }, features: { value: 'int64' } },
+      { name: 'by_event', entities: driverEntity, source: { path: 'data/case1.parquet', timestampField: 'event_timestamp' }, features: { trips_today: 'int64' } },
+    ] });
+    for (const tieOrder of ['auto', 'measure', 'struct'] as const) {
+      for (const filterByCreatedTimestamp of [false, true]) {
+        const rows = await retrieveRows(store, snap, {
+          columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],
+          rows: [[1001, null], [101, null], [1001, '2024-07-01'], [101, '2021-09-18']],
+        }, { features: ['by_created:value', 'by_event:trips_today'], tieOrder, filterByCreatedTimestamp });
+        expect(plain(rows, ['value', 'trips_today']), `${tieOrder}, filter ${filterByCreatedTimestamp}`).toEqual([[null, null], [null, null], [20, null], [null, 8]]);
+      }
+    }
+  });
+});
+
 describe('filter_by_created_timestamp', () => {
   it('skips rows created after the entity time; a NULL created timestamp is eligible', async () => {
     const at = (f: string) => path.join(tmp.dir, 'data', f);
