@@ -229,7 +229,8 @@ function orderColumn(order: TieOrder): Sql | undefined {
   // rank 0 for a NULL created time (the oldest); the COALESCE only when the rows have one.
   const r = order.nullCreated === false ? rank : sql`coalesce(${rank}, 0)`;
   // (event − minEvent) is a multiple of eventUnit (both are event times), and mul of eventUnit.
-  const packed = sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + ${r}`;
+  // The rank in parentheses: ((event − minEvent) · k + created) could overflow near the top.
+  const packed = sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + (${r})`;
   if (!order.guard) return packed;
   const fits = [
     sql`${ev} BETWEEN ${big(order.minEvent)} AND ${big(order.maxEvent)}`,

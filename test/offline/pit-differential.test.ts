@@ -151,7 +151,7 @@ describe('PIT join against a brute-force reference', () => {
           if (text.includes('c := 9223372036854775807) >=')) orders.add('struct');
           if (/\/\/ CAST\(1000::BIGINT/.test(text)) orders.add('packed-ms');
           if (/\/\/ CAST\(1000000::BIGINT/.test(text)) orders.add('packed-s');
-          if (/AS "__ps_o"/.test(text) && !/\+ coalesce\(/.test(text)) orders.add('packed-no-null');
+          if (/AS "__ps_o"/.test(text) && !/\+ \(?coalesce\(/.test(text)) orders.add('packed-no-null');
           if (/CAST\("__ps_src"."k" AS BIGINT\) AS "__ps_k0"/.test(text)) orders.add('key-cast');
           await job.close();
           const got = table.toArray().map((r) => {

@@ -193,6 +193,28 @@ describe('tie-break orders', () => {
   });
 });
 
+describe('packed order near the top of BIGINT', () => {
+  it('adds the created rank last, so a row near the top of the packed range does not overflow', async () => {
+    // Event times at 1 µs, created − event spanning W µs with no NULL: multiplier W + 2, and the
+    // last row's event time D µs later puts its packed value within 6e9 of 2^63 − 1, where
+    // ((event − minEvent) · k + created) would overflow before created − event was subtracted.
+    const at = (f: string) => path.join(tmp.dir, 'data', f);
+    await writeTable(at('top.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1],
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:50:36.999998', 2],
+      [1, '2024-01-01 00:50:37.000998', '2024-01-01 00:50:37.001003', 3],
+    ]);
+    const snap = buildSnapshot({ views: [{ name: 'top', entities: driverEntity, source: { path: 'data/top.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }] });
+    for (const tieOrder of ['auto', 'measure'] as const) {
+      const rows = await retrieveRows(store, snap, {
+        columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],
+        rows: [[1, '2024-01-01 00:00:00'], [1, '2024-01-01 00:50:37.000998'], [1, '2024-01-01 00:50:37.000997'], [1, '2025-01-01']],
+      }, { features: ['top:v'], tieOrder });
+      expect(plain(rows, ['v']), tieOrder).toEqual([[2], [3], [2], [3]]);
+    }
+  });
+});
+
 describe('entity rows without a time', () => {
   it('an entity row with a NULL event_timestamp gets no feature values, in every tie order and both plans', async () => {
     const snap = buildSnapshot({ views: [
