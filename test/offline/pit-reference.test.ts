@@ -233,6 +233,31 @@ describe('entity rows without a time', () => {
   });
 });
 
+describe('feature rows without an event time', () => {
+  it('are never taken, in every tie order and both plans (the ASOF plan reads them unfiltered)', async () => {
+    const at = (f: string) => path.join(tmp.dir, 'data', f);
+    await writeTable(at('nullev.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [1, null, '2024-01-01 12:00:00', 99],
+      [1, '2024-01-01 10:00:00', '2024-01-01 10:00:00.5', 1],
+      [1, null, null, 98],
+      [2, null, '2024-01-01 09:00:00', 97],
+    ]);
+    const snap = buildSnapshot({ views: [
+      { name: 'with_created', entities: driverEntity, source: { path: 'data/nullev.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } },
+      { name: 'event_only', entities: driverEntity, ttlMs: D, source: { path: 'data/nullev.parquet', timestampField: 'ts' }, features: { v: 'int64' } },
+    ] });
+    for (const tieOrder of ['auto', 'measure', 'struct'] as const) {
+      for (const filterByCreatedTimestamp of [false, true]) {
+        const rows = await retrieveRows(store, snap, {
+          columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],
+          rows: [[1, '2024-01-01 11:00:00'], [2, '2024-01-01 11:00:00'], [1, '2024-01-01 09:00:00'], [1, '2030-01-01']],
+        }, { features: ['with_created:v', 'event_only:v'], fullFeatureNames: true, tieOrder, filterByCreatedTimestamp });
+        expect(plain(rows, ['with_created__v', 'event_only__v']), `${tieOrder}, filter ${filterByCreatedTimestamp}`).toEqual([[1, 1], [null, null], [null, null], [1, null]]);
+      }
+    }
+  });
+});
+
 describe('filter_by_created_timestamp', () => {
   it('skips rows created after the entity time; a NULL created timestamp is eligible', async () => {
     const at = (f: string) => path.join(tmp.dir, 'data', f);
