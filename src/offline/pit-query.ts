@@ -197,10 +197,11 @@ export function pitQuerySql(spec: PitSpec): Sql {
     const keyEq = view.joinKeys.map((k, j) => sql`${viewKeys[i][j]} = ${ident(f)}.${ident(k.name)}`);
     const asof = sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f, t)], ' AND ')}`;
     const ev = order ? eventFromOrder(v.order, sql`${ident(f)}.${ident(ORDER)}`) : sql`${ident(f)}.${ident(EV)}`;
-    // The ttl check also drops the values a NULL entity time matched. Without a ttl, only the
-    // struct order needs a check of its own: DuckDB's ASOF join skips a NULL entity side, but
-    // not a NULL struct (measured with DuckDB 1.5), so a NULL t would match the latest row.
-    const keep = ttlUs > 0n ? sql`${ev} >= ${t} - CAST(${ttlUs} AS BIGINT)` : v.order.kind === 'struct' ? sql`${t} IS NOT NULL` : undefined;
+    // An entity row without a time must get no values, but DuckDB's ASOF join (1.5; its
+    // sort-based path, used above 64 entity rows) matches a NULL entity side to the key's latest
+    // row. The ttl check drops those values (it is NULL for a NULL t); the packed entity side is
+    // never NULL (a NULL t gets -1, which matches nothing); otherwise t is checked here.
+    const keep = ttlUs > 0n ? sql`${ev} >= ${t} - CAST(${ttlUs} AS BIGINT)` : v.order.kind === 'packed' ? undefined : sql`${t} IS NOT NULL`;
     const outs = v.request.features.map((feat) => {
       const value = sql`${ident(f)}.${ident(feat.def.name)}`;
       return keep ? sql`CASE WHEN ${keep} THEN ${value} END AS ${ident(feat.outputName)}` : sql`${value} AS ${ident(feat.outputName)}`;
