@@ -9,7 +9,7 @@ import { PitstopServer } from '../serving/server.ts';
 import type { ServingMetrics } from '../serving/metrics.ts';
 import type { PushFn } from '../serving/service.ts';
 import { isPitstopError } from '../core/errors.ts';
-import type { PushLog } from '../materialize/push.ts';
+import type { PushLog } from '../offline/ports.ts';
 import { SnapshotHolder } from '../serving/snapshot-holder.ts';
 import { PitstopError } from '../core/errors.ts';
 import type { OnlineWriter } from '../online/ports.ts';
@@ -106,11 +106,11 @@ export function servingPush(writer: OnlineWriter, openLog?: () => Promise<PushLo
     return opened;
   };
   const pushLog: PushLog = {
-    append(view, rows, entities) {
+    append(view, rows) {
       const run = queue.then(async () => {
         const l = await log();
         try {
-          return await l.append(view, rows, entities);
+          return await l.append(view, rows);
         } catch (e) {
           throw unavailable(e, 'append');
         }

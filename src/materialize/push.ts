@@ -13,19 +13,13 @@
  */
 import { PitstopError, isPitstopError, type Problem } from '../core/errors.ts';
 import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
-import { EntityKeyEncoder } from '../online/entity-key.ts';
+import type { PushLog } from '../offline/ports.ts';
+import { EntityKeyEncoder, decodeEntityKey } from '../online/entity-key.ts';
 import { expireAtMs } from '../online/expiry.ts';
 import type { ExpiryBackfill, OnlineWrite, OnlineWriter, WriteResult } from '../online/ports.ts';
-import { RowEncoder } from '../online/row-codec.ts';
+import { RowEncoder, decodeRow } from '../online/row-codec.ts';
 import { toTimestampMs } from '../online/value-codec.ts';
 import { lookupView } from '../registry/resolve.ts';
-
-/** The offline push log: appends one accepted batch (see `pushLogDir` in src/offline/ports.ts). */
-export interface PushLog {
-  /** Append encoded rows of `view`; resolves with the file written. Atomic: the file appears whole or not at all. */
-  append(view: FeatureViewVersion, rows: readonly Buffer[], entities: readonly Buffer[]): Promise<string>;
-  close(): Promise<void>;
-}
 
 export interface PushOptions {
   online: OnlineWriter;
@@ -68,7 +62,8 @@ export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: r
   let offlineFile: string | undefined;
   // The offline log first: if the online write then fails, a retry re-appends the same rows,
   // which the point-in-time join treats as one (same keys and timestamps).
-  if (options.toOffline) offlineFile = await options.pushLog!.append(v, encoded, entities);
+  // The rows are decoded from what is written online, so offline sees exactly the values online got.
+  if (options.toOffline) offlineFile = await options.pushLog!.append(v, encoded.map((row, i) => ({ keys: decodeEntityKey(v.joinKeys, entities[i]), ...decodeRow(row, v.features.length) })));
   // Rows stored before the store tracked expiry get one now (once per view version; embedded).
   await (options.online as Partial<ExpiryBackfill>).backfillExpiry?.(`${v.name}@${v.version}`, v.ttlMs);
   const chunk = options.writeChunkRows ?? writes.length;

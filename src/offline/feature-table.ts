@@ -71,10 +71,15 @@ export function scanFiles(files: string | readonly string[], format: 'parquet' |
   return format === 'parquet' ? sql`read_parquet(${arg})` : sql`read_csv(${arg}, header = true)`;
 }
 
-export function featureTableSql(spec: FeatureTableSpec): Sql {
+/**
+ * The feature table's SQL. `nullEvents`: keep source rows whose event time is NULL (for the
+ * ASOF plan, which never matches a NULL order value and runs faster without the filter:
+ * DuckDB then also estimates the row count right). Stored rows never have a NULL event time.
+ */
+export function featureTableSql(spec: FeatureTableSpec, options: { nullEvents?: boolean } = {}): Sql {
   checkReservedNames(spec.view);
   const rows = spec.rows;
-  const parts: Sql[] = [rows.kind === 'source' ? fromSource(spec.view, rows) : rows.kind === 'empty' ? noRows(spec.view) : fromStored(spec.view, rows.glob, rows.latestOnly)];
+  const parts: Sql[] = [rows.kind === 'source' ? fromSource(spec.view, rows, options.nullEvents ?? false) : rows.kind === 'empty' ? noRows(spec.view) : fromStored(spec.view, rows.glob, rows.latestOnly)];
   if (spec.pushLogFiles?.length) parts.push(fromStored(spec.view, spec.pushLogFiles));
   const body = parts.length === 1 ? parts[0] : join(parts, '\nUNION ALL\n');
   const where = rangeFilter(spec.rangeUs);
@@ -89,7 +94,7 @@ function rangeFilter(r?: { start?: bigint; end?: bigint }): Sql | undefined {
 }
 
 /** Source rows: field mapping renames, timestamps to epoch µs, expressions, casts. */
-function fromSource(view: FeatureViewVersion, rows: Extract<FeatureRows, { kind: 'source' }>): Sql {
+function fromSource(view: FeatureViewVersion, rows: Extract<FeatureRows, { kind: 'source' }>, nullEvents: boolean): Sql {
   const src = view.source;
   const byName = new Map(rows.columns.map((c) => [c.name, c]));
   const where = `source "${src.name}" (${rows.path})`;
@@ -132,7 +137,8 @@ function fromSource(view: FeatureViewVersion, rows: Extract<FeatureRows, { kind:
     ident(CR),
     ...view.features.map((f) => sql`CAST(${f.expr === undefined ? ident(f.name) : definitionExpr(f.expr)} AS ${trusted(duckdbType(f.type))}) AS ${ident(f.name)}`),
   ];
-  return sql`SELECT ${join(cols)}\nFROM (SELECT ${join(renamed)} FROM ${scanFiles(rows.files, rows.format)}) AS __ps_src\nWHERE ${ident(EV)} IS NOT NULL`;
+  const body = sql`SELECT ${join(cols)}\nFROM (SELECT ${join(renamed)} FROM ${scanFiles(rows.files, rows.format)}) AS __ps_src`;
+  return nullEvents ? body : sql`${body}\nWHERE ${ident(EV)} IS NOT NULL`;
 }
 
 /** A materialization of an empty range: the shape without rows. */

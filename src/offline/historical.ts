@@ -204,7 +204,8 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
       const hasCreated = plan.spec.pushLogFiles !== undefined || (!tiesResolved && v.view.source.createdTimestampField !== undefined);
       const featureTable = featureTableSql(plan.spec);
       const order: TieOrder = !hasCreated || req.filterByCreatedTimestamp ? { kind: 'event' } : req.tieOrder === 'struct' ? { kind: 'struct' } : await tieOrder(session, conn, featureTable, plan.spec, v.view, req.tieOrder !== 'measure');
-      views.push({ request: v, featureTable, order });
+      const asofRows = plan.spec.rows.kind === 'source' ? featureTableSql(plan.spec, { nullEvents: true }) : undefined;
+      views.push({ request: v, featureTable, asofRows, order });
       specs.push(plan.spec);
       origins.push({ view: v.view.name, version: v.view.version, origin: plan.origin });
     }
@@ -297,14 +298,20 @@ async function guessTieOrder(session: DuckDBSession, conn: DuckDBConnection, fea
   if (rows.kind !== 'source' || rows.format !== 'parquet' || spec.pushLogFiles?.length || spec.rangeUs) return undefined;
   const evCol = rows.columns.find((c) => c.name === view.source.timestampField);
   if (!evCol || !evCol.type.toUpperCase().startsWith('TIMESTAMP')) return undefined;
+  const crName = view.source.createdTimestampField;
   const ev = ident(EV);
   const d = sql`(${ident(CR)} - ${ev})`;
   let meta: Record<string, unknown>;
   let sample: Record<string, unknown>;
   try {
-    [meta] = await session.all(sql`SELECT epoch_us(min(CAST(stats_min_value AS TIMESTAMPTZ))) AS e0, epoch_us(max(CAST(stats_max_value AS TIMESTAMPTZ))) AS e1,
-        count(*) AS n, count(stats_min_value) AS n0, count(stats_max_value) AS n1
-      FROM parquet_metadata([${join([...rows.files])}]) WHERE path_in_schema = ${evCol.name}`, conn);
+    // The event range, and whether the footers promise no NULL created time (the order then
+    // has no NULL rank; a NULL that turns up fails the row checks like any misfit).
+    const isEv = sql`path_in_schema = ${evCol.name}`;
+    [meta] = await session.all(sql`SELECT epoch_us(min(CASE WHEN ${isEv} THEN CAST(stats_min_value AS TIMESTAMPTZ) END)) AS e0,
+        epoch_us(max(CASE WHEN ${isEv} THEN CAST(stats_max_value AS TIMESTAMPTZ) END)) AS e1,
+        count(*) FILTER (WHERE ${isEv}) AS n, count(stats_min_value) FILTER (WHERE ${isEv}) AS n0, count(stats_max_value) FILTER (WHERE ${isEv}) AS n1,
+        coalesce(bool_and(stats_null_count = 0) FILTER (WHERE path_in_schema = ${crName ?? evCol.name}), FALSE) AS no_null_created
+      FROM parquet_metadata([${join([...rows.files])}])`, conn);
     if (meta.e0 == null || meta.e1 == null || Number(meta.n) === 0 || meta.n !== meta.n0 || meta.n !== meta.n1) return undefined;
     [sample] = await session.all(sql`SELECT min(${d}) AS d0, max(${d}) AS d1, coalesce(bool_and(${ev} % 1000 = 0), TRUE) AS ems
       FROM (SELECT ${ev}, ${ident(CR)} FROM (${featureTable}) AS __ps_ft LIMIT 65536) AS __ps_sample`, conn);
@@ -317,7 +324,7 @@ async function guessTieOrder(session: DuckDBSession, conn: DuckDBConnection, fea
   if (e0 % eventUnit !== 0n) return undefined;
   const d0 = sample.d0 == null ? 0n : BigInt(sample.d0 as bigint);
   const d1 = sample.d1 == null ? 0n : BigInt(sample.d1 as bigint);
-  return guardedPackedOrder({ minEvent: e0, maxEvent: e1, eventUnit, minDelta: d0, maxDelta: d1 });
+  return guardedPackedOrder({ minEvent: e0, maxEvent: e1, eventUnit, minDelta: d0, maxDelta: d1, nullCreated: crName === undefined || meta.no_null_created !== true });
 }
 
 /**

@@ -4,12 +4,17 @@
  * token. A second run finds it and fails with MATERIALIZATION_LOCKED before changing anything.
  *
  * A lock whose pid no longer runs on this host (a crashed or killed run) is stale and is taken
- * over: renamed aside under a unique name, checked to be the very lock judged stale (else put
- * back, and the run fails as locked), then the new lock is created exclusively. A lock from
- * another host is never judged stale (its pid means nothing here): remove it by hand when no run
- * is in progress.
+ * over, and the takeover is itself exclusive: a run that judged the lock stale must first create
+ * a claim file named after that lock (`_materialize.lock.takeover-<token>`, `wx`); only the claim's
+ * holder may replace the lock, after checking it is still the one judged stale, by renaming its
+ * own new lock file over it (atomic: the lock file never goes missing, and no fresh lock is ever
+ * moved). A run that finds the claim held by a live process fails as locked; a claim left by a
+ * dead process is claimed in turn (`.takeover-<that claim's token>`). So at most one run holds
+ * the lock, however the runs interleave (`test/offline/materialization-lock.test.ts` drives the
+ * interleavings step by step). A lock from another host is never judged stale (its pid means
+ * nothing here): remove it by hand when no run is in progress.
  */
-import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,25 +36,49 @@ export interface MaterializationLock {
   release(): void;
 }
 
+/**
+ * Test seam: called at the steps of a takeover, so a test can run other acquisitions in between
+ * and drive an interleaving deterministically over real files. Not for production use.
+ */
+export interface LockSteps {
+  /** The lock was judged stale; nothing claimed yet. */
+  judgedStale?(): void;
+  /** This run holds the takeover claim; the lock is not yet checked again nor replaced. */
+  claimed?(): void;
+}
+
 export function lockFile(dir: string): string {
   return path.join(dir, LOCK_FILE);
 }
 
+/** A lock left unreadable (being written, or not ours) counts as in use while younger than this. */
+const UNREADABLE_GRACE_MS = 10_000;
+/** Claims of dead claimants followed before giving up (each needs a run killed mid-takeover). */
+const MAX_CLAIM_CHAIN = 8;
+
 /** Takes the lock of the view version whose directory is `dir` (which must exist). */
-export function acquireMaterializationLock(dir: string, label: string): MaterializationLock {
+export function acquireMaterializationLock(dir: string, label: string, steps: LockSteps = {}): MaterializationLock {
   const file = lockFile(dir);
   const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+  const held = (): MaterializationLock => ({ file, info, release: () => release(file, info.token) });
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (tryCreate(file, info)) return { file, info, release: () => release(file, info.token) };
-    const held = readLock(file);
-    if (held === 'gone') continue; // released meanwhile: try again
-    if (held !== 'unreadable' && !isStale(held)) throw locked(label, file, held);
-    if (held === 'unreadable' && !olderThan(file, 10_000)) throw locked(label, file, undefined); // being written right now
-    if (!takeOver(file, held)) throw locked(label, file, readLockOrUndefined(file));
+    if (tryCreate(file, info)) return held();
+    const current = readLock(file);
+    if (current === 'gone') continue; // released meanwhile: try again
+    if (current !== 'unreadable' && !isStale(current)) throw locked(label, file, current);
+    if (current === 'unreadable' && !olderThan(file, UNREADABLE_GRACE_MS)) throw locked(label, file, undefined); // being written right now
+    const staleId = identity(file, current);
+    if (staleId === undefined) continue; // gone meanwhile
+    steps.judgedStale?.();
+    const outcome = takeOver(file, staleId, info, steps);
+    if (outcome === 'taken') return held();
+    if (outcome === 'busy') throw locked(label, file, readLockOrUndefined(file), 'another run is taking the stale lock over');
+    // 'changed': the lock is no longer the one judged stale (another run took it over): look again
   }
   throw locked(label, file, readLockOrUndefined(file));
 }
 
+/** Creates `file` exclusively with `info`; false when it exists. */
 function tryCreate(file: string, info: LockInfo): boolean {
   let fd: number;
   try {
@@ -87,6 +116,25 @@ function readLockOrUndefined(file: string): LockInfo | undefined {
   return typeof l === 'string' ? undefined : l;
 }
 
+/**
+ * What identifies the lock file's current content: its token, or for an unreadable file its
+ * inode, size and mtime (undefined when the file is gone).
+ */
+function identity(file: string, read: LockInfo | 'unreadable' = readLock(file) as LockInfo | 'unreadable'): string | undefined {
+  if (typeof read === 'object') return read.token;
+  try {
+    const st = statSync(file);
+    return `x${st.ino}-${st.size}-${Math.floor(st.mtimeMs)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function currentIdentity(file: string): string | undefined {
+  const l = readLock(file);
+  return l === 'gone' ? undefined : identity(file, l);
+}
+
 function olderThan(file: string, ms: number): boolean {
   try {
     return Date.now() - statSync(file).mtimeMs > ms;
@@ -107,30 +155,53 @@ function isStale(l: LockInfo): boolean {
   }
 }
 
-/** Moves the stale lock aside if it is still the one judged stale; false when another run got there first. */
-function takeOver(file: string, stale: LockInfo | 'unreadable'): boolean {
-  const aside = `${file}.stale-${randomBytes(6).toString('hex')}`;
-  try {
-    renameSync(file, aside);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true; // already removed: create again
-    throw e;
+const claimFile = (file: string, id: string) => `${file}.takeover-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
+/**
+ * Replaces the stale lock `staleId` with this run's, holding the takeover claim while doing it.
+ * 'busy': a live run holds the claim; 'changed': the lock is no longer `staleId`.
+ */
+function takeOver(file: string, staleId: string, info: LockInfo, steps: LockSteps): 'taken' | 'changed' | 'busy' {
+  // The claims of dead claimants walked through (file and identity): removed once the lock has
+  // moved on from staleId.
+  const dead: Array<{ file: string; id: string }> = [];
+  let target = staleId;
+  for (let tries = 0; tries < 2 * MAX_CLAIM_CHAIN && dead.length < MAX_CLAIM_CHAIN; tries++) {
+    const claim = claimFile(file, target);
+    if (!tryCreate(claim, info)) {
+      const holder = readLock(claim);
+      if (holder === 'gone') continue; // released meanwhile: claim it again
+      // A live claimant, or a claim being written right now: someone else is taking over.
+      if (holder === 'unreadable' ? !olderThan(claim, UNREADABLE_GRACE_MS) : !isStale(holder)) return 'busy';
+      const id = identity(claim, holder);
+      if (id === undefined) continue;
+      dead.push({ file: claim, id });
+      target = id; // its claimant died mid-takeover: claim that claim
+      continue;
+    }
+    try {
+      steps.claimed?.();
+      // Only the holder of the claim (one run at a time) gets here; the lock can have changed
+      // only through an earlier holder's completed takeover, which this check sees.
+      if (currentIdentity(file) !== staleId) return 'changed';
+      const tmp = `${file}.new-${info.token}`;
+      writeFileSync(tmp, `${JSON.stringify(info)}\n`, { flag: 'wx' });
+      try {
+        renameSync(tmp, file); // atomic: the stale lock is replaced, never missing
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
+      return 'taken';
+    } finally {
+      // The lock has moved on from staleId (replaced here or before): the claims about it are
+      // spent. A claim cannot be created again while it exists, so checking then unlinking
+      // removes exactly the dead claimant's file.
+      for (const d of dead) if (currentIdentity(d.file) === d.id) rmSync(d.file, { force: true });
+      release(claim, info.token);
+    }
   }
-  const moved = readLock(aside);
-  const same = stale === 'unreadable' ? moved === 'unreadable' : typeof moved === 'object' && moved.token === stale.token;
-  if (same) {
-    rmSync(aside, { force: true });
-    return true;
-  }
-  // We moved a fresh lock another run had just created: put it back (unless a third run has
-  // created one since), and let that run have it.
-  try {
-    linkSync(aside, file);
-  } catch {
-    // a newer lock is in place
-  }
-  rmSync(aside, { force: true });
-  return false;
+  return 'busy';
 }
 
 function release(file: string, token: string): void {
@@ -144,7 +215,7 @@ function release(file: string, token: string): void {
   }
 }
 
-function locked(label: string, file: string, l: LockInfo | undefined): PitstopError {
+function locked(label: string, file: string, l: LockInfo | undefined, why?: string): PitstopError {
   const who = l ? `pid ${l.pid} on ${l.host}, started ${l.startedAt}` : 'an unknown run (the lock file is being written or is unreadable)';
-  return new PitstopError('MATERIALIZATION_LOCKED', `${label}: another materialize-offline run holds ${file} (${who}); nothing was changed. Wait for it to finish; if no run is in progress, delete the lock file`);
+  return new PitstopError('MATERIALIZATION_LOCKED', `${label}: another materialize-offline run holds ${file} (${who}${why ? `; ${why}` : ''}); nothing was changed. Wait for it to finish; if no run is in progress, delete the lock file`);
 }

@@ -91,7 +91,7 @@ export const TIE_GUESS_FAILED = 'pitstop: guessed tie order does not fit the row
  * event anywhere in the widest window around [minDelta, maxDelta] that still packs beside it (at
  * least the given one; undefined when even that does not fit). Every row is checked at run time.
  */
-export function guardedPackedOrder(st: { minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; maxDelta: bigint }): TieOrder | undefined {
+export function guardedPackedOrder(st: { minEvent: bigint; maxEvent: bigint; eventUnit: bigint; minDelta: bigint; maxDelta: bigint; nullCreated?: boolean }): TieOrder | undefined {
   const slots = (st.maxEvent - st.minEvent) / st.eventUnit + 1n;
   // Largest mul (a multiple of eventUnit) with slots · mul − 1 ≤ MAX_I64; ranks 0..mul − 1.
   const mul = ((MAX_I64 + 1n) / slots / st.eventUnit) * st.eventUnit;
@@ -103,13 +103,19 @@ export function guardedPackedOrder(st: { minEvent: bigint; maxEvent: bigint; eve
   const maxDelta = minDelta + mul - 2n; // ranks 1..mul − 1
   let bits = 0;
   while ((1n << BigInt(bits)) < mul) bits++;
-  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta, deltaUnit: 1n, bits, mul, nullCreated: true, guard: { maxDelta } };
+  return { kind: 'packed', minEvent: st.minEvent, maxEvent: st.maxEvent, eventUnit: st.eventUnit, minDelta, deltaUnit: 1n, bits, mul, nullCreated: st.nullCreated ?? true, guard: { maxDelta } };
 }
 
 export interface PitView {
   request: ViewRequest;
   /** The view version's feature table (see featureTableSql). */
   featureTable: Sql;
+  /**
+   * The same rows with those without an event time left in (`featureTableSql`'s `nullEvents`),
+   * for the ASOF plan, which never matches a NULL order value: without the filter, DuckDB also
+   * estimates the side's size right (it guessed a fifth of the rows under the filter).
+   */
+  asofRows?: Sql;
   /** How ties on event time are broken in the ASOF plan. */
   order: TieOrder;
 }
@@ -123,6 +129,7 @@ export interface PitSpec {
 const ROW = '__ps_row';
 const T = '__ps_t';
 const ORDER = '__ps_o';
+const LEFT = '__ps_l';
 const MAX_BIGINT = trusted('9223372036854775807');
 const MIN_BIGINT = trusted('(-9223372036854775807)');
 
@@ -162,45 +169,88 @@ export function pitQuerySql(spec: PitSpec): Sql {
   const ctes: Sql[] = [
     sql`${ident('__ps_e')} AS (SELECT ${ident('__ps_src')}.*, ${ident('__ps_src')}.rowid AS ${ident(ROW)}${textTime ? sql`, ${entityTimeMicros(e, '__ps_src')} AS ${ident(T)}` : sql``}${keyCasts.length ? sql`, ${join(keyCasts)}` : sql``} FROM ${ident(e.table)} AS ${ident('__ps_src')})`,
   ];
-  const joins: Sql[] = [];
-  const selects: Sql[] = e.columns.map((c) => sql`${ident('e')}.${ident(c.name)}`);
+  const entityCols = e.columns.map((c) => c.name);
+  const outputs = spec.views.flatMap((v) => v.request.features.map((f) => f.outputName));
+  if (spec.filterByCreatedTimestamp) return windowQuery(spec, ctes, viewKeys, t, entityCols);
 
+  // ASOF plan: one join per view, nested, each computing its view's output values (ttl check
+  // included) right after its join, so that what only the check needs (the row's event time or
+  // order column) is not carried through the later joins' sorts nor the final one.
+  let prev = '__ps_e';
   spec.views.forEach((v, i) => {
     const view = v.request.view;
     const ttlUs = BigInt(view.ttlMs) * 1000n;
     const f = fAlias(i);
-    if (spec.filterByCreatedTimestamp) {
-      ctes.push(sql`${ident(f)} AS (${v.featureTable})`);
-      ctes.push(sql`${ident(jAlias(i))} AS (${windowPlan(v, i, viewKeys[i], t)})`);
-      joins.push(sql`LEFT JOIN ${ident(jAlias(i))} ON ${ident(jAlias(i))}.${ident(ROW)} = ${ident('e')}.${ident(ROW)}`);
-    } else {
-      // Only what the join and the output need: the keys, the order column, the event time
-      // when a ttl is checked on it, and the requested features.
-      const order = orderColumn(v.order);
-      const cols: Sql[] = [
-        ...view.joinKeys.map((k) => ident(k.name)),
-        ...(order ? [sql`${order} AS ${ident(ORDER)}`] : []),
-        ...(ttlUs > 0n || !order ? [ident(EV)] : []),
-        ...uniqueFeatures(v).map((n) => ident(n)),
-      ];
-      ctes.push(sql`${ident(f)} AS (SELECT ${join(cols)} FROM (${v.featureTable}) AS ${ident('__ps_ft')})`);
-      const keyEq = view.joinKeys.map((k, j) => sql`${viewKeys[i][j]} = ${ident(f)}.${ident(k.name)}`);
-      joins.push(sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f, t)], ' AND ')}`);
-    }
-    const alias = spec.filterByCreatedTimestamp ? jAlias(i) : f;
+    // Only what the join and the output need: the keys, the order column (the event time
+    // itself for the event order) and the requested features. The ttl check needs the event
+    // time of the row found: recovered from the order column, so it is not carried as well.
+    const order = orderColumn(v.order);
+    const cols: Sql[] = [
+      ...view.joinKeys.map((k) => ident(k.name)),
+      order ? sql`${order} AS ${ident(ORDER)}` : ident(EV),
+      ...uniqueFeatures(v).map((n) => ident(n)),
+    ];
+    // The ASOF join never matches a NULL order value, so rows without an event time need no
+    // filter (a struct with a NULL field is not NULL: that order reads the filtered rows).
+    const rows = v.order.kind !== 'struct' && v.asofRows ? v.asofRows : v.featureTable;
+    ctes.push(sql`${ident(f)} AS (SELECT ${join(cols)} FROM (${rows}) AS ${ident('__ps_ft')})`);
+    const keyEq = view.joinKeys.map((k, j) => sql`${viewKeys[i][j]} = ${ident(f)}.${ident(k.name)}`);
+    const asof = sql`ASOF LEFT JOIN ${ident(f)} ON ${join([...keyEq, asofInequality(v.order, f, t)], ' AND ')}`;
+    const ev = order ? eventFromOrder(v.order, sql`${ident(f)}.${ident(ORDER)}`) : sql`${ident(f)}.${ident(EV)}`;
+    // An entity row without a time must get no values, but DuckDB's ASOF join (1.5; its
+    // sort-based path, used above 64 entity rows) matches a NULL entity side to the key's latest
+    // row. The ttl check drops those values (it is NULL for a NULL t); the packed entity side is
+    // never NULL (a NULL t gets -1, which matches nothing); otherwise t is checked here.
+    const keep = ttlUs > 0n ? sql`${ev} >= ${t} - CAST(${ttlUs} AS BIGINT)` : v.order.kind === 'packed' ? undefined : sql`${t} IS NOT NULL`;
+    const outs = v.request.features.map((feat) => {
+      const value = sql`${ident(f)}.${ident(feat.def.name)}`;
+      return keep ? sql`CASE WHEN ${keep} THEN ${value} END AS ${ident(feat.outputName)}` : sql`${value} AS ${ident(feat.outputName)}`;
+    });
+    const left = v.order.kind === 'packed'
+      ? sql`(SELECT ${ident('e')}.*, ${packedEntitySide(v.order, t)} AS ${ident(LEFT)} FROM ${ident(prev)} AS ${ident('e')}) AS ${ident('e')}`
+      : sql`${ident(prev)} AS ${ident('e')}`;
+    const carried = v.order.kind === 'packed' ? sql`${ident('e')}.* EXCLUDE (${ident(LEFT)})` : sql`${ident('e')}.*`;
+    ctes.push(sql`${ident(jAlias(i))} AS (SELECT ${carried}, ${join(outs)} FROM ${left} ${asof})`);
+    prev = jAlias(i);
+  });
+  return sql`WITH ${join(ctes, ',\n')}
+SELECT ${join([...entityCols, ...outputs].map((n) => sql`${ident('e')}.${ident(n)}`), ',\n  ')}
+FROM ${ident(prev)} AS ${ident('e')}
+ORDER BY ${ident('e')}.${ident(ROW)}`;
+}
+
+/** filterByCreatedTimestamp: each view's window plan, joined back to the entity rows by rowid. */
+function windowQuery(spec: PitSpec, ctes: Sql[], viewKeys: Sql[][], t: Sql, entityCols: string[]): Sql {
+  const joins: Sql[] = [];
+  const selects: Sql[] = entityCols.map((n) => sql`${ident('e')}.${ident(n)}`);
+  spec.views.forEach((v, i) => {
+    const ttlUs = BigInt(v.request.view.ttlMs) * 1000n;
+    const j = jAlias(i);
+    ctes.push(sql`${ident(fAlias(i))} AS (${v.featureTable})`);
+    ctes.push(sql`${ident(j)} AS (${windowPlan(v, i, viewKeys[i], t)})`);
+    joins.push(sql`LEFT JOIN ${ident(j)} ON ${ident(j)}.${ident(ROW)} = ${ident('e')}.${ident(ROW)}`);
     for (const feat of v.request.features) {
-      const value = sql`${ident(alias)}.${ident(feat.def.name)}`;
+      const value = sql`${ident(j)}.${ident(feat.def.name)}`;
       selects.push(ttlUs > 0n
-        ? sql`CASE WHEN ${ident(alias)}.${ident(EV)} >= ${t} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
+        ? sql`CASE WHEN ${ident(j)}.${ident(EV)} >= ${t} - CAST(${ttlUs} AS BIGINT) THEN ${value} END AS ${ident(feat.outputName)}`
         : sql`${value} AS ${ident(feat.outputName)}`);
     }
   });
-
   return sql`WITH ${join(ctes, ',\n')}
 SELECT ${join(selects, ',\n  ')}
 FROM ${ident('__ps_e')} AS ${ident('e')}
 ${join(joins, '\n')}
 ORDER BY ${ident('e')}.${ident(ROW)}`;
+}
+
+/**
+ * The event time of a feature row, recovered from its order column: packed, o // mul is
+ * (event − minEvent) / eventUnit exactly (0 ≤ rank < mul, and o ≥ 0); struct, its `t` field.
+ */
+function eventFromOrder(order: TieOrder, o: Sql): Sql {
+  if (order.kind === 'struct') return sql`struct_extract(${o}, 't')`;
+  if (order.kind !== 'packed') return o;
+  return sql`(${o} // ${big(order.mul)}) * ${big(order.eventUnit)} + ${big(order.minEvent)}`;
 }
 
 function uniqueFeatures(v: PitView): string[] {
@@ -225,25 +275,39 @@ function orderColumn(order: TieOrder): Sql | undefined {
   // rank 0 for a NULL created time (the oldest); the COALESCE only when the rows have one.
   const r = order.nullCreated === false ? rank : sql`coalesce(${rank}, 0)`;
   // (event − minEvent) is a multiple of eventUnit (both are event times), and mul of eventUnit.
-  const packed = sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + ${r}`;
+  // The rank in parentheses: ((event − minEvent) · k + created) could overflow near the top.
+  const packed = sql`(${ev} - ${big(order.minEvent)}) * ${big(order.mul / order.eventUnit)} + (${r})`;
   if (!order.guard) return packed;
   const fits = [
     sql`${ev} BETWEEN ${big(order.minEvent)} AND ${big(order.maxEvent)}`,
     ...(order.eventUnit === 1n ? [] : [sql`(${ev} - ${big(order.minEvent)}) % ${big(order.eventUnit)} = 0`]),
-    sql`(${cr} IS NULL OR ${cr} - ${ev} BETWEEN ${big(order.minDelta)} AND ${big(order.guard.maxDelta)})`,
+    // Without NULL created times (footers' null counts), a NULL fails the check like a misfit.
+    order.nullCreated === false
+      ? sql`${cr} - ${ev} BETWEEN ${big(order.minDelta)} AND ${big(order.guard.maxDelta)}`
+      : sql`(${cr} IS NULL OR ${cr} - ${ev} BETWEEN ${big(order.minDelta)} AND ${big(order.guard.maxDelta)})`,
   ];
-  return sql`CASE WHEN ${join(fits, ' AND ')} THEN ${packed} ELSE error(${literal(TIE_GUESS_FAILED)}) END`;
+  // A row without an event time passes (its order is NULL, which the join never matches); that
+  // test comes second, so rows that fit (all, when the guess holds) skip it.
+  return sql`CASE WHEN ${join(fits, ' AND ')} THEN ${packed} WHEN ${ev} IS NULL THEN NULL ELSE error(${literal(TIE_GUESS_FAILED)}) END`;
 }
 
 function asofInequality(order: TieOrder, f: string, t: Sql): Sql {
   if (order.kind === 'event') return sql`${t} >= ${ident(f)}.${ident(EV)}`;
   const o = sql`${ident(f)}.${ident(ORDER)}`;
   if (order.kind === 'struct') return sql`struct_pack(t := ${t}, c := ${MAX_BIGINT}) >= ${o}`;
+  return sql`${ident('e')}.${ident(LEFT)} >= ${o}`;
+}
+
+/**
+ * The entity side of a packed order, (t, +inf) packed: computed into a column (`__ps_l`) just
+ * before its join, which measured cheaper than leaving the expression in the join condition.
+ * t is clamped to maxEvent (a later t matches everything) and below minEvent is -1 (matches
+ * nothing); in between, (t − minEvent) ≥ 0 so // is a floor. A NULL t takes the ELSE branch too
+ * (least() would skip the NULL and match the latest row).
+ */
+function packedEntitySide(order: Extract<TieOrder, { kind: 'packed' }>, t: Sql): Sql {
   const mul = order.mul;
-  // Entity side: (t, +inf) packed. t is clamped to maxEvent (a later t matches everything) and
-  // below minEvent is -1 (matches nothing); in between, (t − minEvent) ≥ 0 so // is a floor.
-  const left = sql`CASE WHEN ${t} < ${big(order.minEvent)} THEN -1 ELSE ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} END`;
-  return sql`${left} >= ${o}`;
+  return sql`CASE WHEN ${t} >= ${big(order.minEvent)} THEN ((least(${t}, ${big(order.maxEvent)}) - ${big(order.minEvent)}) // ${big(order.eventUnit)}) * ${big(mul)} + ${big(mul - 1n)} ELSE -1 END`;
 }
 
 /** filterByCreatedTimestamp: running arg_max over feature rows merged with entity rows by visibility time. */

@@ -30,6 +30,27 @@ export interface OfflineReader {
 }
 
 /**
+ * One pushed row as the offline push log receives it: the row the online store got, decoded
+ * (so offline sees exactly the values online got). Join key values in `view.joinKeys` order;
+ * event and created time in epoch ms; feature values in `view.features` order, as the online
+ * codecs decode them: number, bigint (int64), boolean, string, Buffer (bytes), epoch ms
+ * (timestamp), arrays for lists, null.
+ */
+export interface PushLogRow {
+  keys: readonly unknown[];
+  eventMs: number;
+  createdMs: number | null;
+  values: readonly unknown[];
+}
+
+/** The offline push log: appends one accepted batch (see `pushLogDir`). */
+export interface PushLog {
+  /** Append the rows of one batch of `view`; resolves with the file written. Atomic: the file appears whole or not at all. */
+  append(view: FeatureViewVersion, rows: readonly PushLogRow[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
  * Where pushed rows are appended for training (`push --offline`): one Parquet file per accepted
  * batch under `<offline data_dir>/push/<view>/v<version>/`, with the view's join keys, `event_ts`
  * and `created_ts` (TIMESTAMPTZ) and one column per feature (already computed, no expressions).

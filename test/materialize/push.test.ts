@@ -9,7 +9,7 @@ import { EmbeddedOnlineStore } from '../../src/online/embedded/embedded-store.ts
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { decodeRow } from '../../src/online/row-codec.ts';
 import { pushRows } from '../../src/materialize/push.ts';
-import { DuckDBPushLog } from '../../src/materialize/duckdb-push-log.ts';
+import { DuckDBPushLog } from '../../src/offline/duckdb-push-log.ts';
 import { DuckDBOfflineStore } from '../../src/offline/duckdb-offline-store.ts';
 import { pushLogDir } from '../../src/offline/ports.ts';
 import { buildSnapshot } from '../support/snapshot.ts';

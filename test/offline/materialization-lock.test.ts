@@ -4,13 +4,13 @@
  * over; the lock is gone after a run (also a failed one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBOfflineStore } from '../../src/offline/duckdb-offline-store.ts';
 import { PitstopError } from '../../src/core/errors.ts';
-import { lockFile } from '../../src/offline/materialization-lock.ts';
+import { acquireMaterializationLock, lockFile, type LockSteps, type MaterializationLock } from '../../src/offline/materialization-lock.ts';
 import { materializedDir } from '../../src/offline/materialization-manifest.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
 import { tempDir, writeBulk } from './support/data.ts';
@@ -107,5 +107,122 @@ describe('materialization lock', () => {
     writeFileSync(path.join(tmp.dir, 'rides.parquet'), 'not parquet');
     expect(await reason(store.materializeOffline(view))).toBe('SOURCE_UNREADABLE');
     expect(existsSync(lockFile(dir()))).toBe(false);
+  });
+});
+
+/**
+ * The takeover of a stale lock, interleaved step by step over real files: each run is one call
+ * of acquireMaterializationLock, and another run is started from inside its step callbacks
+ * (after it judged the lock stale, or while it holds the takeover claim), so every ordering below
+ * is exact and repeatable. Whatever the order, at most one run may hold the lock.
+ */
+describe('materialization lock: concurrent takeovers of a stale lock', () => {
+  let n = 0;
+  const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
+  /** A fresh view version directory holding a lock left by a dead process. */
+  function staleDir(): string {
+    const d = path.join(tmp.dir, 'takeover', String(++n));
+    mkdirSync(d, { recursive: true });
+    writeFileSync(lockFile(d), JSON.stringify({ pid: deadPid(), host: os.hostname(), startedAt: '2026-11-28T09:00:00.000Z', token: `stale${n}` }));
+    return d;
+  }
+  type Outcome = { lock: MaterializationLock } | { reason: string; message: string };
+  const run = (d: string, steps: LockSteps = {}): Outcome => {
+    try {
+      return { lock: acquireMaterializationLock(d, 'test', steps) };
+    } catch (e) {
+      return { reason: (e as PitstopError).reason, message: (e as Error).message };
+    }
+  };
+  /** Exactly one run holds the lock, and the lock file is that run's; no takeover files remain. */
+  function expectOneHolder(d: string, outcomes: Outcome[]): MaterializationLock {
+    const holders = outcomes.flatMap((o) => ('lock' in o ? [o.lock] : []));
+    expect(holders).toHaveLength(1);
+    expect(outcomes.filter((o) => 'reason' in o).map((o) => (o as { reason: string }).reason)).toEqual(Array(outcomes.length - 1).fill('MATERIALIZATION_LOCKED'));
+    expect(JSON.parse(readFileSync(lockFile(d), 'utf8')).token).toBe(holders[0].info.token);
+    expect(readdirSync(d).filter((f) => f !== '_materialize.lock')).toEqual([]);
+    return holders[0];
+  }
+
+  it('two runs judge the lock stale; the first takes it over before the second claims: the second finds it held', () => {
+    const d = staleDir();
+    let b: Outcome | undefined;
+    const a = run(d, { judgedStale: () => { b = run(d); } });
+    const held = expectOneHolder(d, [a, b!]);
+    expect(held).toBe((b as { lock: MaterializationLock }).lock);
+    held.release();
+    expect(existsSync(lockFile(d))).toBe(false);
+  });
+
+  it('a run that finds the takeover claimed by a live run fails as locked; the claimant takes the lock', () => {
+    const d = staleDir();
+    let b: Outcome | undefined;
+    const a = run(d, { claimed: () => { b = run(d); } });
+    expect(expectOneHolder(d, [a, b!])).toBe((a as { lock: MaterializationLock }).lock);
+    expect((b as { message: string }).message).toContain('taking the stale lock over');
+  });
+
+  it('three runs on one stale lock, each judging it stale before the next completes: one holder', () => {
+    // The corner the rename-aside protocol lost: A and B judged the lock stale, C took it over
+    // first; B's late takeover must neither move C's fresh lock aside nor let A in.
+    const d = staleDir();
+    let b: Outcome | undefined;
+    let c: Outcome | undefined;
+    const a = run(d, { judgedStale: () => { b = run(d, { judgedStale: () => { c = run(d); } }); } });
+    expect(expectOneHolder(d, [a, b!, c!])).toBe((c as { lock: MaterializationLock }).lock);
+  });
+
+  it('a late takeover holds its claim while a third run starts: the run that took the lock over first keeps it', () => {
+    // Exactly the order in which the old protocol (move the lock aside, check, put it back) let
+    // two runs in: B judged the lock stale, A took it over meanwhile, B moved A's fresh lock aside
+    // and, while it was missing, C created its own; B's put-back failed and A's lock was lost.
+    const d = staleDir();
+    let a: Outcome | undefined;
+    let c: Outcome | undefined;
+    const b = run(d, { judgedStale: () => { a = run(d); }, claimed: () => { c = run(d); } });
+    expect(expectOneHolder(d, [a!, b, c!])).toBe((a as { lock: MaterializationLock }).lock);
+  });
+
+  it('three runs while the first holds the claim: only the claimant holds the lock', () => {
+    const d = staleDir();
+    let b: Outcome | undefined;
+    let c: Outcome | undefined;
+    const a = run(d, { claimed: () => { b = run(d, { judgedStale: () => { c = run(d); } }); } });
+    expect(expectOneHolder(d, [a, b!, c!])).toBe((a as { lock: MaterializationLock }).lock);
+  });
+
+  it('a run released in between: a late takeover finds a new live lock and fails as locked', () => {
+    const d = staleDir();
+    let b: Outcome | undefined;
+    let c: Outcome | undefined;
+    const a = run(d, {
+      judgedStale: () => {
+        b = run(d);
+        (b as { lock: MaterializationLock }).lock.release(); // B's run ended
+        c = run(d); // a new run takes the free lock the ordinary way
+      },
+    });
+    expect(expectOneHolder(d, [a, c!])).toBe((c as { lock: MaterializationLock }).lock);
+  });
+
+  it('a claimant killed mid-takeover (its claim left behind) does not block: its claim is claimed in turn', () => {
+    const d = staleDir();
+    const stale = JSON.parse(readFileSync(lockFile(d), 'utf8')).token as string;
+    writeFileSync(`${lockFile(d)}.takeover-${stale}`, JSON.stringify({ pid: deadPid(), host: os.hostname(), startedAt: '2026-11-28T09:00:01.000Z', token: 'deadclaim' }));
+    let b: Outcome | undefined;
+    const a = run(d, { claimed: () => { b = run(d); } }); // B meets A's live claim one level down
+    expect(expectOneHolder(d, [a, b!])).toBe((a as { lock: MaterializationLock }).lock);
+  });
+
+  it('an empty claim (killed while writing it) blocks only while it is fresh', () => {
+    const d = staleDir();
+    const stale = JSON.parse(readFileSync(lockFile(d), 'utf8')).token as string;
+    const claim = `${lockFile(d)}.takeover-${stale}`;
+    writeFileSync(claim, '');
+    const fresh = run(d);
+    expect('reason' in fresh && fresh.reason).toBe('MATERIALIZATION_LOCKED');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(claim, old, old);
+    expectOneHolder(d, [run(d)]);
   });
 });

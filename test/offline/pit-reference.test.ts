@@ -193,6 +193,77 @@ describe('tie-break orders', () => {
   });
 });
 
+describe('packed order near the top of BIGINT', () => {
+  it('adds the created rank last, so a row near the top of the packed range does not overflow', async () => {
+    // Event times at 1 µs, created − event spanning W µs with no NULL: multiplier W + 2, and the
+    // last row's event time D µs later puts its packed value within 6e9 of 2^63 − 1, where
+    // ((event − minEvent) · k + created) would overflow before created − event was subtracted.
+    const at = (f: string) => path.join(tmp.dir, 'data', f);
+    await writeTable(at('top.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1],
+      [1, '2024-01-01 00:00:00', '2024-01-01 00:50:36.999998', 2],
+      [1, '2024-01-01 00:50:37.000998', '2024-01-01 00:50:37.001003', 3],
+    ]);
+    const snap = buildSnapshot({ views: [{ name: 'top', entities: driverEntity, source: { path: 'data/top.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }] });
+    for (const tieOrder of ['auto', 'measure'] as const) {
+      const rows = await retrieveRows(store, snap, {
+        columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],
+        rows: [[1, '2024-01-01 00:00:00'], [1, '2024-01-01 00:50:37.000998'], [1, '2024-01-01 00:50:37.000997'], [1, '2025-01-01']],
+      }, { features: ['top:v'], tieOrder });
+      expect(plain(rows, ['v']), tieOrder).toEqual([[2], [3], [2], [3]]);
+    }
+  });
+});
+
+describe('entity rows without a time', () => {
+  it('an entity row with a NULL event_timestamp gets no feature values, in every tie order and both plans', async () => {
+    const snap = buildSnapshot({ views: [
+      { name: 'by_created', entities: driverEntity, source: { path: 'data/case3.parquet', createdTimestampField: 'created' }, features: { value: 'int64' } },
+      { name: 'by_event', entities: driverEntity, source: { path: 'data/case1.parquet', timestampField: 'event_timestamp' }, features: { trips_today: 'int64' } },
+    ] });
+    for (const tieOrder of ['auto', 'measure', 'struct'] as const) {
+      for (const filterByCreatedTimestamp of [false, true]) {
+        // 100 more rows of an unknown key: DuckDB's ASOF join takes its sort-based path (above 64
+        // entity rows), the one that matched a NULL entity time; a few rows take a nested loop.
+        for (const filler of [0, 100]) {
+          const rows = await retrieveRows(store, snap, {
+            columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],
+            rows: [[1001, null], [101, null], [1001, '2024-07-01'], [101, '2021-09-18'], ...Array.from({ length: filler }, () => [5, '2024-01-01'])],
+          }, { features: ['by_created:value', 'by_event:trips_today'], tieOrder, filterByCreatedTimestamp });
+          expect(plain(rows.slice(0, 4), ['value', 'trips_today']), `${tieOrder}, filter ${filterByCreatedTimestamp}, ${filler} more rows`).toEqual([[null, null], [null, null], [20, null], [null, 8]]);
+        }
+      }
+    }
+  });
+});
+
+describe('feature rows without an event time', () => {
+  it('are never taken, in every tie order and both plans (the ASOF plan reads them unfiltered)', async () => {
+    const at = (f: string) => path.join(tmp.dir, 'data', f);
+    await writeTable(at('nullev.parquet'), [['driver_id', 'BIGINT'], ['ts', 'TIMESTAMP'], ['created', 'TIMESTAMP'], ['v', 'BIGINT']], [
+      [1, null, '2024-01-01 12:00:00', 99],
+      [1, '2024-01-01 10:00:00', '2024-01-01 10:00:00.5', 1],
+      [1, null, null, 98],
+      [2, null, '2024-01-01 09:00:00', 97],
+    ]);
+    const snap = buildSnapshot({ views: [
+      { name: 'with_created', entities: driverEntity, source: { path: 'data/nullev.parquet', timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } },
+      { name: 'event_only', entities: driverEntity, ttlMs: D, source: { path: 'data/nullev.parquet', timestampField: 'ts' }, features: { v: 'int64' } },
+    ] });
+    for (const tieOrder of ['auto', 'measure', 'struct'] as const) {
+      for (const filterByCreatedTimestamp of [false, true]) {
+        for (const filler of [0, 100]) { // 100 more rows: DuckDB's sort-based ASOF path (above 64 entity rows)
+          const rows = await retrieveRows(store, snap, {
+            columns: [['driver_id', 'BIGINT'], ['event_timestamp', 'TIMESTAMP']],
+            rows: [[1, '2024-01-01 11:00:00'], [2, '2024-01-01 11:00:00'], [1, '2024-01-01 09:00:00'], [1, '2030-01-01'], ...Array.from({ length: filler }, () => [5, '2024-01-01'])],
+          }, { features: ['with_created:v', 'event_only:v'], fullFeatureNames: true, tieOrder, filterByCreatedTimestamp });
+          expect(plain(rows.slice(0, 4), ['with_created__v', 'event_only__v']), `${tieOrder}, filter ${filterByCreatedTimestamp}, ${filler} more rows`).toEqual([[1, 1], [null, null], [null, null], [1, null]]);
+        }
+      }
+    }
+  });
+});
+
 describe('filter_by_created_timestamp', () => {
   it('skips rows created after the entity time; a NULL created timestamp is eligible', async () => {
     const at = (f: string) => path.join(tmp.dir, 'data', f);

@@ -76,11 +76,14 @@ describe('compiled SQL for a small view', () => {
     ],
   });
   const view = snap.featureViews.driver_stats.versions[0];
-  const featureTable = featureTableSql({
+  const spec = {
     view,
-    rows: { kind: 'source', path: '/repo/data/*.parquet', files: ['/repo/data/drivers-1.parquet', '/repo/data/drivers-2.parquet'], format: 'parquet', columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
+    rows: { kind: 'source' as const, path: '/repo/data/*.parquet', files: ['/repo/data/drivers-1.parquet', '/repo/data/drivers-2.parquet'], format: 'parquet' as const, columns: [{ name: 'drv', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'created', type: 'TIMESTAMP WITH TIME ZONE' }, { name: 'trips', type: 'BIGINT' }, { name: 'hours', type: 'DOUBLE' }] },
     pushLogFiles: ['/repo/.pitstop/offline/push/driver_stats/v1/b1.parquet'],
-  });
+  };
+  const featureTable = featureTableSql(spec);
+  // The ASOF plan reads the rows without the NULL-event filter (it never matches a NULL order).
+  const asofRows = featureTableSql(spec, { nullEvents: true });
 
   it('feature table: mapping, UTC epoch µs times, expressions in parentheses, push log union', () => {
     expect(featureTable.inline()).toMatchSnapshot();
@@ -91,7 +94,7 @@ describe('compiled SQL for a small view', () => {
     const entity = { table: '__ps_entities', label: 'entity file e.parquet', columns: [{ name: 'driver_id', type: 'BIGINT' }, { name: 'event_timestamp', type: 'TIMESTAMP' }, { name: 'label', type: 'DOUBLE' }] };
     const packed = packedOrder({ minEvent: 1_700_000_000_000_000n, maxEvent: 1_700_086_400_000_000n, eventUnit: 1_000_000n, minDelta: -5_000_000n, maxDelta: 60_000_000n, deltaUnit: 1000n })!;
     expect(packed).toMatchObject({ kind: 'packed', bits: 16 });
-    const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: packed }], filterByCreatedTimestamp: false });
+    const q = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, asofRows, order: packed }], filterByCreatedTimestamp: false });
     expect(q.inline()).toMatchSnapshot();
     const s = pitQuerySql({ entity, views: [{ request: req.views[0], featureTable, order: { kind: 'struct' } }], filterByCreatedTimestamp: false });
     expect(s.inline()).toContain('struct_pack(t := epoch_us("e"."event_timestamp"), c := 9223372036854775807) >= "__ps_f0"."__ps_o"');

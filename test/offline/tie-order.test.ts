@@ -92,3 +92,25 @@ it('a guess that holds is proven by the run and reused without the row checks', 
   expect((await two.toTable()).toArray().map((r) => Number(r.toJSON().v))).toEqual([1]);
   await two.close();
 });
+
+it('the guess holds over rows without an event time, with a NULL rank only when the footers count NULL created times', async () => {
+  const nsnap = (file: string) => buildSnapshot({
+    views: [{ name: 'n', entities: { driver: { driver_id: 'int64' } }, ttlMs: 0, source: { path: file, timestampField: 'ts', createdTimestampField: 'created' }, features: { v: 'int64' } }],
+  });
+  const entities = { sql: "SELECT 1::BIGINT AS driver_id, TIMESTAMPTZ '2024-01-01 00:00:01+00' AS event_timestamp UNION ALL SELECT 2, TIMESTAMPTZ '2024-01-01 00:00:01+00'" };
+  for (const [file, nullCreated] of [['n1.parquet', false], ['n2.parquet', true]] as const) {
+    await writeTable(path.join(tmp.dir, file), cols, [
+      [1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z', 1],
+      [1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00.000003Z', 2],
+      [1, null, '2024-01-01T00:00:02Z', 3], // no event time: never taken, and no misfit
+      [2, '2024-01-01T00:00:00Z', nullCreated ? null : '2024-01-01T00:00:00Z', 4],
+    ]);
+    const job = await store.historical(nsnap(file), { entities, features: ['n:v'] });
+    expect(job.explain()).toContain(TIE_GUESS_FAILED); // guessed: every row checked
+    expect(job.explain().includes('coalesce('), file).toBe(nullCreated);
+    const got = (await job.toTable()).toArray().map((r) => Number(r.toJSON().v));
+    expect(got).toEqual([2, 4]);
+    expect(job.explain()).toContain(TIE_GUESS_FAILED); // the guess held: no second run
+    await job.close();
+  }
+});

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { servingPush } from '../../src/app/serving.ts';
 import type { PitstopCallError } from '../../src/client/client.ts';
-import { DuckDBPushLog } from '../../src/materialize/duckdb-push-log.ts';
+import { DuckDBPushLog } from '../../src/offline/duckdb-push-log.ts';
 import { DuckDBSession } from '../../src/offline/duckdb-session.ts';
 import { pushLogDir } from '../../src/offline/ports.ts';
 import { literal, sql } from '../../src/offline/sql.ts';

@@ -13,7 +13,7 @@ const SRC = path.resolve('src');
 /** The codecs and ports of src/online that are pure (no store I/O): serving and friends may use them. */
 const ONLINE_PURE = /^online\/(ports|row-codec|value-codec|entity-key|status|byte-writer|lookup|expiry|storage-format)\.ts$/;
 /** Concrete adapters: only app/, other adapters and the adapter's own folder may import them. */
-const ADAPTERS = /^(online\/(redis|embedded)\/|registry\/(file-store|duckdb-source-probe)\.ts$|offline\/duckdb-|materialize\/(duckdb-push-log|push-file)\.ts$)/;
+const ADAPTERS = /^(online\/(redis|embedded)\/|registry\/(file-store|duckdb-source-probe)\.ts$|offline\/duckdb-)/;
 
 const RULES: Record<string, RegExp[]> = {
   core: [/^core\//],
@@ -22,9 +22,7 @@ const RULES: Record<string, RegExp[]> = {
   registry: [/^(core|definitions|registry)\//],
   offline: [/^(core|offline)\//, /^registry\/resolve\.ts$/],
   online: [/^(core|online)\//, /^registry\/resolve\.ts$/],
-  // The push log writer and push file reader are DuckDB adapters living beside push; they use
-  // offline's session and the one SQL module (see docs/online.md).
-  materialize: [/^(core|materialize)\//, /^registry\/(resolve|store)\.ts$/, /^offline\/(ports|sql|duckdb-session)\.ts$/, ONLINE_PURE],
+  materialize: [/^(core|materialize)\//, /^registry\/(resolve|store)\.ts$/, /^offline\/ports\.ts$/, ONLINE_PURE],
   consistency: [/^(core|consistency)\//, /^registry\/resolve\.ts$/, /^offline\/ports\.ts$/, ONLINE_PURE],
   serving: [/^(core|serving)\//, /^registry\/(resolve|store)\.ts$/, ONLINE_PURE],
   client: [/^(core|client)\//, /^serving\/proto\.ts$/, /^online\/value-codec\.ts$/],

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { PitstopError } from '../core/errors.ts';
 import { listElementType, type FeatureType } from '../core/feature-types.ts';
 import type { FeatureViewVersion } from '../core/registry-model.ts';
-import { DuckDBSession } from '../offline/duckdb-session.ts';
-import { literal, sql } from '../offline/sql.ts';
+import { DuckDBSession } from './duckdb-session.ts';
+import { literal, sql } from './sql.ts';
 
 function fromText(t: FeatureType, s: unknown): unknown {
   if (s === null || s === undefined || s === '') return null;

@@ -4,24 +4,21 @@
  * `created_ts` (TIMESTAMPTZ) and one column per feature typed `duckdbType(feature.type)`, the
  * layout the offline reader unions with the source.
  *
- * The rows are the encoded online rows decoded back, so offline sees exactly the values online
- * got. They go to DuckDB as newline-delimited JSON (every value as text, cast in SQL), are
- * copied to `<file>.tmp` and renamed, so a reader never sees half a file.
+ * The rows come decoded from the online rows (`PushLogRow`: push decodes what it wrote online,
+ * so offline sees exactly the values online got). They go to DuckDB as newline-delimited JSON
+ * (every value as text, cast in SQL), are copied to `<file>.tmp` and renamed, so a reader never
+ * sees half a file.
  *
- * An adapter (it does I/O); only the composition root (src/app/online.ts) constructs it. It
- * reuses the offline layer's SQL-as-value helpers so identifiers are quoted by the one function.
+ * An adapter (it does I/O); only the composition root (src/app/online.ts) constructs it.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { duckdbType, listElementType, type FeatureType, type ScalarType } from '../core/feature-types.ts';
 import type { FeatureViewVersion } from '../core/registry-model.ts';
-import { pushLogDir } from '../offline/ports.ts';
-import { DuckDBSession } from '../offline/duckdb-session.ts';
-import { ident, join, literal, sql, trusted, type Sql } from '../offline/sql.ts';
-import { decodeEntityKey } from '../online/entity-key.ts';
-import { decodeRow } from '../online/row-codec.ts';
-import type { PushLog } from './push.ts';
+import { pushLogDir, type PushLog, type PushLogRow } from './ports.ts';
+import { DuckDBSession } from './duckdb-session.ts';
+import { ident, join, literal, sql, trusted, type Sql } from './sql.ts';
 
 function scalarText(t: ScalarType, v: unknown): string {
   if (t === 'bytes') return Buffer.from(v as Uint8Array).toString('base64');
@@ -55,7 +52,7 @@ export class DuckDBPushLog implements PushLog {
     return new DuckDBPushLog(await DuckDBSession.create({ threads: 1 }), offlineDataDir);
   }
 
-  async append(view: FeatureViewVersion, rows: readonly Buffer[], entities: readonly Buffer[]): Promise<string> {
+  async append(view: FeatureViewVersion, rows: readonly PushLogRow[]): Promise<string> {
     const dir = pushLogDir(this.offlineDataDir, view.name, view.version);
     await mkdir(dir, { recursive: true });
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}`;
@@ -63,11 +60,9 @@ export class DuckDBPushLog implements PushLog {
     const tmpJson = path.join(dir, `.${name}.ndjson.tmp`);
     const tmpParquet = `${file}.tmp`;
     const lines: string[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const keys = decodeEntityKey(view.joinKeys, entities[i]);
-      const row = decodeRow(rows[i], view.features.length);
+    for (const row of rows) {
       const o: Record<string, unknown> = {};
-      view.joinKeys.forEach((k, j) => (o[`k${j}`] = jsonValue(k.type, keys[j])));
+      view.joinKeys.forEach((k, j) => (o[`k${j}`] = jsonValue(k.type, row.keys[j])));
       o.ev = String(row.eventMs);
       o.cr = row.createdMs === null ? null : String(row.createdMs);
       view.features.forEach((f, j) => (o[`f${j}`] = jsonValue(f.type, row.values[j])));
