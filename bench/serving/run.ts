@@ -66,7 +66,7 @@ const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '';
  * of 3-5 s at 1,000/s needs no scavenge at all (it allocates ~14 KB per request, mostly
  * node:http2's), and --expose-gc so it can collect start-up garbage before the run.
  */
-const LOADGEN_NODE_FLAGS = ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
+const LOADGEN_NODE_FLAGS = process.env.BENCH_LOADGEN_NODE_OPTIONS?.split(' ').filter(Boolean) ?? ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
 const SWEEP = quick ? [2000, 4000, 6000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
