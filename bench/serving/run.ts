@@ -8,7 +8,8 @@
  *  4. writes bench/results/serving-<date>.json and .md (the table docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
- * (default none), e.g. "--max-semi-space-size=4" for experiments.
+ * (default "--single-threaded-gc", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
+ * load generator's (see LOADGEN_NODE_FLAGS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,11 +57,16 @@ const SCENARIOS: Scenario[] = [
 ];
 /**
  * Node flags of the three servers (pitstop, floor, echo: the same for all, so only the code
- * differs): none by default, i.e. V8's young generation. Smaller semi-spaces (4 MB) shortened
+ * differs): `--single-threaded-gc` by default. This 2-core box runs the load generator, Redis
+ * and the server at once; V8's parallel and concurrent GC helper threads then take the core the
+ * generator needs, which showed as its send lag (p99 4–8 ms in the runs with the most garbage,
+ * 100 x 50 and 500 x 10) and as 20 ms p99s of the server whose GC it was. With GC on the main
+ * thread only (2026-11-28 17:00, load ~1.1): send lag p99 ≤ 0.7 ms, pitstop p99 100 x 50
+ * 20 → 4.9 ms, 500 x 10 24 → 7.3 ms (docs/benchmarks.md). Smaller semi-spaces (4 MB) shortened
  * scavenge pauses for uniform 1 x 50 traffic but, after large requests, promoted in-flight
- * garbage and brought 10-12 ms mark-compacts (docs/benchmarks.md).
+ * garbage and brought 10-12 ms mark-compacts. BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults.
  */
-const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '';
+const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc';
 /**
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that a run
  * of 3-5 s at 1,000/s needs no scavenge at all (it allocates ~14 KB per request, mostly
