@@ -11,7 +11,7 @@ import { PitstopError } from '../core/errors.ts';
 import { unary } from './grpc-adapter.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { SERVICE_NAME, servingMethods, servingPackageDefinition } from './proto.ts';
-import { encodeResponse } from './response-encoder.ts';
+import { ResponseScratch, encodeResponse } from './response-encoder.ts';
 import type { OnlineFeaturesRequest } from './get-online-features.ts';
 import { decodeGetOnlineFeaturesRequest } from './request-decoder.ts';
 import type { OnlineFeaturesResult } from './result.ts';
@@ -101,7 +101,12 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
       return { decodeError: e } satisfies Undecodable;
     }
   };
-  definition.GetOnlineFeatures.responseSerialize = (r: OnlineFeaturesResult) => encodeResponse(r);
+  // One scratch buffer for every response of this server: grpc-js copies the serialized bytes
+  // into its own framed message before it serializes another (server-interceptors
+  // serializeMessage), so the next response may reuse it. Guarded by the concurrent-answers test
+  // in test/serving/lookups.test.ts.
+  const scratch = new ResponseScratch();
+  definition.GetOnlineFeatures.responseSerialize = (r: OnlineFeaturesResult) => encodeResponse(r, scratch);
 
   const observe = (method: string, seconds: number, code: string, label: string) => metrics.observe('grpc', method, seconds, code, label);
   server.addService(definition as grpc.ServiceDefinition, {

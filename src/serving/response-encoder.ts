@@ -67,8 +67,24 @@ export function encodeMetadata(featureNames: readonly string[], registryVersion:
   return buf;
 }
 
-/** GetOnlineFeaturesResponse bytes for `r`. */
-export function encodeResponse(r: OnlineFeaturesResult): Buffer {
+/**
+ * A buffer `encodeResponse` may write into instead of allocating one per response: for a caller
+ * that copies the bytes before the next call (gRPC's server does: grpc-js frames a serialized
+ * message into a new buffer at once). A 54 KB response otherwise costs an ArrayBuffer outside the
+ * JS heap per request, garbage the GC has to catch up with on large requests.
+ */
+export class ResponseScratch {
+  buf: Buffer = Buffer.allocUnsafeSlow(64 << 10);
+}
+
+/** Responses larger than this get a buffer of their own even with a scratch. */
+const MAX_SCRATCH_BYTES = 4 << 20;
+
+/**
+ * GetOnlineFeaturesResponse bytes for `r`. With `scratch`, the bytes are a view of the scratch
+ * buffer, valid until the next call with it.
+ */
+export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratch): Buffer {
   const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs } = r;
   const nViews = plan.views.length;
   const nFeatures = plan.featureNames.length;
@@ -93,7 +109,11 @@ export function encodeResponse(r: OnlineFeaturesResult): Buffer {
     total += 1 + varintSize(len) + len;
   }
 
-  const out = Buffer.allocUnsafe(total);
+  let out: Buffer;
+  if (scratch && total <= MAX_SCRATCH_BYTES) {
+    if (scratch.buf.length < total) scratch.buf = Buffer.allocUnsafeSlow(Math.max(total, 2 * scratch.buf.length));
+    out = scratch.buf.subarray(0, total);
+  } else out = Buffer.allocUnsafe(total);
   plan.metadataBytes.copy(out, 0);
   let pos = plan.metadataBytes.length;
   // Packed timestamps per view, written once and copied into every feature of the view.

@@ -59,6 +59,23 @@ describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (stor
     expect(strKey.column('orders').values).toEqual([3n, null]);
   });
 
+  it('gRPC: many concurrent lookups of different sizes each get their own answer', async () => {
+    // The server encodes every response into one reused buffer (grpc-js copies it at once); any
+    // answer sent from that buffer after another was encoded into it would show up here: the
+    // 60 answers are written to the connection while later ones are being encoded.
+    const expected = new Map<number, bigint | null>([[1, 12n], [2, 7n], [3, null]]);
+    const calls = Array.from({ length: 60 }, (_, k) => {
+      const n = k % 3 === 0 ? 50 : 1 + (k % 7);
+      const ids = Array.from({ length: n }, (_, i) => 1 + ((i + k) % 3));
+      return { ids, answer: h.client.getOnlineFeatures({ features: ['driver_stats:trips_today', 'driver_profile:vehicle'], entities: { driver_id: ids } }) };
+    });
+    for (const { ids, answer } of calls) {
+      const r = await answer;
+      expect(r.column('trips_today').values).toEqual(ids.map((id) => expected.get(id)));
+      expect(r.column('vehicle').values).toEqual(ids.map((id) => (id === 1 ? 'van' : null)));
+    }
+  });
+
   it('HTTP: the same lookup as JSON', async () => {
     const { status, body } = await postJson(`${h.http}/v1/get-online-features`, {
       feature_service: 'ranking',
