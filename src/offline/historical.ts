@@ -212,7 +212,7 @@ export async function prepareHistorical(session: DuckDBSession, loc: OfflineLoca
     const filterByCreatedTimestamp = req.filterByCreatedTimestamp ?? false;
     const query = pitQuerySql({ entity, views, filterByCreatedTimestamp });
     const columns = await session.describe(query, conn);
-    const guessed = views.map((v, i) => i).filter((i) => views[i].order.kind === 'packed' && (views[i].order as { guard?: unknown }).guard !== undefined);
+    const guessed = views.map((_, i) => i).filter((i) => views[i].order.kind === 'packed' && (views[i].order as { guard?: unknown }).guard !== undefined);
     const guess: TieGuess | undefined = guessed.length === 0 ? undefined : {
       proven: () => {
         for (const i of guessed) rememberTieOrder(session, views[i].featureTable, specs[i], views[i].order);

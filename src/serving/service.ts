@@ -82,7 +82,7 @@ export class ServingService {
   }
 
   getOnlineFeatures(request: OnlineFeaturesRequest, cancel?: Cancellation): Promise<OnlineFeaturesResult> {
-    const { metrics, reader, limits } = this.deps;
+    const { reader, limits } = this.deps;
     return getOnlineFeatures(this.snapshot(), reader, request, {
       limits,
       cancel,

@@ -7,7 +7,6 @@ import { openOfflineReader } from '../../app/offline.ts';
 import { materialize, openOnlineWriter, progressReporter, selectViews } from '../../app/online.ts';
 import { loadSnapshot, openRegistryStore } from '../../app/registry.ts';
 import { loadConfig } from '../../config/load.ts';
-import { PitstopError } from '../../core/errors.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { timeRange } from '../options.ts';
 
