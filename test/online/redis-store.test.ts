@@ -100,6 +100,21 @@ describe('redis online store', () => {
     expect(got[0]).toEqual([rows[0], rows[1], null, rows[2], rows[3]]);
   });
 
+  it('record keys of every length, packed into one script argument, reach their own records (two key groups)', async () => {
+    const s = (v: string) => encodeEntityKey([{ name: 'name', type: 'string' }], [v]);
+    // from empty to past 64 KB (the third byte of the 4-byte length), multi-byte UTF-8 among them
+    const names = ['a', 'b'.repeat(255), 'c'.repeat(256), 'd'.repeat(70_000), '', 'é'.repeat(40_000)];
+    const rows = names.map((_, i) => row(100 + i));
+    await store.writeRows(names.map((n, i) => ({ view: 'named@1', entity: s(n), row: rows[i] })));
+    await store.writeRows([{ view: 'byid@1', entity: e(70), row: row(70) }]);
+    const keys = [...names.map(s), s('never written')];
+    // views keyed differently: two groups in one read, rows in each group's own order
+    const got = await store.readRows({ views: ['named@1', 'byid@1', 'named@1'], entityKeys: [keys, [e(71), e(70)], [...keys].reverse()] });
+    expect(got[0]).toEqual([...rows, null]);
+    expect(got[1]).toEqual([null, row(70)]);
+    expect(got[2]).toEqual([null, ...[...rows].reverse()]);
+  });
+
   it('a read meeting a key that is not a pitstop record fails with ONLINE_STORE_KEY_CONFLICT', async () => {
     const redis = store.redis as Redis;
     const key = Buffer.concat([Buffer.from('ps:p1:{'), e(43), Buffer.from('}')]);

@@ -25,6 +25,20 @@ export class RecordKeys {
     return out;
   }
 
+  /** Bytes of `entity`'s record key. */
+  length(entity: Uint8Array): number {
+    return this.head.length + entity.length + 1;
+  }
+
+  /** Writes `entity`'s record key into `out` at `at` (room checked by the caller); returns the end. */
+  write(entity: Uint8Array, out: Buffer, at: number): number {
+    this.head.copy(out, at);
+    out.set(entity, at + this.head.length);
+    const end = at + this.head.length + entity.length;
+    out[end] = 0x7d;
+    return end + 1;
+  }
+
   /** The entity key bytes back from a record key (SCAN-based tools, debugging). */
   entity(key: Buffer): Buffer {
     return key.subarray(this.head.length, key.length - 1);

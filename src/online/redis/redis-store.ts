@@ -203,15 +203,22 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     for (const entities of groups.keys()) keyCount += entities.length;
     if (spans.length < 2 * total) throw new PitstopError('INTERNAL', `online read: ${spans.length} span slots for ${total} rows`);
     if (keyCount === 0) return EMPTY;
-    const keys: Buffer[] = new Array(keyCount);
-    const argv: (string | number)[] = [];
-    let k = 0;
+    // The record keys packed into one argument (read-script.ts): one Buffer, not one per key.
+    // A fresh one per read: ioredis may hold it in its offline queue until it reconnects.
+    let bytes = 0;
+    for (const entities of groups.keys()) for (let i = 0; i < entities.length; i++) bytes += 4 + this.keys.length(entities[i]);
+    const packed = Buffer.allocUnsafe(bytes);
+    const argv: (Buffer | number | string)[] = [packed];
+    let at = 0;
     for (const [entities, js] of groups) {
       argv.push(entities.length, js.length);
       for (let v = 0; v < js.length; v++) argv.push(views[js[v]]);
-      for (let i = 0; i < entities.length; i++) keys[k++] = this.keys.key(entities[i]);
+      for (let i = 0; i < entities.length; i++) {
+        packed.writeUInt32BE(this.keys.length(entities[i]), at);
+        at = this.keys.write(entities[i], packed, at + 4);
+      }
     }
-    const run: Promise<Buffer> = (this.client as any)[READ_ROWS_BUFFER](keys.length, keys, argv);
+    const run: Promise<Buffer> = (this.client as any)[READ_ROWS_BUFFER](0, argv);
     let reply: Buffer;
     try {
       reply = options.signal ? await abortable(run, options.signal) : await run;
