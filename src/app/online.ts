@@ -1,15 +1,15 @@
 /**
  * Composition root for the online store: the only place that imports the concrete adapters.
- * Adapters are picked from a static map keyed by `online_store.type`.
+ * Adapters are picked from a static map keyed by `online_store.type`, and each is imported when
+ * it is opened: a `pitstop serve` on Redis never loads LMDB (17 MB outside the JS heap) and
+ * loads DuckDB only on the first offline push, so its heap holds only what serving uses (a
+ * smaller heap is a shorter mark-compact, which is serving latency: docs/benchmarks.md).
  */
 import type { ResolvedConfig } from '../config/load.ts';
 import type { OnlineStoreConfig } from '../config/schema.ts';
 import type { OnlineReader, OnlineWriter } from '../online/ports.ts';
-import { EmbeddedOnlineStore } from '../online/embedded/embedded-store.ts';
-import { RedisOnlineStore } from '../online/redis/redis-store.ts';
-import { DuckDBPushLog } from '../offline/duckdb-push-log.ts';
 import type { PushLog } from '../offline/ports.ts';
-export { readPushFile } from '../offline/duckdb-push-file.ts';
+import type { FeatureViewVersion } from '../core/registry-model.ts';
 export { lookupOnline } from '../online/lookup.ts';
 import type { OfflineReader } from '../offline/ports.ts';
 import { materialize as materializeViews, materializeIncremental as materializeViewsIncremental, type RowEstimator } from '../materialize/materialize.ts';
@@ -42,8 +42,12 @@ export const materializeIncremental: typeof materializeViewsIncremental = (views
 type Opener = (config: ResolvedConfig) => Promise<OnlineStore>;
 
 const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
-  embedded: (config) => EmbeddedOnlineStore.create({ dir: config.paths.embeddedOnline }),
-  redis: (config) => {
+  embedded: async (config) => {
+    const { EmbeddedOnlineStore } = await import('../online/embedded/embedded-store.ts');
+    return EmbeddedOnlineStore.create({ dir: config.paths.embeddedOnline });
+  },
+  redis: async (config) => {
+    const { RedisOnlineStore } = await import('../online/redis/redis-store.ts');
     const c = config.online_store as Extract<OnlineStoreConfig, { type: 'redis' }>;
     return RedisOnlineStore.create({
       url: c.url,
@@ -72,6 +76,12 @@ export function openOnlineWriter(config: ResolvedConfig): Promise<OnlineWriter> 
 }
 
 /** The offline push log (Parquet under `<offline data_dir>/push/`), for `push --offline` and the Push RPC. */
-export function openPushLog(config: ResolvedConfig): Promise<PushLog> {
+export async function openPushLog(config: ResolvedConfig): Promise<PushLog> {
+  const { DuckDBPushLog } = await import('../offline/duckdb-push-log.ts');
   return DuckDBPushLog.create(config.paths.offlineData);
+}
+
+/** The rows of a push file (JSON, NDJSON, CSV or Parquet: offline/duckdb-push-file.ts), for `pitstop push`. */
+export async function readPushFile(view: FeatureViewVersion, file: string): Promise<Record<string, unknown>[]> {
+  return (await import('../offline/duckdb-push-file.ts')).readPushFile(view, file);
 }

@@ -7,7 +7,6 @@ import type { ResolvedConfig } from '../config/load.ts';
 import { PitstopError } from '../core/errors.ts';
 import type { RegistrySnapshot } from '../core/registry-model.ts';
 import type { SourceSchemaProbe } from '../definitions/source-schema-probe.ts';
-import { DuckDbSourceProbe } from '../registry/duckdb-source-probe.ts';
 import { FileRegistryStore } from '../registry/file-store.ts';
 import type { WorkflowContext } from '../registry/workflow.ts';
 import type { RegistryStore } from '../registry/store.ts';
@@ -43,6 +42,9 @@ export async function loadSnapshot(config: ResolvedConfig, version?: number): Pr
 
 /** DuckDB-backed checks of feature expressions and source columns, for validate/plan/apply. */
 export async function openSourceSchemaProbe(config: ResolvedConfig): Promise<SourceSchemaProbe> {
+  // Imported here, not at the top: the registry store is also what `pitstop serve` opens, and
+  // serving has no use for DuckDB.
+  const { DuckDbSourceProbe } = await import('../registry/duckdb-source-probe.ts');
   return DuckDbSourceProbe.create(config.repoDir);
 }
 

@@ -8,8 +8,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isPitstopError } from '../core/errors.ts';
-import type { CliIO, Command } from './command.ts';
-import { COMMANDS } from './commands/index.ts';
+import type { CliIO } from './command.ts';
+import type { CommandEntry } from './commands/index.ts';
+import { COMMANDS, loadCommands } from './commands/index.ts';
 
 const GLOBAL_OPTIONS = {
   repo: { type: 'string' },
@@ -23,13 +24,14 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
     env: io.env ?? process.env,
     interactive: io.interactive ?? Boolean((process.stderr as { isTTY?: boolean }).isTTY),
   };
-  const { command, rest } = findCommand(argv);
-  if (!command) {
+  const { entry, rest } = findCommand(argv);
+  if (!entry) {
     const asked = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined;
     if (asked && asked !== 'help') full.stderr.write(`pitstop: unknown command "${asked}"\n\n`);
-    full.stdout.write(helpText());
+    full.stdout.write(await helpText());
     return asked && asked !== 'help' ? 2 : 0;
   }
+  const command = await entry.load();
   let parsed;
   try {
     parsed = parseArgs({
@@ -59,20 +61,21 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
   }
 }
 
-function findCommand(argv: readonly string[]): { command?: Command; rest: readonly string[] } {
+function findCommand(argv: readonly string[]): { entry?: CommandEntry; rest: readonly string[] } {
   // The command's words come first; the longest match wins (`registry show` before `registry`).
   for (const n of [2, 1]) {
     const words = argv.slice(0, n);
     if (words.length < n || words.some((w) => w.startsWith('-'))) continue;
-    const command = COMMANDS.find((c) => c.name === words.join(' '));
-    if (command) return { command, rest: argv.slice(n) };
+    const entry = COMMANDS.find((c) => c.name === words.join(' '));
+    if (entry) return { entry, rest: argv.slice(n) };
   }
   return { rest: argv };
 }
 
-export function helpText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length), 8);
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+export async function helpText(): Promise<string> {
+  const commands = await loadCommands();
+  const width = Math.max(...commands.map((c) => c.name.length), 8);
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
     'pitstop: a low-latency feature store',
     '',

@@ -8,13 +8,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMMANDS } from '../../src/cli/commands/index.ts';
+import { COMMANDS, loadCommands } from '../../src/cli/commands/index.ts';
+
+const LOADED = await loadCommands();
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Checks one `pitstop ...` argument list against the command table; returns the command name. */
 function checkInvocation(argv: string[]): string {
-  const command = COMMANDS.find((c) => {
+  const command = LOADED.find((c) => {
     const words = c.name.split(' ');
     return words.every((w, i) => argv[i] === w);
   });
