@@ -8,7 +8,7 @@
  *  4. writes bench/results/serving-<date>.json and .md (the table docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
- * (default "--single-threaded-gc", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
+ * (default "--single-threaded-gc --no-memory-reducer", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
  * load generator's (see LOADGEN_NODE_FLAGS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,9 +64,15 @@ const SCENARIOS: Scenario[] = [
  * thread only (2026-11-28 17:00, load ~1.1): send lag p99 ≤ 0.7 ms, pitstop p99 100 x 50
  * 20 → 4.9 ms, 500 x 10 24 → 7.3 ms (docs/benchmarks.md). Smaller semi-spaces (4 MB) shortened
  * scavenge pauses for uniform 1 x 50 traffic but, after large requests, promoted in-flight
- * garbage and brought 10-12 ms mark-compacts. BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults.
+ * garbage and brought 10-12 ms mark-compacts.
+ * And `--no-memory-reducer`, which `pitstop serve` sets on itself by default
+ * (`serving.gc_memory_reducer`, src/app/serving.ts), given to all three so only the code differs:
+ * each server sits idle ~25 s per scenario while the others are measured; V8's memory reducer
+ * then shrank its heap and grew it back so slowly that the next load ran a mark-compact every
+ * ~300 ms (2026-12-06: pitstop p99 100 x 50 ~10 ms with it, 4.4 ms without).
+ * BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults (pitstop still turns the reducer off itself).
  */
-const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc';
+const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer';
 /**
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that a run
  * of 3-5 s at 1,000/s needs no scavenge at all (it allocates ~14 KB per request, mostly

@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
-import { startServing } from '../../app/serving.ts';
+import { applyServingProcessSettings, startServing } from '../../app/serving.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -65,6 +65,7 @@ export interface ServeInProcessOptions {
 export async function serveInProcess(ctx: CommandContext, options: ServeInProcessOptions = {}): Promise<number> {
   const worker = options.worker === true;
   const config = await loadConfig(ctx.repoDir, options.env ?? ctx.env);
+  applyServingProcessSettings(config.serving);
   const prefix = options.logPrefix ?? 'pitstop serve';
   const log = (l: string) => ctx.stderr.write(`${prefix}${worker ? ` [${process.pid}]` : ''}: ${l}\n`);
   let seq = 0;
