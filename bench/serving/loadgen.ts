@@ -97,8 +97,8 @@ function frame(message: Buffer): Buffer {
   return out;
 }
 
-/** Response bytes after which the generator runs a minor GC between two sends (see below). */
-const GC_EVERY_BYTES = 8 << 20;
+/** Completed requests after which the generator runs a minor GC between two sends (see below). */
+const GC_EVERY_REQUESTS = Number(process.env.LOADGEN_GC_EVERY_REQUESTS ?? 100);
 
 async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
   const session = http2.connect(`http://${cfg.target}`, { settings: { initialWindowSize: 16 << 20 } });
@@ -126,7 +126,7 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
   let inFlight = 0;
   let responseBytes = 0;
   let lastDone = 0;
-  let receivedSinceGc = 0;
+  let doneSinceGc = 0;
 
   // Collect garbage left from start-up now, not during the measured window (the bench starts
   // this process with --expose-gc and a young generation big enough for a whole run).
@@ -188,13 +188,13 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
       });
       stream.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        receivedSinceGc += chunk.length;
       });
       stream.on('trailers', (t) => (status = String(t['grpc-status'])));
       stream.on('error', () => {});
       stream.on('close', () => {
         const done = performance.now();
         inFlight--;
+        doneSinceGc++;
         if (record) {
           lastDone = done;
           if (status === '0') {
@@ -215,13 +215,18 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
         send(k, t0 + k * interval);
         k++;
       }
-      // Response bytes arrive in ArrayBuffers outside the JS heap; left to V8 they pile up
-      // until it starts a major GC (incremental marking, then weak callbacks: 4–9 ms pauses
-      // measured at 100 x 50, which land on in-flight latencies). A minor GC frees them while
-      // they are young, for well under a millisecond: one runs right after a send, in the gap
-      // before the next, once 8 MB have come in.
-      if (forceGc && receivedSinceGc >= GC_EVERY_BYTES && !pacerDone) {
-        receivedSinceGc = 0;
+      // Every request leaves node:http2 stream objects with C++ wrappers (weak handles) and
+      // response bytes in ArrayBuffers outside the JS heap. Left to V8 they pile up until a
+      // major GC (incremental marking, then weak callbacks: 7-10 ms pauses), which lands on
+      // in-flight latencies. A minor GC every GC_EVERY_REQUESTS completed requests (default 100)
+      // frees them while they are young, right after a send, in the gap before the next; it
+      // costs ~1.5-2 ms whatever the count, measured 2026-12-06. Counting requests, not bytes,
+      // gives every server of a scenario the same GC schedule: counted by response bytes (8 MB
+      // before), pitstop and the echo server, answering 5-7 KB at 1 x 250, got two 10-25 ms
+      // generator pauses per segment and the floor (29 B-1.7 KB) none, which put ~1.5 ms on
+      // pitstop's p99 against the floor's.
+      if (forceGc && doneSinceGc >= GC_EVERY_REQUESTS && !pacerDone) {
+        doneSinceGc = 0;
         forceGc({ type: 'minor' });
       }
       // The pacer wakes us at or after each due time; after its last message nothing is left.
