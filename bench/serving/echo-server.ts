@@ -9,9 +9,10 @@
  * responses.json maps `<feature_service>/<entity count>` to a base64 GetOnlineFeaturesResponse.
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 
-const [port, file] = process.argv.slice(2);
+const [port, file, httpPort, httpBodyFile] = process.argv.slice(2);
 const canned = new Map(Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
 const empty = Buffer.alloc(0);
 
@@ -84,7 +85,22 @@ server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (
   if (e) throw e;
   process.stdout.write(`echo listening on ${p}\n`);
 });
+// HTTP/JSON reference: every POST answered with pitstop's own JSON answer to the autocannon
+// request (read from httpBodyFile), so autocannon's own cost and node:http's are measured alone.
+let httpServer: http.Server | undefined;
+if (httpPort) {
+  const body = readFileSync(httpBodyFile);
+  httpServer = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      res.end(body);
+    });
+  });
+  httpServer.listen(Number(httpPort), '127.0.0.1', () => process.stdout.write(`echo http listening on ${httpPort}\n`));
+}
 process.on('SIGTERM', () => {
   server.forceShutdown();
+  httpServer?.close();
   process.exit(0);
 });

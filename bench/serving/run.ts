@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     await store.close();
     log(`wrote ${written} rows`);
 
-    const [grpcPort, httpPort, floorPort, echoPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     writeFileSync(
       path.join(tmp, 'pitstop.yaml'),
       `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n  registry_poll_ms: 60000\n`,
@@ -179,7 +179,12 @@ async function main(): Promise<void> {
     }
     pclient.close();
     writeFileSync(path.join(tmp, 'echo.json'), JSON.stringify(canned));
-    node([...serveFlags, '--import', 'tsx', 'bench/serving/echo-server.ts', String(echoPort), path.join(tmp, 'echo.json')]);
+    // The HTTP echo answers with pitstop's JSON answer to the autocannon request.
+    const httpBody = JSON.stringify({ feature_service: 'fs_50', entities: { driver_id: [4242] } });
+    const httpAnswer = await fetch(`http://127.0.0.1:${httpPort}/v1/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: httpBody });
+    if (!httpAnswer.ok) throw new Error(`pitstop HTTP answered ${httpAnswer.status}`);
+    writeFileSync(path.join(tmp, 'echo-http.json'), Buffer.from(await httpAnswer.arrayBuffer()));
+    node([...serveFlags, '--import', 'tsx', 'bench/serving/echo-server.ts', String(echoPort), path.join(tmp, 'echo.json'), String(echoHttpPort), path.join(tmp, 'echo-http.json')]);
     const eprobe = new PitstopClient(echo);
     await waitFor(async () => (await eprobe.getOnlineFeaturesRaw({ featureService: 'fs_10', entities: { driver_id: [1] } }, { timeoutMs: 500 })).length >= 0, 'echo server');
     eprobe.close();
@@ -246,16 +251,24 @@ async function main(): Promise<void> {
     };
 
     log('autocannon, HTTP 1 x 50');
-    const body = JSON.stringify({ feature_service: 'fs_50', entities: { driver_id: [4242] } });
-    const http = await autocannon({
-      url: `http://127.0.0.1:${httpPort}/v1/get-online-features`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      connections: 10,
-      overallRate: 1000,
-      duration: DURATION_S,
-    });
+    // autocannon runs in this process (its timers, its GC): the HTTP echo, answering pitstop's
+    // own JSON at once, shows what that and node:http cost by themselves. Echo, pitstop, echo.
+    const cannon = async (port: number) => {
+      const r = await autocannon({
+        url: `http://127.0.0.1:${port}/v1/get-online-features`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: httpBody,
+        connections: 10,
+        overallRate: 1000,
+        duration: DURATION_S / SEGMENTS,
+      });
+      return { requests: r.requests.total, achievedRate: Math.round(r.requests.average), errors: r.errors + r.non2xx, latencyMs: { p50: r.latency.p50, p99: r.latency.p99, p999: r.latency.p99_9 ?? null, max: r.latency.max } };
+    };
+    const httpEcho1 = await cannon(echoHttpPort);
+    const http = await cannon(httpPort);
+    const httpEcho2 = await cannon(echoHttpPort);
+    log(`  HTTP pitstop p50 ${http.latencyMs.p50} p99 ${http.latencyMs.p99} ms | echo p99 ${httpEcho1.latencyMs.p99}, ${httpEcho2.latencyMs.p99} ms`);
 
     const result = {
       date: started.toISOString(),
@@ -267,14 +280,7 @@ async function main(): Promise<void> {
       durationS: DURATION_S,
       scenarios,
       sweep1x50: { ...sweep, ratio: ratio(sweep.pitstop.saturation, sweep.floor.saturation) },
-      http1x50: {
-        rate: 1000,
-        connections: 10,
-        requests: http.requests.total,
-        achievedRate: Math.round(http.requests.average),
-        errors: http.errors + http.non2xx,
-        latencyMs: { p50: http.latency.p50, p99: http.latency.p99, p999: http.latency.p99_9 ?? null, max: http.latency.max },
-      },
+      http1x50: { rate: 1000, connections: 10, durationS: DURATION_S / SEGMENTS, ...http, echo: [httpEcho1, httpEcho2] },
     };
     const day = started.toISOString().slice(0, 10);
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
@@ -317,7 +323,9 @@ function table(r: any): string {
     );
   }
   lines.push(`- 1 x 50 saturation >= 80% of the floor's: ${yes(r.sweep1x50.ratio !== null && r.sweep1x50.ratio >= 0.8)}`);
-  lines.push('', `HTTP/JSON 1 x 50 (autocannon, ${r.http1x50.connections} connections, ${r.http1x50.rate}/s): p50 ${r.http1x50.latencyMs.p50} ms, p99 ${r.http1x50.latencyMs.p99} ms, achieved ${r.http1x50.achievedRate}/s, errors ${r.http1x50.errors}.`, '');
+  const h = r.http1x50;
+  const echoP99 = h.echo ? ` | HTTP echo (pitstop's answer, canned) p99 ${h.echo.map((e: { latencyMs: { p99: number } }) => e.latencyMs.p99).join(' / ')} ms before / after` : '';
+  lines.push('', `HTTP/JSON 1 x 50 (autocannon, ${h.connections} connections, ${h.rate}/s): p50 ${h.latencyMs.p50} ms, p99 ${h.latencyMs.p99} ms, achieved ${h.achievedRate}/s, errors ${h.errors}${echoP99}.`, '');
   return lines.join('\n');
 }
 
