@@ -1,6 +1,7 @@
 /**
- * Redis Cluster specifics on a real 3-master cluster: one read is one pipeline per node (keys
- * grouped by slot owner), writes land on every node, and record keys use the entity hash tag.
+ * Redis Cluster specifics on a real 3-master cluster: one read is one read-script call per node
+ * (keys grouped by slot owner; a stale slot map falls back to redirected HMGETs), writes land on
+ * every node, and record keys use the entity hash tag.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
@@ -33,27 +34,47 @@ describe('redis cluster', () => {
     }
   });
 
-  it('reads many entities with one pipeline per node', async () => {
+  it('reads many entities with one read-script call per node', async () => {
     const client = store.redis as Cluster;
     const ids = Array.from({ length: 300 }, (_, i) => i);
     const entities = ids.map((i) => encodeEntityKey(keys, [i]));
     await store.writeRows(entities.map((entity, i) => ({ view: 'v@1', entity, row: Buffer.from(enc.encode(i, null, [BigInt(i)])) })));
     // Every master holds some of the records.
-    const perNode = await Promise.all(client.nodes('master').map((n) => n.dbsize()));
+    const masters = client.nodes('master');
+    const perNode = await Promise.all(masters.map((n) => n.dbsize()));
     expect(perNode.every((n) => n > 0)).toBe(true);
-    const original = client.pipeline.bind(client);
-    let pipelines = 0;
-    (client as { pipeline: typeof client.pipeline }).pipeline = ((...a: Parameters<typeof client.pipeline>) => {
-      pipelines++;
-      return original(...a);
-    }) as typeof client.pipeline;
+    await store.readRows({ views: ['v@1'], entityKeys: [entities] }); // loads the script on every master
+    await Promise.all(masters.map((n) => n.config('RESETSTAT')));
+    const rows = await store.readRows({ views: ['v@1', 'w@1'], entityKeys: [entities, entities] });
+    expect(rows[0].every((r, i) => r !== null && r.readDoubleLE(1) === i)).toBe(true);
+    expect(rows[1].every((r) => r === null)).toBe(true);
+    // Per master: one script call (EVALSHA), its HMGETs run inside it.
+    for (const n of masters) {
+      const stats = await n.info('commandstats');
+      const calls = (name: string) => Number(stats.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`))?.[1] ?? 0);
+      expect(calls('evalsha')).toBe(1);
+      expect(calls('hmget')).toBeGreaterThan(0);
+    }
+  });
+
+  it('a stale slot map (a slot moved) falls back to redirected HMGETs and still reads every row', async () => {
+    const client = store.redis as Cluster;
+    const entities = Array.from({ length: 40 }, (_, i) => encodeEntityKey(keys, [i]));
+    // Point one entity's slot at another master, as ioredis' map would be mid-resharding.
+    const slot = keySlot(store.recordKeys.key(entities[7]));
+    const owner = client.slots[slot];
+    const other = client.nodes('master').map((n) => `${n.options.host}:${n.options.port}`).find((k) => k !== owner[0])!;
+    const otherNode = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === other)!;
+    await otherNode.config('RESETSTAT');
+    client.slots[slot] = [other];
     try {
-      const rows = await store.readRows({ views: ['v@1', 'w@1'], entityKeys: [entities, entities] });
-      expect(rows[0].every((r, i) => r !== null && r.readDoubleLE(1) === i)).toBe(true);
-      expect(rows[1].every((r) => r === null)).toBe(true);
-      expect(pipelines).toBe(3);
+      const rows = await store.readRows({ views: ['v@1'], entityKeys: [entities] });
+      expect(rows[0].map((r) => r?.readDoubleLE(1))).toEqual(entities.map((_, i) => i));
+      // The script call on the wrong master was refused ("non local key"): the rows came by the fallback.
+      const stats = await otherNode.info('commandstats');
+      expect(Number(stats.match(/cmdstat_evalsha:calls=\d+.*?failed_calls=(\d+)/)?.[1] ?? 0)).toBe(1);
     } finally {
-      (client as { pipeline: typeof client.pipeline }).pipeline = original;
+      client.slots[slot] = owner;
     }
   });
 

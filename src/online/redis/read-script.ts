@@ -33,20 +33,21 @@ import { PitstopError } from '../../core/errors.ts';
  * Why the keys come packed in one argument rather than as KEYS: a key per argument costs the
  * client a Buffer for the record key plus ioredis' per-argument framing (at 500 entities, ~120 KB
  * of the request's ~210 KB of garbage, bench/serving/alloc.ts), while cutting one key out of the
- * packed string costs Redis one string.sub, as a KEYS entry costs it one string. Redis only
- * enforces declared keys on a cluster, which this script never runs on (below).
+ * packed string costs Redis one string.sub, as a KEYS entry costs it one string. Undeclared keys
+ * are allowed; on a cluster Redis still checks that each one is served by the node (below).
  *
  * A group is a set of views sharing one entity key array (views keyed by the same join keys),
  * read with one HMGET per entity. `no-writes`: Redis refuses any write from it, and the read
  * still runs when the server is over its memory limit.
  *
- * Standalone servers only: the keys of one script call must share a hash slot on a cluster,
- * and every entity record has a slot of its own (record-key.ts), so a cluster read stays a
- * pipeline of HMGETs per node (redis-store.ts).
+ * On a cluster, one call per master with the keys whose slots it owns: every entity record has a
+ * slot of its own (record-key.ts), and `allow-cross-slot-keys` lets one call read keys of many
+ * slots as long as they are all on that master (a key it does not own fails the call with
+ * "non local key", and redis-store.ts falls back to single HMGETs that ioredis redirects).
  *
  * Registered with ioredis `defineCommand` (EVALSHA, EVAL on first use and after NOSCRIPT).
  */
-export const READ_ROWS_LUA = `#!lua flags=no-writes
+export const READ_ROWS_LUA = `#!lua flags=no-writes,allow-cross-slot-keys
 local call, unpack, byte, sub = redis.call, unpack, string.byte, string.sub
 local packed = ARGV[1]
 local out, k, p, a, nargs = {}, 1, 1, 2, #ARGV
