@@ -1,0 +1,78 @@
+/**
+ * The Redis Cluster read, by command shape: client CPU (process.cpuUsage) and wall time per read,
+ * closed loop, one read at a time, on a local 3-master cluster (test/support/redis-server.ts),
+ * three rounds with the variants alternating, the best round of each printed.
+ *
+ *   node --import tsx bench/serving/read-cluster.ts
+ *
+ * Variants, for E entities x V views (all keyed by driver_id):
+ *   script    RedisOnlineStore.readSpans on the cluster: one read-script call per master (keys
+ *             packed in one argument, src/online/redis/read-script.ts)
+ *   pipeline  one pipeline of E HMGETs per master (the adapter's cluster read before 2026-12-06)
+ */
+import { Cluster } from 'ioredis';
+import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
+import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
+import { RecordKeys } from '../../src/online/redis/record-key.ts';
+import { keySlot } from '../../src/online/redis/key-slot.ts';
+import { startRedisCluster } from '../../test/support/redis-server.ts';
+import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
+
+const cluster = await startRedisCluster(3);
+try {
+  const seeds = cluster.seeds.split(',');
+  const store = await RedisOnlineStore.create({ clusterNodes: seeds, project: PROJECT });
+  for (const batch of benchRows(Date.now())) await store.writeRows(batch);
+  // The adapter's client options, so only the command shape differs.
+  const client = new Cluster(
+    seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })),
+    { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 0, commandTimeout: 1000 } },
+  );
+  await client.ping();
+  const keys = new EntityKeyEncoder([{ name: 'driver_id', type: 'int64' }]);
+  const record = new RecordKeys('ps', PROJECT);
+  const views = serviceViews();
+  for (const [e, service, reads] of [
+    [1, 'fs_50', 3000],
+    [100, 'fs_50', 300],
+    [500, 'fs_10', 150],
+  ] as const) {
+    const ids = views[service];
+    const spans = new Int32Array(2 * e * ids.length);
+    const entityKeys = Array.from({ length: e }, (_, i) => keys.encode([(i * 7919) % ENTITIES]));
+    const variants: Record<string, () => Promise<unknown>> = {
+      script: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
+      pipeline: () => {
+        const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
+        for (const k of entityKeys) {
+          const key = record.key(k);
+          const node = client.slots[keySlot(key)][0];
+          let p = byNode.get(node);
+          if (!p) byNode.set(node, (p = client.pipeline()));
+          p.hmgetBuffer(key, ...ids);
+        }
+        return Promise.all([...byNode.values()].map((p) => p.exec()));
+      },
+    };
+    const best: Record<string, { client: number; wall: number }> = {};
+    for (let round = 0; round < 3; round++) {
+      for (const [name, read] of Object.entries(variants)) {
+        for (let i = 0; i < Math.min(100, reads); i++) await read();
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (let i = 0; i < reads; i++) await read();
+        const wall = ((performance.now() - t0) / reads) * 1000;
+        const c = process.cpuUsage(c0);
+        const cpu = (c.user + c.system) / reads;
+        if (!best[name] || cpu < best[name].client) best[name] = { client: cpu, wall };
+      }
+    }
+    for (const [name, b] of Object.entries(best)) {
+      console.log(`${String(e).padStart(3)} x ${service.padEnd(6)} ${name.padEnd(8)} client CPU ${b.client.toFixed(0).padStart(5)} µs/read, wall ${b.wall.toFixed(0).padStart(5)} µs/read`);
+    }
+  }
+  client.disconnect();
+  await store.close();
+} finally {
+  await cluster.stop();
+}
