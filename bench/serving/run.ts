@@ -234,13 +234,20 @@ async function main(): Promise<void> {
     const pool = requestPool(SCENARIOS[0], 7);
     const sweepSteps: Record<'pitstop' | 'floor', LoadgenResult[]> = { pitstop: [], floor: [] };
     const live = new Set<'pitstop' | 'floor'>(['pitstop', 'floor']);
+    // A target leaves the sweep after two failed steps in a row (achieved < 90% of the rate, or
+    // sends dropped at the in-flight cap), not one: on this shared 2-core box one noisy step
+    // (2026-12-06 03:11, load 1.5: pitstop 7,067/s at 8,000/s, the floor 7,935/s, then 9,420/s at
+    // 10,000/s) otherwise decides the saturation figure. The saturation is the highest rate
+    // achieved in any step, the same rule for both.
+    const failed: Record<'pitstop' | 'floor', number> = { pitstop: 0, floor: 0 };
     for (const rate of SWEEP) {
       for (const who of ['pitstop', 'floor'] as const) {
         if (!live.has(who)) continue;
         const r = await loadgen(tmp, who === 'pitstop' ? pitstop : floor, pool, rate, quick ? 2 : 5);
         sweepSteps[who].push(strip(r));
         log(`  sweep ${who} @ ${rate}/s: achieved ${r.achievedRate}/s p99 ${r.latencyMs.p99} ms errors ${JSON.stringify(r.errors)} dropped ${r.dropped}`);
-        if (r.achievedRate < rate * 0.9 || r.dropped > 0) live.delete(who);
+        failed[who] = r.achievedRate < rate * 0.9 || r.dropped > 0 ? failed[who] + 1 : 0;
+        if (failed[who] >= 2) live.delete(who);
       }
       if (live.size === 0) break;
     }
