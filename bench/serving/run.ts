@@ -74,9 +74,9 @@ const SCENARIOS: Scenario[] = [
  */
 const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer';
 /**
- * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that a run
- * of 3-5 s at 1,000/s needs no scavenge at all (it allocates ~14 KB per request, mostly
- * node:http2's), and --expose-gc so it can collect start-up garbage before the run.
+ * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that no
+ * scavenge happens but the ones it runs itself every 100 requests (loadgen.ts; it allocates ~14 KB
+ * per request, mostly node:http2's), and --expose-gc for those and for the start-up garbage.
  */
 const LOADGEN_NODE_FLAGS = process.env.BENCH_LOADGEN_NODE_OPTIONS?.split(' ').filter(Boolean) ?? ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
 const SWEEP = quick ? [2000, 4000, 6000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
