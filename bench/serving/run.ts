@@ -65,12 +65,14 @@ const SCENARIOS: Scenario[] = [
  * 20 → 4.9 ms, 500 x 10 24 → 7.3 ms (docs/benchmarks.md). Smaller semi-spaces (4 MB) shortened
  * scavenge pauses for uniform 1 x 50 traffic but, after large requests, promoted in-flight
  * garbage and brought 10-12 ms mark-compacts.
- * And `--no-memory-reducer`, which `pitstop serve` sets on itself by default
- * (`serving.gc_memory_reducer`, src/app/serving.ts), given to all three so only the code differs:
+ * And `--no-memory-reducer`, which `pitstop serve` starts its serving process with by default
+ * (`serving.gc_memory_reducer`, src/cli/commands/serve.ts), given to all three so only the code
+ * differs (and so `serve --workers 1` serves in its own process, as before):
  * each server sits idle ~25 s per scenario while the others are measured; V8's memory reducer
  * then shrank its heap and grew it back so slowly that the next load ran a mark-compact every
  * ~300 ms (2026-12-06: pitstop p99 100 x 50 ~10 ms with it, 4.4 ms without).
- * BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults (pitstop still turns the reducer off itself).
+ * BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults (pitstop serve then starts one worker process
+ * with --no-memory-reducer, unless the bench repository sets serving.gc_memory_reducer: true).
  */
 const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer';
 /**

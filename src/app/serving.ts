@@ -4,7 +4,6 @@
  * over its writer and the offline push log (DuckDB, opened on the first offline push), and the
  * gRPC + HTTP server. Closing runs in reverse order.
  */
-import v8 from 'node:v8';
 import type { ResolvedConfig } from '../config/load.ts';
 import { PitstopServer } from '../serving/server.ts';
 import type { ServingMetrics } from '../serving/metrics.ts';
@@ -17,19 +16,6 @@ import type { OnlineWriter } from '../online/ports.ts';
 import { pushRows } from '../materialize/push.ts';
 import { openOnlineStore, openPushLog, type OnlineStore } from './online.ts';
 import { openRegistryStore } from './registry.ts';
-
-/**
- * Process-wide runtime settings of a serving process, applied once at start by `pitstop serve`
- * (each worker, or the one process). `serving.gc_memory_reducer: false` (the default) turns off
- * V8's memory reducer: measured in the serving bench, after the ~25 s a server sat idle while the
- * others were measured, it shrank the heap and left its limit so tight that the next load ran a
- * mark-compact every ~300 ms (each ~17 ms of incremental marking squeezed into ~25 ms of wall
- * time), which took 100 x 50's p99 from ~4.5 to ~10 ms. Without it the heap stays at what the
- * load needs (tens of MB here). docs/serving.md#gc.
- */
-export function applyServingProcessSettings(serving: ResolvedConfig['serving']): void {
-  if (!serving.gc_memory_reducer) v8.setFlagsFromString('--no-memory-reducer');
-}
 
 export interface StartServingOptions {
   /** Log sink; default stderr. */

@@ -67,9 +67,10 @@ export const ConfigSchema = z.strictObject({
       /** How often the server looks for a newly applied registry version, in ms; default 2000. */
       registry_poll_ms: z.number().int().positive().default(2000),
       /**
-       * V8's memory reducer in `pitstop serve`; default false (turned off at start). After a few
-       * idle seconds it shrinks the heap and then grows it slowly, so the traffic that follows
-       * pays a mark-compact every few hundred ms (docs/serving.md#gc). True leaves V8's default.
+       * V8's memory reducer in `pitstop serve`; default false (its workers run with node's
+       * `--no-memory-reducer`). After a few idle seconds it shrinks the heap and then grows it
+       * slowly, so the traffic that follows pays a mark-compact every few hundred ms
+       * (docs/serving.md#runtime-settings). True leaves V8's default.
        */
       gc_memory_reducer: z.boolean().default(false),
     })

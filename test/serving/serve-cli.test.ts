@@ -4,7 +4,7 @@
  * polling the real registry store), aggregated /metrics, and a clean exit on SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,4 +83,51 @@ describe('pitstop serve --workers 2', () => {
     expect(stderr).toContain('shutting down');
     await registry.close();
   }, 60_000);
+});
+
+describe('pitstop serve and V8\'s memory reducer (serving.gc_memory_reducer)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pitstop-serve-gc-'));
+    const registry = await FileRegistryStore.create(path.join(dir, '.pitstop/registry'));
+    await registry.commit(servingSnapshot());
+    await registry.close();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Starts `pitstop serve --workers 1` (plain node), waits until it listens; returns the serving process's command line. */
+  async function serveOnce(reducer?: boolean): Promise<{ cmdline: string[]; inProcess: boolean; stderr: string }> {
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const extra = reducer === undefined ? '' : `  gc_memory_reducer: ${reducer}\n`;
+    writeFileSync(path.join(dir, 'pitstop.yaml'), `project: test\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n${extra}`);
+    const child = spawn(process.execPath, ['bin/pitstop.mjs', 'serve', '--repo', dir, '--workers', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      for (let i = 0; i < 200 && !/gRPC on /.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+      const line = stderr.split('\n').find((l) => l.includes('gRPC on '));
+      expect(line, stderr).toBeDefined();
+      // A worker logs `pitstop serve [pid]: ...`; the process itself logs `pitstop serve: ...`.
+      const pid = Number(line!.match(/\[(\d+)\]/)?.[1] ?? child.pid);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return { cmdline, inProcess: pid === child.pid, stderr };
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  }
+
+  it('by default the serving process runs with --no-memory-reducer (one worker started with it)', async () => {
+    const r = await serveOnce();
+    expect(r.inProcess, r.stderr).toBe(false);
+    expect(r.cmdline).toContain('--no-memory-reducer');
+    expect(r.stderr).toContain('starting 1 worker (node --no-memory-reducer)');
+  }, 30_000);
+
+  it('with gc_memory_reducer: true, --workers 1 serves in its own process with V8\'s defaults', async () => {
+    const r = await serveOnce(true);
+    expect(r.inProcess, r.stderr).toBe(true);
+    expect(r.cmdline).not.toContain('--no-memory-reducer');
+  }, 30_000);
 });

@@ -1,14 +1,16 @@
 /**
  * `pitstop serve [--workers N]`: online serving over gRPC and HTTP. N worker processes (default:
- * the number of cores) share the ports through node:cluster; `--workers 1` serves in this
- * process. The store is the embedded one by default, Redis when pitstop.yaml or
+ * the number of cores) share the ports through node:cluster, started with the node flags
+ * serving needs (`serverNodeFlags`: `--no-memory-reducer`). `--workers 1` serves in this process
+ * when it already has those flags (or `serving.gc_memory_reducer: true` asks for none), else in
+ * one worker process. The store is the embedded one by default, Redis when pitstop.yaml or
  * PITSTOP_REDIS_URL says so. SIGTERM / SIGINT shut down gracefully (NOT_SERVING, drain, close).
  * /metrics in cluster mode is aggregated over all workers by the primary.
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
-import { applyServingProcessSettings, startServing } from '../../app/serving.ts';
+import { startServing } from '../../app/serving.ts';
 import { loadConfig } from '../../config/load.ts';
 import { PitstopError } from '../../core/errors.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -65,7 +67,6 @@ export interface ServeInProcessOptions {
 export async function serveInProcess(ctx: CommandContext, options: ServeInProcessOptions = {}): Promise<number> {
   const worker = options.worker === true;
   const config = await loadConfig(ctx.repoDir, options.env ?? ctx.env);
-  applyServingProcessSettings(config.serving);
   const prefix = options.logPrefix ?? 'pitstop serve';
   const log = (l: string) => ctx.stderr.write(`${prefix}${worker ? ` [${process.pid}]` : ''}: ${l}\n`);
   let seq = 0;
@@ -115,8 +116,9 @@ export async function serveInProcess(ctx: CommandContext, options: ServeInProces
   return 0;
 }
 
-async function servePrimary(ctx: CommandContext, workers: number): Promise<number> {
+async function servePrimary(ctx: CommandContext, workers: number, nodeFlags: readonly string[]): Promise<number> {
   const log = (l: string) => ctx.stderr.write(`pitstop serve: ${l}\n`);
+  if (nodeFlags.length > 0) cluster.setupPrimary({ execArgv: [...process.execArgv, ...nodeFlags] });
   let stopping = false;
   const ready = new Set<Worker>();
   let seq = 0;
@@ -166,7 +168,7 @@ async function servePrimary(ctx: CommandContext, workers: number): Promise<numbe
     log(`worker ${w.process.pid} exited (${signal ?? code}); starting a new one`);
     fork();
   });
-  log(`starting ${workers} workers`);
+  log(`starting ${workers} worker${workers === 1 ? '' : 's'}${nodeFlags.length > 0 ? ` (node ${nodeFlags.join(' ')})` : ''}`);
   for (let i = 0; i < workers; i++) fork();
   await waitForSignal();
   stopping = true;
@@ -186,6 +188,18 @@ async function servePrimary(ctx: CommandContext, workers: number): Promise<numbe
     ),
   );
   return 0;
+}
+
+/**
+ * Node flags the serving processes need and this process was not started with:
+ * `--no-memory-reducer` unless `serving.gc_memory_reducer` is true. V8 reads it when the heap is
+ * set up (v8.setFlagsFromString at run time did not stop the reducer: `--trace-gc` still showed a
+ * "(reduce)" mark-compact), and node refuses it in NODE_OPTIONS, so the workers are started
+ * with it. Why it is off: docs/serving.md#runtime-settings.
+ */
+export function serverNodeFlags(serving: { gc_memory_reducer: boolean }, execArgv: readonly string[]): string[] {
+  if (serving.gc_memory_reducer) return [];
+  return execArgv.includes('--no-memory-reducer') ? [] : ['--no-memory-reducer'];
 }
 
 export const serveCommand: Command = {
@@ -208,7 +222,9 @@ export const serveCommand: Command = {
       throw new PitstopError('USAGE', `--workers must be a whole number from 1 to 256, got "${String(raw)}"`);
     }
     // Load the config once here so that a bad pitstop.yaml fails before any worker starts.
-    await loadConfig(ctx.repoDir, env);
-    return workers === 1 ? serveInProcess(ctx, { env }) : servePrimary(ctx, workers);
+    const config = await loadConfig(ctx.repoDir, env);
+    const flags = serverNodeFlags(config.serving, process.execArgv);
+    // One worker serves in this process unless it needs node flags this process lacks.
+    return workers === 1 && flags.length === 0 ? serveInProcess(ctx, { env }) : servePrimary(ctx, workers, flags);
   },
 };
