@@ -9,8 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isPitstopError } from '../core/errors.ts';
 import type { CliIO } from './command.ts';
-import type { CommandEntry } from './commands/index.ts';
-import { COMMANDS, loadCommands } from './commands/index.ts';
+import { COMMANDS, loadCommands, type CommandEntry } from './commands/index.ts';
 
 const GLOBAL_OPTIONS = {
   repo: { type: 'string' },
