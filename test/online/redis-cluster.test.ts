@@ -29,8 +29,16 @@ describe('redis cluster', () => {
   it('computes the same slot as the server for hash-tagged binary keys', async () => {
     const client = store.redis as Cluster;
     for (const id of [0, 1, 125, 1001, -7, 2 ** 40]) {
-      const key = store.recordKeys.key(encodeEntityKey(keys, [id]));
-      expect(keySlot(key)).toBe(await client.cluster('KEYSLOT', key));
+      const entity = encodeEntityKey(keys, [id]);
+      const key = store.recordKeys.key(entity);
+      const server = await client.cluster('KEYSLOT', key);
+      expect(keySlot(key)).toBe(server);
+      expect(store.recordKeys.slot(entity)).toBe(server); // written into a reused buffer
+    }
+    // string keys, longer than the reused buffer's first size, and a '}' inside the entity bytes
+    for (const name of ['a', 'x'.repeat(300), 'a}b', 'y'.repeat(1000)]) {
+      const entity = encodeEntityKey([{ name: 'n', type: 'string' }], [name]);
+      expect(store.recordKeys.slot(entity)).toBe(await client.cluster('KEYSLOT', store.recordKeys.key(entity)));
     }
   });
 

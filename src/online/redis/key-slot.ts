@@ -15,12 +15,15 @@ function crc16(b: Uint8Array, start: number, end: number): number {
   return crc;
 }
 
-/** The cluster slot of a key, honouring `{hash tags}` exactly as Redis does. */
-export function keySlot(key: Uint8Array): number {
+/**
+ * The cluster slot of a key, honouring `{hash tags}` exactly as Redis does. The key is
+ * `key[0..end)` (default: all of it), so a key written into a reused buffer needs no copy.
+ */
+export function keySlot(key: Uint8Array, end = key.length): number {
   const open = key.indexOf(0x7b);
-  if (open >= 0) {
+  if (open >= 0 && open < end) {
     const close = key.indexOf(0x7d, open + 1);
-    if (close > open + 1) return crc16(key, open + 1, close) & 16383;
+    if (close > open + 1 && close < end) return crc16(key, open + 1, close) & 16383;
   }
-  return crc16(key, 0, key.length) & 16383;
+  return crc16(key, 0, end) & 16383;
 }

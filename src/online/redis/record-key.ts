@@ -5,6 +5,8 @@
  * per view version (`view@version`) holds that view's encoded row. See
  * docs/online-storage-format.md.
  */
+import { keySlot } from './key-slot.ts';
+
 export class RecordKeys {
   private readonly head: Buffer;
 
@@ -16,13 +18,19 @@ export class RecordKeys {
     this.head = Buffer.from(`${keyPrefix}:${project}:{`, 'latin1');
   }
 
+  private scratch = Buffer.allocUnsafe(256);
+
   key(entity: Uint8Array): Buffer {
-    const head = this.head;
-    const out = Buffer.allocUnsafe(head.length + entity.length + 1);
-    head.copy(out, 0);
-    out.set(entity, head.length);
-    out[out.length - 1] = 0x7d;
+    const out = Buffer.allocUnsafe(this.length(entity));
+    this.write(entity, out, 0);
     return out;
+  }
+
+  /** The cluster slot of `entity`'s record key, written into a reused buffer (no Buffer per call). */
+  slot(entity: Uint8Array): number {
+    const n = this.length(entity);
+    if (this.scratch.length < n) this.scratch = Buffer.allocUnsafe(Math.max(n, 2 * this.scratch.length));
+    return keySlot(this.scratch, this.write(entity, this.scratch, 0));
   }
 
   /** Bytes of `entity`'s record key. */

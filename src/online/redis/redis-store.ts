@@ -268,7 +268,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     for (let g = 0; g < groups.length; g++) {
       const entities = groups[g][0];
       for (let i = 0; i < entities.length; i++) {
-        const node = slots[keySlot(this.keys.key(entities[i]))]?.[0];
+        const node = slots[this.keys.slot(entities[i])]?.[0];
         const client = node === undefined ? undefined : masters.get(node);
         if (!client) return this.readSpansEach(batch, spans, options);
         let r = perNode.get(node!);
