@@ -18,7 +18,7 @@ import { buildSnapshot } from '../test/support/snapshot.ts';
 import { RedisOnlineStore } from '../src/online/redis/redis-store.ts';
 import { RowEncoder } from '../src/online/row-codec.ts';
 import { EntityKeyEncoder } from '../src/online/entity-key.ts';
-import { RecordKeys } from '../src/online/redis/record-key.ts';
+import { RowKeys } from '../src/online/redis/row-key.ts';
 import { materialize } from '../src/materialize/materialize.ts';
 import { CREATED_TS_MS_COLUMN, EVENT_TS_MS_COLUMN, type OfflineReader } from '../src/offline/ports.ts';
 import type { FeatureType } from '../src/core/feature-types.ts';
@@ -108,14 +108,14 @@ async function floor(redis: Redis): Promise<{ rowsPerSec: number; peakRssMb: num
   const enc = new RowEncoder(view.features);
   const sample = Buffer.from(enc.encode(T, null, sampleValues));
   const keys = new EntityKeyEncoder(view.joinKeys);
-  const records = new RecordKeys('ps', 'bench');
+  const rowKeys = new RowKeys('ps', 'bench');
   const sampler = rssSampler();
   const t0 = performance.now();
   const inflight = new Set<Promise<unknown>>();
   for (let s = 0; s < N; s += 2048) {
     const p = redis.pipeline();
     for (let i = s; i < Math.min(N, s + 2048); i++) {
-      p.hset(records.key(keys.encode([i])), 'bench_view@1', sample);
+      p.set(rowKeys.key('bench_view@1', keys.encode([i])), sample);
     }
     const done: Promise<unknown> = p.exec().finally(() => inflight.delete(done));
     inflight.add(done);

@@ -8,13 +8,13 @@
  * Variants, for E entities x V views (all keyed by driver_id):
  *   script    RedisOnlineStore.readSpans on the cluster: one read-script call per master (keys
  *             packed in one argument, src/online/redis/read-script.ts)
- *   pipeline  one pipeline of E HMGETs per master (the adapter's cluster read before 2026-12-06)
+ *   pipeline  one pipeline of E MGETs per master (one per entity; the shape of the adapter's cluster
+ *             read before 2026-12-06, on storage format 2)
  */
 import { Cluster } from 'ioredis';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
-import { RecordKeys } from '../../src/online/redis/record-key.ts';
-import { keySlot } from '../../src/online/redis/key-slot.ts';
+import { RowKeys } from '../../src/online/redis/row-key.ts';
 import { startRedisCluster } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
 
@@ -30,7 +30,7 @@ try {
   );
   await client.ping();
   const keys = new EntityKeyEncoder([{ name: 'driver_id', type: 'int64' }]);
-  const record = new RecordKeys('ps', PROJECT);
+  const rowKeys = new RowKeys('ps', PROJECT);
   const views = serviceViews();
   for (const [e, service, reads] of [
     [1, 'fs_50', 3000],
@@ -45,11 +45,10 @@ try {
       pipeline: () => {
         const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
         for (const k of entityKeys) {
-          const key = record.key(k);
-          const node = client.slots[keySlot(key)][0];
+          const node = client.slots[rowKeys.slot(k)][0];
           let p = byNode.get(node);
           if (!p) byNode.set(node, (p = client.pipeline()));
-          p.hmgetBuffer(key, ...ids);
+          p.mgetBuffer(ids.map((v) => rowKeys.key(v, k)));
         }
         return Promise.all([...byNode.values()].map((p) => p.exec()));
       },

@@ -22,22 +22,9 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
-import { RecordKeys } from '../../src/online/redis/record-key.ts';
+import { RowKeys } from '../../src/online/redis/row-key.ts';
 import { startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
-
-/** The adapter's first script shape (2026-11-28): the same HMGETs, answered as nested arrays. */
-const NESTED = `#!lua flags=no-writes
-local out, k, a = {}, 1, 1
-while a <= #ARGV do
-  local nk, nf = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  for _ = 1, nk do
-    out[k] = redis.call('HMGET', KEYS[k], unpack(ARGV, a + 2, a + 1 + nf))
-    k = k + 1
-  end
-  a = a + 2 + nf
-end
-return out`;
 
 const redis = await startRedis();
 const cpuOf = (pid: number) => {
@@ -49,9 +36,8 @@ try {
   for (const batch of benchRows(Date.now())) await store.writeRows(batch);
   // The adapter's client options (src/online/redis/redis-store.ts), so only the command shape differs.
   const client = new Redis(redis.url, { enableOfflineQueue: true, maxRetriesPerRequest: 0, commandTimeout: 1000, enableAutoPipelining: false });
-  client.defineCommand('nestedRead', { lua: NESTED });
   const keys = new EntityKeyEncoder([{ name: 'driver_id', type: 'int64' }]);
-  const record = new RecordKeys('ps', PROJECT);
+  const rowKeys = new RowKeys('ps', PROJECT);
   const views = serviceViews();
   const redisPid = Number((await client.info('server')).match(/process_id:(\d+)/)![1]);
 
@@ -63,18 +49,14 @@ try {
     const ids = views[service];
     const spans = new Int32Array(2 * e * ids.length);
     const entityKeys = Array.from({ length: e }, (_, i) => keys.encode([(i * 7919) % ENTITIES]));
+    const rowKeysOf = ids.flatMap((v) => entityKeys.map((k) => rowKeys.key(v, k)));
     const variants: Record<string, () => Promise<unknown>> = {
       adapter: () => store.readRows({ views: ids, entityKeys: ids.map(() => entityKeys) }),
       spans: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
-      nested: async () => {
-        const replies: (Buffer | null)[][] = await (client as any).nestedReadBuffer(entityKeys.length, entityKeys.map((k) => record.key(k)), [entityKeys.length, ids.length, ...ids]);
-        const out: (Buffer | null)[][] = ids.map(() => new Array(entityKeys.length));
-        for (let i = 0; i < entityKeys.length; i++) for (let v = 0; v < ids.length; v++) out[v][i] = replies[i][v];
-        return out;
-      },
+      mget: () => client.mgetBuffer(rowKeysOf),
       pipeline: () => {
         const p = client.pipeline();
-        for (const k of entityKeys) p.hmgetBuffer(record.key(k), ...ids);
+        for (const k of entityKeys) p.mgetBuffer(ids.map((v) => rowKeys.key(v, k)));
         return p.exec();
       },
     };

@@ -7,4 +7,4 @@
 export { ROW_FORMAT_VERSION } from './row-codec.ts';
 export { ENTITY_KEY_FORMAT } from './entity-key.ts';
 
-export const ONLINE_STORAGE_FORMAT_VERSION = 1;
+export const ONLINE_STORAGE_FORMAT_VERSION = 2;

@@ -18,7 +18,7 @@ import { literal, sql, trusted } from '../../src/offline/sql.ts';
 import { EmbeddedOnlineStore } from '../../src/online/embedded/embedded-store.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import type { OnlineReader, OnlineWriter } from '../../src/online/ports.ts';
-import { RecordKeys } from '../../src/online/redis/record-key.ts';
+import { RowKeys } from '../../src/online/redis/row-key.ts';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { resolveRefs, resolveService } from '../../src/registry/resolve.ts';
 import { tempDir } from '../offline/support/data.ts';
@@ -140,10 +140,10 @@ describe('consistency check', () => {
     await writeStats('late.parquet', LATE);
     await corrupt(embedded);
     await corrupt(redisStore);
-    // Redis only: one record deleted (as eviction or a manual DEL would).
+    // Redis only: one row deleted (as eviction or a manual DEL would).
     const client = new Redis(redis.url);
     try {
-      expect(await client.hdel(new RecordKeys('ps', 'cons').key(encodeEntityKey(view.joinKeys, [9])), 'driver_stats@1')).toBe(1);
+      expect(await client.del(new RowKeys('ps', 'cons').key('driver_stats@1', encodeEntityKey(view.joinKeys, [9])))).toBe(1);
     } finally {
       client.disconnect();
     }

@@ -1,7 +1,7 @@
 /**
  * Redis Cluster specifics on a real 3-master cluster: one read is one read-script call per node
- * (keys grouped by slot owner; a stale slot map falls back to redirected HMGETs), writes land on
- * every node, and record keys use the entity hash tag.
+ * (keys grouped by slot owner; a stale slot map falls back to redirected MGETs), writes land on
+ * every node, and row keys use the entity hash tag.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
@@ -30,15 +30,16 @@ describe('redis cluster', () => {
     const client = store.redis as Cluster;
     for (const id of [0, 1, 125, 1001, -7, 2 ** 40]) {
       const entity = encodeEntityKey(keys, [id]);
-      const key = store.recordKeys.key(entity);
+      const key = store.rowKeys.key('v@1', entity);
       const server = await client.cluster('KEYSLOT', key);
       expect(keySlot(key)).toBe(server);
-      expect(store.recordKeys.slot(entity)).toBe(server); // written into a reused buffer
+      expect(store.rowKeys.slot(entity)).toBe(server); // written into a reused buffer
+      expect(await client.cluster('KEYSLOT', store.rowKeys.key('another_view@12', entity))).toBe(server); // every view of an entity: one slot
     }
     // string keys, longer than the reused buffer's first size, and a '}' inside the entity bytes
     for (const name of ['a', 'x'.repeat(300), 'a}b', 'y'.repeat(1000)]) {
       const entity = encodeEntityKey([{ name: 'n', type: 'string' }], [name]);
-      expect(store.recordKeys.slot(entity)).toBe(await client.cluster('KEYSLOT', store.recordKeys.key(entity)));
+      expect(store.rowKeys.slot(entity)).toBe(await client.cluster('KEYSLOT', store.rowKeys.key('v@1', entity)));
     }
   });
 
@@ -47,7 +48,7 @@ describe('redis cluster', () => {
     const ids = Array.from({ length: 300 }, (_, i) => i);
     const entities = ids.map((i) => encodeEntityKey(keys, [i]));
     await store.writeRows(entities.map((entity, i) => ({ view: 'v@1', entity, row: Buffer.from(enc.encode(i, null, [BigInt(i)])) })));
-    // Every master holds some of the records.
+    // Every master holds some of the rows.
     const masters = client.nodes('master');
     const perNode = await Promise.all(masters.map((n) => n.dbsize()));
     expect(perNode.every((n) => n > 0)).toBe(true);
@@ -56,20 +57,20 @@ describe('redis cluster', () => {
     const rows = await store.readRows({ views: ['v@1', 'w@1'], entityKeys: [entities, entities] });
     expect(rows[0].every((r, i) => r !== null && r.readDoubleLE(1) === i)).toBe(true);
     expect(rows[1].every((r) => r === null)).toBe(true);
-    // Per master: one script call (EVALSHA), its HMGETs run inside it.
+    // Per master: one script call (EVALSHA), its MGETs (one per entity) run inside it.
     for (const n of masters) {
       const stats = await n.info('commandstats');
       const calls = (name: string) => Number(stats.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`))?.[1] ?? 0);
       expect(calls('evalsha')).toBe(1);
-      expect(calls('hmget')).toBeGreaterThan(0);
+      expect(calls('mget')).toBeGreaterThan(0);
     }
   });
 
-  it('a stale slot map (a slot moved) falls back to redirected HMGETs and still reads every row', async () => {
+  it('a stale slot map (a slot moved) falls back to redirected MGETs and still reads every row', async () => {
     const client = store.redis as Cluster;
     const entities = Array.from({ length: 40 }, (_, i) => encodeEntityKey(keys, [i]));
     // Point one entity's slot at another master, as ioredis' map would be mid-resharding.
-    const slot = keySlot(store.recordKeys.key(entities[7]));
+    const slot = keySlot(store.rowKeys.key('v@1', entities[7]));
     const owner = client.slots[slot];
     const other = client.nodes('master').map((n) => `${n.options.host}:${n.options.port}`).find((k) => k !== owner[0])!;
     const otherNode = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === other)!;

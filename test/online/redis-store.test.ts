@@ -1,6 +1,6 @@
 /**
- * Redis-specific behaviour beyond the contract: record expiry shared by views, fail-fast while
- * Redis is down and recovery once it returns, NOSCRIPT fallback, key layout and namespacing.
+ * Redis-specific behaviour beyond the contract: row expiry, fail-fast while Redis is down and
+ * recovery once it returns, NOSCRIPT fallback, key layout (storage format 2) and namespacing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
@@ -12,6 +12,8 @@ import type { Redis } from 'ioredis';
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
 const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
 const e = (id: number) => encodeEntityKey([{ name: 'id', type: 'int64' }], [id]);
+/** A row's key, spelled out here (not through RowKeys) so the test pins the layout. */
+const keyOf = (view: string, entity: Buffer, project = 'p1') => Buffer.concat([Buffer.from(`ps:${project}:${view}:{`), entity, Buffer.from('}')]);
 
 describe('redis online store', () => {
   let server: RedisServer;
@@ -25,11 +27,13 @@ describe('redis online store', () => {
     await server?.stop();
   });
 
-  it('keys are <prefix>:<project>:{entity}, one field per view version', async () => {
-    await store.writeRows([{ view: 'rides@1', entity: e(1), row: row(1) }, { view: 'rides@2', entity: e(1), row: row(1) }]);
+  it('keys are <prefix>:<project>:<view>@<version>:{entity}, one string per row', async () => {
+    await store.writeRows([{ view: 'rides@1', entity: e(1), row: row(1) }, { view: 'rides@2', entity: e(1), row: row(2) }]);
     const redis = store.redis as Redis;
-    const key = Buffer.concat([Buffer.from('ps:p1:{'), e(1), Buffer.from('}')]);
-    expect((await redis.hkeys(key)).sort()).toEqual(['rides@1', 'rides@2']);
+    expect(await redis.getBuffer(keyOf('rides@1', e(1)))).toEqual(row(1));
+    expect(await redis.getBuffer(keyOf('rides@2', e(1)))).toEqual(row(2));
+    expect((await redis.keys('ps:p1:rides@*')).length).toBe(2);
+    expect(store.rowKeys.parse(keyOf('rides@2', e(1)))).toEqual({ view: 'rides@2', entity: e(1) });
     // another project in the same Redis never sees these rows
     const other = await RedisOnlineStore.create({ url: server.url, project: 'p2' });
     try {
@@ -39,21 +43,22 @@ describe('redis online store', () => {
     }
   });
 
-  it('record expiry is the latest any view needs; a view without ttl makes the record persistent', async () => {
+  it('each row expires on its own; a view without ttl keeps its rows, and only its rows, forever', async () => {
     const redis = store.redis as Redis;
-    const key = Buffer.concat([Buffer.from('ps:p1:{'), e(2), Buffer.from('}')]);
     const now = Date.now();
-    await store.writeRows([{ view: 'a@1', entity: e(2), row: row(1), expireAtMs: now + 60_000 }]);
-    expect(await redis.pexpiretime(key)).toBe(now + 60_000);
-    await store.writeRows([{ view: 'b@1', entity: e(2), row: row(1), expireAtMs: now + 30_000 }]);
-    expect(await redis.pexpiretime(key)).toBe(now + 60_000); // not shortened
+    await store.writeRows([
+      { view: 'a@1', entity: e(2), row: row(1), expireAtMs: now + 60_000 },
+      { view: 'b@1', entity: e(2), row: row(1), expireAtMs: now + 30_000 },
+      { view: 'c@1', entity: e(2), row: row(1) },
+    ]);
+    expect(await redis.pexpiretime(keyOf('a@1', e(2)))).toBe(now + 60_000);
+    expect(await redis.pexpiretime(keyOf('b@1', e(2)))).toBe(now + 30_000); // views of one entity do not share an expiry
+    expect(await redis.pexpiretime(keyOf('c@1', e(2)))).toBe(-1); // persistent, and the others are not
     await store.writeRows([{ view: 'b@1', entity: e(2), row: row(2), expireAtMs: now + 90_000 }]);
-    expect(await redis.pexpiretime(key)).toBe(now + 90_000); // extended
-    await store.writeRows([{ view: 'c@1', entity: e(2), row: row(1) }]);
-    expect(await redis.pexpiretime(key)).toBe(-1); // persistent
-    await store.writeRows([{ view: 'a@1', entity: e(2), row: row(5), expireAtMs: now + 120_000 }]);
-    expect(await redis.pexpiretime(key)).toBe(-1); // stays persistent
-    // a record that expires is gone: entities that stop arriving do not leak
+    expect(await redis.pexpiretime(keyOf('b@1', e(2)))).toBe(now + 90_000); // a newer row moves it
+    await store.writeRows([{ view: 'b@1', entity: e(2), row: row(1), expireAtMs: now + 120_000 }]);
+    expect(await redis.pexpiretime(keyOf('b@1', e(2)))).toBe(now + 90_000); // a stale row changes nothing
+    // a row that expires is gone: entities that stop arriving do not leak
     await store.writeRows([{ view: 'a@1', entity: e(3), row: row(1), expireAtMs: Date.now() + 50 }]);
     await new Promise((r) => setTimeout(r, 120));
     expect((await store.readRows({ views: ['a@1'], entityKeys: [[e(3)]] }))[0][0]).toBeNull();
@@ -80,9 +85,9 @@ describe('redis online store', () => {
     const stats: Record<string, number> = {};
     for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+)/g)) if (m[1] !== 'config' && m[1] !== 'info') stats[m[1]] = Number(m[2]);
     // One script call from the client (EVAL on first use on a connection, EVALSHA after),
-    // doing the five HMGETs (three entities of one group, two of the other) inside Redis.
+    // doing the five MGETs (three entities of one group, two of the other) inside Redis.
     expect((stats.eval ?? 0) + (stats.evalsha ?? 0)).toBe(1);
-    expect(stats).toEqual({ hmget: 5, ...(stats.eval ? { eval: 1 } : { evalsha: 1 }) });
+    expect(stats).toEqual({ mget: 5, ...(stats.eval ? { eval: 1 } : { evalsha: 1 }) });
     expect(got).toEqual([
       [row(40), null, row(40)],
       [row(41), null, row(41)],
@@ -100,7 +105,7 @@ describe('redis online store', () => {
     expect(got[0]).toEqual([rows[0], rows[1], null, rows[2], rows[3]]);
   });
 
-  it('record keys of every length, packed into one script argument, reach their own records (two key groups)', async () => {
+  it('row keys of every length, packed into one script argument, reach their own rows (two key groups)', async () => {
     const s = (v: string) => encodeEntityKey([{ name: 'name', type: 'string' }], [v]);
     // from empty to past 64 KB (the third byte of the 4-byte length), multi-byte UTF-8 among them
     const names = ['a', 'b'.repeat(255), 'c'.repeat(256), 'd'.repeat(70_000), '', 'é'.repeat(40_000)];
@@ -115,11 +120,14 @@ describe('redis online store', () => {
     expect(got[2]).toEqual([null, ...[...rows].reverse()]);
   });
 
-  it('a read meeting a key that is not a pitstop record fails with ONLINE_STORE_KEY_CONFLICT', async () => {
+  it('a row key holding something else (a hash) reads as missing; writing to it fails with ONLINE_STORE_KEY_CONFLICT', async () => {
     const redis = store.redis as Redis;
-    const key = Buffer.concat([Buffer.from('ps:p1:{'), e(43), Buffer.from('}')]);
-    await redis.set(key, 'not a hash');
-    await expect(store.readRows({ views: ['g@1'], entityKeys: [[e(40), e(43)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
+    const key = keyOf('g@1', e(43));
+    await redis.hset(key, 'x', 'not a row');
+    // MGET answers nil for a key of another type: the row is NOT_FOUND, the read goes on.
+    expect((await store.readRows({ views: ['g@1'], entityKeys: [[e(40), e(43)]] }))[0]).toEqual([row(40), null]);
+    await expect(store.writeRows([{ view: 'g@1', entity: e(43), row: row(43) }])).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
+    expect(await redis.hget(key, 'x')).toBe('not a row');
     await redis.del(key);
   });
 
@@ -160,30 +168,30 @@ describe('redis online store', () => {
 
   it('a script call failing partway: Redis keeps earlier writes (non-atomic), an atomic call checks first and leaves nothing', async () => {
     const redis = store.redis as Redis;
-    const keyOf = (id: number) => Buffer.concat([Buffer.from('ps:p1:{'), e(id), Buffer.from('}')]);
-    // A later key of the batch holds a string, so HGET/HSET on it answer WRONGTYPE.
-    await redis.set(keyOf(505), 'not a hash');
+    const wt = (id: number) => keyOf('wt@1', e(id));
+    // A later key of the batch holds a hash, so GET on it answers WRONGTYPE.
+    await redis.hset(wt(505), 'x', 'not a row');
     const batch = [500, 501, 502, 505, 506].map((id) => ({ view: 'wt@1', entity: e(id), row: row(id), expireAtMs: Date.now() + 60_000 }));
     // Stored rows the batch would replace (older), to see that none of them changes either.
     await store.writeRows([{ view: 'wt@1', entity: e(500), row: row(1) }]);
-    const before = await redis.hgetallBuffer(keyOf(500));
-    const ttlBefore = await redis.pexpiretime(keyOf(500));
+    const before = await redis.getBuffer(wt(500));
+    const ttlBefore = await redis.pexpiretime(wt(500));
 
     await expect(store.writeRows(batch, { atomic: true })).rejects.toMatchObject({
       reason: 'ONLINE_STORE_KEY_CONFLICT',
       code: 'FAILED_PRECONDITION',
-      message: expect.stringMatching(/^online store \(redis\) write failed: key ps:p1:\{.*\} holds a string, not a pitstop record \(hash\); nothing was written$/s),
+      message: expect.stringMatching(/^online store \(redis\) write failed: key ps:p1:wt@1:\{.*\} holds a hash, not a pitstop row \(string\); nothing was written$/s),
     });
-    expect(await redis.hgetallBuffer(keyOf(500))).toEqual(before);
-    expect(await redis.pexpiretime(keyOf(500))).toBe(ttlBefore);
-    for (const id of [501, 502, 506]) expect(await redis.exists(keyOf(id))).toBe(0);
-    expect(await redis.get(keyOf(505))).toBe('not a hash');
+    expect(await redis.getBuffer(wt(500))).toEqual(before);
+    expect(await redis.pexpiretime(wt(500))).toBe(ttlBefore);
+    for (const id of [501, 502, 506]) expect(await redis.exists(wt(id))).toBe(0);
+    expect(await redis.hget(wt(505), 'x')).toBe('not a row');
 
     // What Redis itself does (why the check is needed): without it the same call stops at the
     // bad key, and the rows before it stay written; a script error is no rollback.
     await expect(store.writeRows(batch)).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
     expect((await store.readRows({ views: ['wt@1'], entityKeys: [[e(500), e(501), e(502), e(506)]] }))[0]).toEqual([row(500), row(501), row(502), null]);
-    await redis.del(keyOf(505));
+    await redis.del(wt(505));
   });
 
   it('an atomic call gets a timeout scaled to its rows, so a batch longer than command_timeout_ms is not reported as failed', async () => {

@@ -1,72 +1,60 @@
 import { PitstopError } from '../../core/errors.ts';
 
 /**
- * A serving read, inside Redis: every HMGET of one request in one script call, answered as ONE
- * bulk string (MessagePack, made by Redis' built-in `cmsgpack` in C). Against a pipeline of E
- * HMGETs it sends one command instead of E, and ioredis builds one Command and parses one reply
- * value instead of E commands and E x V values: the reply decoder is ioredis' costliest part of
- * a large read. The rows then stay where they are in that one buffer (`readSpans`).
+ * A serving read inside Redis, used on a Redis Cluster (one call per master) and on a
+ * standalone server whose URL the direct read connection does not take (read-connection.ts
+ * reads with one plain MGET there). Every MGET of one call runs in the script, answered as ONE
+ * bulk string (MessagePack, made by Redis' built-in `cmsgpack` in C), so ioredis builds one
+ * command and parses one reply value per call; the rows then stay where they are in that one
+ * buffer (`readSpans`).
  *
- * Measured 2026-11-28 (bench/serving/read-variants.ts: client CPU per read, closed loop, best of
- * 3 alternating rounds, load ~2.5; Redis time per call from INFO commandstats, same data):
+ * ARGV[1]         every row key of the read, packed: per key a 4-byte big-endian length, then
+ *                  the key's bytes; per group, entity by entity, the nf keys of that entity's
+ *                  rows (row-key.ts), in the group's view order
+ * ARGV, per group  nk (entities in the group), nf (views in the group)
+ * returns          MessagePack: an array with one entry per entity (all groups in order), each
+ *                  an array of its group's nf rows: the stored row as a string, or false
+ *                  (missing, or a key holding something other than a string: MGET's nil)
  *
- *   entities x views    pipeline of HMGETs   script, nested arrays   this script (readSpans)
- *   client  1 x 5       21 µs                16 µs                   19 µs
- *           100 x 5     884 µs               218 µs                  118 µs
- *           500 x 1     2,804 µs             522 µs                  322 µs
- *   Redis   1 x 5       ~5 µs                4.5 µs                  4.3 µs
- *           100 x 5     ~100 µs              218 µs                  228 µs
- *           500 x 1     ~300 µs              593 µs                  467 µs
- *
- * A Lua `redis.call` costs Redis more than a pipelined command (the HMGETs alone: 155 µs at
- * 100 x 5), so the script is dearer for Redis than a pipeline, but the sum falls by 60–75%, and
- * it falls where it matters most: in the serving process. Framing the rows in Lua instead (a
- * length per row, table.concat) cost Redis ~55 µs more at 100 x 5 than cmsgpack's C encoder.
- *
- * Keys packed into ARGV[1] (2026-12-06, same bench, load ~0.8, another day than the table, so
- * compare loosely; Redis CPU from /proc in 10 ms ticks): readSpans client CPU 37 µs at 1 x 5,
- * 67 µs at 100 x 5 (118 with KEYS above), 80 µs at 500 x 1 (322); Redis 200 and 400 µs per
- * read at 100 x 5 and 500 x 1, no dearer than with KEYS.
- *
- * ARGV[1]         every record key of the read, packed: per key a 4-byte big-endian length,
- *                  then the key's bytes (the k-th key is the k-th entity over all groups in order)
- * ARGV, per group  nk (entities in the group), nf (fields), then the nf fields (`view@version`)
- * returns          MessagePack: an array with one entry per key in ARGV[1] order, each an array
- *                  of its group's nf fields: the stored row as a string, or false (HMGET's
- *                  missing field or record)
+ * One MGET per entity, not one for the whole call: on a cluster a single command must keep to
+ * one slot even inside a script (`allow-cross-slot-keys` only lets one script read many slots),
+ * and an entity's rows share a slot (the hash tag). On a standalone server the direct MGET is
+ * far cheaper than this script: Lua costs Redis ~0.6 µs per value turned into a Lua string and
+ * back (bench/serving/read-variants.ts), whatever the command.
  *
  * Why the keys come packed in one argument rather than as KEYS: a key per argument costs the
- * client a Buffer for the record key plus ioredis' per-argument framing (at 500 entities, ~120 KB
- * of the request's ~210 KB of garbage, bench/serving/alloc.ts), while cutting one key out of the
+ * client a Buffer per key plus ioredis' per-argument framing, while cutting a key out of the
  * packed string costs Redis one string.sub, as a KEYS entry costs it one string. Undeclared keys
  * are allowed; on a cluster Redis still checks that each one is served by the node (below).
  *
- * A group is a set of views sharing one entity key array (views keyed by the same join keys),
- * read with one HMGET per entity. `no-writes`: Redis refuses any write from it, and the read
- * still runs when the server is over its memory limit.
+ * A group is a set of views sharing one entity key array (views keyed by the same join keys).
+ * `no-writes`: Redis refuses any write from it, and the read still runs when the server is over
+ * its memory limit.
  *
- * On a cluster, one call per master with the keys whose slots it owns: every entity record has a
- * slot of its own (record-key.ts), and `allow-cross-slot-keys` lets one call read keys of many
- * slots as long as they are all on that master (a key it does not own fails the call with
- * "non local key", and redis-store.ts falls back to single HMGETs that ioredis redirects).
+ * On a cluster, one call per master with the keys whose slots it owns: every entity has a slot
+ * of its own (row-key.ts), and `allow-cross-slot-keys` lets one call read keys of many slots
+ * as long as they are all on that master (a key it does not own fails the call with "non local
+ * key", and redis-store.ts falls back to single MGETs that ioredis redirects).
  *
  * Registered with ioredis `defineCommand` (EVALSHA, EVAL on first use and after NOSCRIPT).
  */
 export const READ_ROWS_LUA = `#!lua flags=no-writes,allow-cross-slot-keys
 local call, unpack, byte, sub = redis.call, unpack, string.byte, string.sub
 local packed = ARGV[1]
-local out, k, p, a, nargs = {}, 1, 1, 2, #ARGV
+local out, keys, k, p, a, nargs = {}, {}, 1, 1, 2, #ARGV
 while a <= nargs do
   local nk, nf = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local first, last = a + 2, a + 1 + nf
   for _ = 1, nk do
-    local b1, b2, b3, b4 = byte(packed, p, p + 3)
-    local e = p + 3 + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
-    out[k] = call('HMGET', sub(packed, p + 4, e), unpack(ARGV, first, last))
-    p = e + 1
+    for f = 1, nf do
+      local b1, b2, b3, b4 = byte(packed, p, p + 3)
+      local e = p + 3 + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+      keys[f] = sub(packed, p + 4, e)
+      p = e + 1
+    end
+    out[k] = call('MGET', unpack(keys, 1, nf))
     k = k + 1
   end
-  a = last + 1
+  a = a + 2
 end
 if p ~= #packed + 1 then return redis.error_reply('pitstop read: packed keys do not match the groups') end
 return cmsgpack.pack(out)

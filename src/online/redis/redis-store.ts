@@ -1,7 +1,7 @@
 /**
  * The Redis online store (standalone or Redis Cluster) through ioredis: OnlineReader and
- * OnlineWriter over the layout of docs/online-storage-format.md (one hash per entity record,
- * one field per view version, newer-wins Lua script).
+ * OnlineWriter over the layout of docs/online-storage-format.md (format 2: one string key per
+ * view version and entity, newer-wins Lua script).
  *
  * ioredis options are set on purpose (its defaults favour resilience over latency):
  * - `enableOfflineQueue: false`: while disconnected a command fails at once instead of queueing
@@ -17,9 +17,8 @@ import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 
 import { PitstopError, isPitstopError } from '../../core/errors.ts';
 import { packRows, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
 import { ROW_HEADER_BYTES } from '../row-codec.ts';
-import { keySlot } from './key-slot.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
-import { RecordKeys } from './record-key.ts';
+import { RowKeys } from './row-key.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
 export interface RedisStoreOptions {
@@ -64,19 +63,18 @@ interface ScriptCall {
   node: string;
   keys: Buffer[];
   argv: (Buffer | string)[];
-  /** The open run: its rows (not yet in argv), view and expiry argument. */
+  /** The open run: its rows (not yet in argv) and expiry argument. */
   runRows: Buffer[];
-  runView: string;
   runExp: number | undefined;
   runExpArg: string;
 }
 
-/** Close a run: its field, expiry and row count, then its rows, one argument each. */
+/** Close a run: its expiry and row count, then its rows, one argument each. */
 function closeRun(c: ScriptCall): void {
   const rows = c.runRows;
   const n = rows.length;
   if (n === 0) return;
-  c.argv.push(c.runView, c.runExpArg, String(n));
+  c.argv.push(c.runExpArg, String(n));
   for (let i = 0; i < n; i++) c.argv.push(rows[i]);
   c.runRows = [];
 }
@@ -84,8 +82,8 @@ function closeRun(c: ScriptCall): void {
 const retry = (times: number) => Math.min(100 * times, 1000);
 
 /**
- * A failed Redis call as a PitstopError: ONLINE_STORE_KEY_CONFLICT when a record key holds
- * something other than a hash (the write script's own check, or Redis' WRONGTYPE on a read or a
+ * A failed Redis call as a PitstopError: ONLINE_STORE_KEY_CONFLICT when a row key holds
+ * something other than a string (the write script's own check, or Redis' WRONGTYPE on a
  * non-atomic write), else ONLINE_STORE_UNAVAILABLE.
  */
 function unavailable(e: unknown, what: string): PitstopError {
@@ -98,7 +96,7 @@ function unavailable(e: unknown, what: string): PitstopError {
 }
 
 export class RedisOnlineStore implements OnlineReader, OnlineWriter {
-  private readonly keys: RecordKeys;
+  private readonly keys: RowKeys;
   private readonly rowsPerScript: number;
   private readonly commandTimeoutMs: number;
   private readonly atomicMsPerRow: number;
@@ -108,7 +106,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     private readonly cluster: boolean,
     options: RedisStoreOptions,
   ) {
-    this.keys = new RecordKeys(options.keyPrefix ?? 'ps', options.project);
+    this.keys = new RowKeys(options.keyPrefix ?? 'ps', options.project);
     this.rowsPerScript = Math.max(1, options.rowsPerScript ?? 256);
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.atomicMsPerRow = Math.max(0, options.atomicMsPerRow ?? 0.02);
@@ -168,9 +166,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   }
 
   /**
-   * One round trip per store node. Views sharing the same entity key array form a group, read
-   * with one HMGET per entity of every field of the group, inside the read script (read-script.ts):
-   * one call on a standalone server, one per master on a cluster. Rows are views into the reply.
+   * One round trip per store node (`readSpans`), rows returned as views into the reply.
    */
   async readRows(batch: OnlineReadBatch, options: ReadOptions = {}): Promise<(Buffer | null)[][]> {
     let total = 0;
@@ -218,8 +214,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
 
   /**
    * The read script's arguments (read-script.ts) for the entities of every group, or for the
-   * entities `only[g]` (indices, in order) of group g. The record keys go packed into ARGV[1],
-   * one Buffer, not one per key; a fresh one per read (ioredis may hold it in its offline queue).
+   * entities `only[g]` (indices, in order) of group g. The row keys go packed into ARGV[1], one
+   * Buffer, not one per key, entity by entity, each entity's keys in its group's view order; a
+   * fresh Buffer per read (ioredis may hold it in its offline queue).
    */
   private readArgs(views: readonly string[], groups: ReadGroup[], only?: (number[] | undefined)[]): (Buffer | number | string)[] {
     let bytes = 0;
@@ -228,7 +225,11 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       const sel = only?.[g];
       if (only && !sel) continue;
       const n = sel ? sel.length : entities.length;
-      for (let k = 0; k < n; k++) bytes += 4 + this.keys.length(entities[sel ? sel[k] : k]);
+      const js = groups[g][1];
+      let heads = 0;
+      for (let v = 0; v < js.length; v++) heads += 4 + this.keys.head(views[js[v]]).length + 1;
+      bytes += n * heads;
+      for (let k = 0; k < n; k++) bytes += js.length * entities[sel ? sel[k] : k].length;
     }
     const packed = Buffer.allocUnsafe(bytes);
     const argv: (Buffer | number | string)[] = [packed];
@@ -239,11 +240,13 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       if (only && !sel) continue;
       const n = sel ? sel.length : entities.length;
       argv.push(n, js.length);
-      for (let v = 0; v < js.length; v++) argv.push(views[js[v]]);
+      const heads = js.map((j) => this.keys.head(views[j]));
       for (let k = 0; k < n; k++) {
         const e = entities[sel ? sel[k] : k];
-        packed.writeUInt32BE(this.keys.length(e), at);
-        at = this.keys.write(e, packed, at + 4);
+        for (let v = 0; v < heads.length; v++) {
+          packed.writeUInt32BE(heads[v].length + e.length + 1, at);
+          at = this.keys.writeWith(heads[v], e, packed, at + 4);
+        }
       }
     }
     return argv;
@@ -300,9 +303,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   }
 
   /**
-   * The cluster fallback read: one HMGET per entity and group, each sent on its own, so ioredis
-   * follows MOVED / ASK per key (a pipeline must keep to one node). Slower, and only used while
-   * the slot map is stale; it asks ioredis to refresh the map.
+   * The cluster fallback read: one MGET per entity and group (an entity's rows share a slot),
+   * each sent on its own, so ioredis follows MOVED / ASK per key (a pipeline must keep to one
+   * node). Slower, and only used while the slot map is stale; it asks ioredis to refresh the map.
    */
   private async readEach(batch: OnlineReadBatch, options: ReadOptions): Promise<(Buffer | null)[][]> {
     const { views, entityKeys } = batch;
@@ -310,10 +313,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     (this.client as Cluster).refreshSlotsCache?.();
     const reads: Promise<void>[] = [];
     for (const [keys, js] of groupViews(entityKeys)) {
-      const fields = js.map((j) => views[j]);
       for (let i = 0; i < keys.length; i++) {
         reads.push(
-          this.client.hmgetBuffer(this.keys.key(keys[i]), ...fields).then((vals) => {
+          this.client.mgetBuffer(js.map((j) => this.keys.key(views[j], keys[i]))).then((vals) => {
             for (let v = 0; v < js.length; v++) result[js[v]][i] = vals[v];
           }),
         );
@@ -365,20 +367,19 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     let expArg = '';
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      const key = this.keys.key(r.entity);
+      const key = this.keys.key(r.view, r.entity);
       let slot = 0;
       let node = '';
       if (slots) {
-        slot = keySlot(key);
+        slot = this.keys.slot(r.entity);
         node = slots[slot]?.[0] ?? `slot${slot}`;
       }
       let c = open.get(slot);
-      if (!c) open.set(slot, (c = { node, keys: [], argv: [check], runRows: [], runView: '', runExp: NaN, runExpArg: '' }));
+      if (!c) open.set(slot, (c = { node, keys: [], argv: [check], runRows: [], runExp: NaN, runExpArg: '' }));
       if (r.expireAtMs !== lastExp) expArg = (lastExp = r.expireAtMs) === undefined ? '' : String(Math.ceil(r.expireAtMs!));
-      if (c.runRows.length === 0 || r.view !== c.runView || r.expireAtMs !== c.runExp) {
-        // A new run (rows sharing view and expiry).
+      if (c.runRows.length === 0 || r.expireAtMs !== c.runExp) {
+        // A new run (rows sharing an expiry).
         closeRun(c);
-        c.runView = r.view;
         c.runExp = r.expireAtMs;
         c.runExpArg = expArg;
       }
@@ -440,7 +441,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     return this.client;
   }
 
-  get recordKeys(): RecordKeys {
+  get rowKeys(): RowKeys {
     return this.keys;
   }
 
@@ -453,8 +454,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   }
 }
 
-/** Views sharing one entity key array (the same reference) form a group: entity key array → view indices. */
-/** A group: views (indices) sharing one entity key array, read with one HMGET per entity. */
+/** A group: views (indices) sharing one entity key array (the same reference), read with one MGET per entity. */
 type ReadGroup = [entities: readonly Buffer[], views: number[]];
 
 const READ_ROWS_SHA = createHash('sha1').update(READ_ROWS_LUA).digest('hex');
