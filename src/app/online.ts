@@ -56,6 +56,7 @@ const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
       project: config.project,
       connectTimeoutMs: c.connect_timeout_ms,
       commandTimeoutMs: c.command_timeout_ms,
+      directReads: c.direct_reads,
     });
   },
 };

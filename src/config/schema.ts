@@ -18,6 +18,12 @@ export const RedisOnlineStoreSchema = z.strictObject({
   connect_timeout_ms: z.number().int().positive().default(2000),
   /** Per-command timeout in ms (a read that takes longer fails UNAVAILABLE); default 1000. */
   command_timeout_ms: z.number().int().positive().default(1000),
+  /**
+   * Standalone reads over pitstop's own connection, one MGET parsed in place
+   * (src/online/redis/read-connection.ts); false reads through ioredis and the read script
+   * instead (slower: an escape hatch). Default true; no effect on a cluster.
+   */
+  direct_reads: z.boolean().default(true),
 });
 
 export const EmbeddedOnlineStoreSchema = z.strictObject({

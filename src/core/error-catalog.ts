@@ -38,7 +38,7 @@ export const ERROR_CATALOG = {
 
   // --- online store, materialization and push ---
   ONLINE_STORE_UNAVAILABLE: { code: 'UNAVAILABLE', description: 'The online store cannot be reached or failed; the call may be retried.' },
-  ONLINE_STORE_KEY_CONFLICT: { code: 'FAILED_PRECONDITION', description: 'A key where pitstop keeps an entity record holds something other than a hash (another application shares the Redis and key prefix); the message names the key. An atomic write (push) wrote nothing; remove the key or change key_prefix, then retry.' },
+  ONLINE_STORE_KEY_CONFLICT: { code: 'FAILED_PRECONDITION', description: 'A key where pitstop keeps a row holds something other than a string (another application shares the Redis and key prefix); the message names the key. An atomic write (push) wrote nothing; remove the key or change key_prefix, then retry. (A read takes such a key for a missing row.)' },
   PUSH_ROWS_INVALID: { code: 'INVALID_ARGUMENT', description: 'A pushed batch has a row with a missing or mistyped field; nothing was written.' },
   PUSH_LOG_UNAVAILABLE: { code: 'UNAVAILABLE', description: 'The offline push log could not be opened or written; nothing of the batch was written online. The call may be retried.' },
   VIEW_NOT_ONLINE: { code: 'FAILED_PRECONDITION', description: 'The feature view is not enabled for the online store.' },

@@ -1,4 +1,4 @@
-/** pitstop.yaml's `serving.gc_memory_reducer`: off by default, a boolean, a bad value named. */
+/** pitstop.yaml's boolean switches (`serving.gc_memory_reducer`, `online_store.direct_reads`): defaults, true/false, a bad value named. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,5 +26,19 @@ describe('serving.gc_memory_reducer', () => {
     const e = await load('project: t\nserving:\n  gc_memory_reducer: sometimes\n').catch((x) => x);
     expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
     expect(e.describe()).toContain('serving.gc_memory_reducer');
+  });
+});
+
+describe('online_store.direct_reads', () => {
+  it('is true unless set, and takes false', async () => {
+    const redis = (yaml: string) => load(`project: t\nonline_store:\n  type: redis\n${yaml}`).then((c) => c.online_store as { direct_reads: boolean });
+    expect((await redis('')).direct_reads).toBe(true);
+    expect((await redis('  direct_reads: false\n')).direct_reads).toBe(false);
+  });
+
+  it('a non-boolean is CONFIG_INVALID naming the field', async () => {
+    const e = await load('project: t\nonline_store:\n  type: redis\n  direct_reads: "yes"\n').catch((x) => x);
+    expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
+    expect(e.describe()).toContain('online_store.direct_reads');
   });
 });
