@@ -5,7 +5,8 @@
  *     reference (echo-server.ts: canned answers, no Redis);
  *  3. runs the open-loop load generator (loadgen.ts, its own process) per scenario against all
  *     three, then a rate sweep to saturation for 1 x 50, then autocannon against the HTTP endpoint;
- *  4. writes bench/results/serving-<date>.json and .md (the table docs/benchmarks.md quotes).
+ *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
+ *     docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
  * (default "--single-threaded-gc --no-memory-reducer", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
@@ -291,9 +292,10 @@ async function main(): Promise<void> {
       sweep1x50: { ...sweep, ratio: ratio(sweep.pitstop.saturation, sweep.floor.saturation) },
       http1x50: { rate: 1000, connections: 10, durationS: DURATION_S / SEGMENTS, ...http, echo: [httpEcho1, httpEcho2] },
     };
-    const day = started.toISOString().slice(0, 10);
+    // serving-2026-12-06T0427: the start time (UTC) in the name, so no run overwrites another.
+    const stamp = started.toISOString().slice(0, 16).replace(':', '');
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-    const base = path.join(ROOT, 'bench/results', `serving-${day}${quick ? '-quick' : ''}`);
+    const base = path.join(ROOT, 'bench/results', `serving-${stamp}${quick ? '-quick' : ''}`);
     writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
     const md = table(result);
     writeFileSync(`${base}.md`, md);
