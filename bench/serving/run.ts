@@ -76,6 +76,25 @@ const SCENARIOS: Scenario[] = [
  * with --no-memory-reducer, unless the bench repository sets serving.gc_memory_reducer: true).
  */
 const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer';
+
+/**
+ * Machine speed probe: millions of iterations per second of a fixed integer loop over 300 ms, on
+ * an otherwise idle machine (between runs). A VM whose host takes its CPUs away shows it here:
+ * on 2026-12-06 the same loop ran at ~750 M/s one minute and ~350 M/s another. Recorded with
+ * every scenario so a run's figures can be read against what the machine could do at the time.
+ */
+function cpuSpeed(): number {
+  let sum = 0;
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < 300) {
+    for (let i = 0; i < 1_000_000; i++) sum += i % 7;
+    n++;
+    t = performance.now();
+  }
+  return sum < 0 ? 0 : Math.round(n / ((t - t0) / 1000));
+}
 /**
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that no
  * scavenge happens but the ones it runs itself every 100 requests (loadgen.ts; it allocates ~14 KB
@@ -200,6 +219,7 @@ async function main(): Promise<void> {
     }
 
     const scenarios = [];
+    const speedAtStart = cpuSpeed();
     // Warm both servers up (JIT, connections) before anything is measured: a first run at the
     // top scenario rate costs ~1.5x the CPU per request of later runs.
     for (const target of [pitstop, floor, echo]) {
@@ -224,7 +244,9 @@ async function main(): Promise<void> {
       const f = mergeResults(runs.f);
       const e = mergeResults(runs.e);
       log(`${s.name} @ ${s.rate}/s: pitstop p50 ${p.latencyMs.p50} p99 ${p.latencyMs.p99} ms | floor p50 ${f.latencyMs.p50} p99 ${f.latencyMs.p99} ms | echo p50 ${e.latencyMs.p50} p99 ${e.latencyMs.p99} ms | send lag p99 ${p.sendLagMs.p99}/${f.sendLagMs.p99}/${e.sendLagMs.p99} ms, generator ${JSON.stringify(p.generator)}`);
-      scenarios.push({ ...s, loadavg: os.loadavg(), pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99) });
+      const speed = cpuSpeed();
+      log(`  machine speed after ${s.name}: ${speed} M loop iterations/s (${speedAtStart} at start)`);
+      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99) });
     }
 
     if (only) return;
@@ -283,7 +305,7 @@ async function main(): Promise<void> {
     const result = {
       date: started.toISOString(),
       mode: quick ? 'quick' : 'full',
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg(), cpuSpeedAtStart: speedAtStart, cpuSpeedAtEnd: cpuSpeed(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
       workers,
       serverNodeOptions: SERVER_NODE_OPTIONS,
       loadgenNodeFlags: LOADGEN_NODE_FLAGS.join(' '),
@@ -312,7 +334,7 @@ async function main(): Promise<void> {
 
 function table(r: any): string {
   const lines = [
-    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}).`,
+    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}).`,
     '',
     '| scenario | rate/s | pitstop p50 | p99 | p99.9 | achieved/s | errors | floor p50 | floor p99 | floor p99.9 | echo p50 | echo p99 | p50 ratio | p99 ratio | loadgen send lag p99 (pitstop / floor / echo) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
