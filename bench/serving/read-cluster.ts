@@ -1,16 +1,21 @@
 /**
- * The Redis Cluster read, by command shape: client CPU (process.cpuUsage) and wall time per read,
+ * The Redis Cluster read, by command shape: client CPU (process.cpuUsage), the masters' CPU
+ * (/proc, 10 ms ticks, so ±~30 µs at these read counts) and wall time per read,
  * closed loop, one read at a time, on a local 3-master cluster (test/support/redis-server.ts),
  * three rounds with the variants alternating, the best round of each printed.
  *
  *   node --import tsx bench/serving/read-cluster.ts
  *
  * Variants, for E entities x V views (all keyed by driver_id):
- *   script    RedisOnlineStore.readSpans on the cluster: one read-script call per master (keys
- *             packed in one argument, src/online/redis/read-script.ts)
+ *   direct    RedisOnlineStore.readSpans on the cluster (the default): one write per master over
+ *             its direct connection, an MGET per entity, replies parsed in place
+ *             (src/online/redis/read-connection.ts `mgetMany`)
+ *   script    the same with `directReads: false`: one read-script call per master through ioredis
+ *             (keys packed in one argument, src/online/redis/read-script.ts)
  *   pipeline  one pipeline of E MGETs per master (one per entity; the shape of the adapter's cluster
  *             read before 2026-12-06, on storage format 2)
  */
+import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
@@ -22,6 +27,7 @@ const cluster = await startRedisCluster(3);
 try {
   const seeds = cluster.seeds.split(',');
   const store = await RedisOnlineStore.create({ clusterNodes: seeds, project: PROJECT });
+  const scripted = await RedisOnlineStore.create({ clusterNodes: seeds, project: PROJECT, directReads: false });
   for (const batch of benchRows(Date.now())) await store.writeRows(batch);
   // The adapter's client options, so only the command shape differs.
   const client = new Cluster(
@@ -29,6 +35,13 @@ try {
     { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 0, commandTimeout: 1000 } },
   );
   await client.ping();
+  // redis-server CPU of the three masters, from /proc (10 ms ticks).
+  const pids = await Promise.all(client.nodes('master').map(async (n) => Number((await n.info('server')).match(/process_id:(\d+)/)![1])));
+  const redisCpu = () =>
+    pids.reduce((sum, pid) => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return sum + (Number(f[11]) + Number(f[12])) * 10_000;
+    }, 0);
   const keys = new EntityKeyEncoder([{ name: 'driver_id', type: 'int64' }]);
   const rowKeys = new RowKeys('ps', PROJECT);
   const views = serviceViews();
@@ -41,7 +54,8 @@ try {
     const spans = new Int32Array(2 * e * ids.length);
     const entityKeys = Array.from({ length: e }, (_, i) => keys.encode([(i * 7919) % ENTITIES]));
     const variants: Record<string, () => Promise<unknown>> = {
-      script: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
+      direct: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
+      script: () => scripted.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
       pipeline: () => {
         const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
         for (const k of entityKeys) {
@@ -53,25 +67,28 @@ try {
         return Promise.all([...byNode.values()].map((p) => p.exec()));
       },
     };
-    const best: Record<string, { client: number; wall: number }> = {};
+    const best: Record<string, { client: number; redis: number; wall: number }> = {};
     for (let round = 0; round < 3; round++) {
       for (const [name, read] of Object.entries(variants)) {
         for (let i = 0; i < Math.min(100, reads); i++) await read();
         const c0 = process.cpuUsage();
+        const r0 = redisCpu();
         const t0 = performance.now();
         for (let i = 0; i < reads; i++) await read();
         const wall = ((performance.now() - t0) / reads) * 1000;
         const c = process.cpuUsage(c0);
         const cpu = (c.user + c.system) / reads;
-        if (!best[name] || cpu < best[name].client) best[name] = { client: cpu, wall };
+        const redis = (redisCpu() - r0) / reads;
+        if (!best[name] || cpu + redis < best[name].client + best[name].redis) best[name] = { client: cpu, redis, wall };
       }
     }
     for (const [name, b] of Object.entries(best)) {
-      console.log(`${String(e).padStart(3)} x ${service.padEnd(6)} ${name.padEnd(8)} client CPU ${b.client.toFixed(0).padStart(5)} µs/read, wall ${b.wall.toFixed(0).padStart(5)} µs/read`);
+      console.log(`${String(e).padStart(3)} x ${service.padEnd(6)} ${name.padEnd(8)} client CPU ${b.client.toFixed(0).padStart(5)} µs/read, redis-server CPU (3 masters) ${b.redis.toFixed(0).padStart(5)} µs/read, wall ${b.wall.toFixed(0).padStart(5)} µs/read`);
     }
   }
   client.disconnect();
   await store.close();
+  await scripted.close();
 } finally {
   await cluster.stop();
 }

@@ -19,9 +19,9 @@ export const RedisOnlineStoreSchema = z.strictObject({
   /** Per-command timeout in ms (a read that takes longer fails UNAVAILABLE); default 1000. */
   command_timeout_ms: z.number().int().positive().default(1000),
   /**
-   * Standalone reads over pitstop's own connection, one MGET parsed in place
-   * (src/online/redis/read-connection.ts); false reads through ioredis and the read script
-   * instead (slower: an escape hatch). Default true; no effect on a cluster.
+   * Reads over pitstop's own connections, MGETs parsed in place
+   * (src/online/redis/read-connection.ts; on a cluster one per master); false reads through
+   * ioredis and the read script instead (slower: an escape hatch). Default true.
    */
   direct_reads: z.boolean().default(true),
 });

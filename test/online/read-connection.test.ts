@@ -369,6 +369,38 @@ describe('RedisReadConnection', () => {
     expect(data.toString('latin1', spans[2 * 199_999], spans[2 * 199_999 + 1])).toBe('hello');
   }, 20_000);
 
+  it('mgetMany: several MGETs in one write, their spans side by side in one array, each relative to its own reply', async () => {
+    await admin.mset('m:a', 'A', 'm:b', 'BB', 'm:c', 'CCC');
+    const groups = [['m:a', 'm:none'], ['m:c'], ['m:b', 'm:a', 'm:c']];
+    const command = Buffer.concat(groups.map((g) => encodeMget(g.map((k) => Buffer.from(k)))));
+    const spans = new Int32Array(2 * 6).fill(7);
+    const replies = await conn.mgetMany(command, [2, 1, 3], [0, 2, 3], spans);
+    expect(replies).toHaveLength(3);
+    const at = (r: number, i: number) => (spans[2 * i] < 0 ? null : replies[r].toString('latin1', spans[2 * i], spans[2 * i + 1]));
+    expect([at(0, 0), at(0, 1), at(1, 2), at(2, 3), at(2, 4), at(2, 5)]).toEqual(['A', null, 'CCC', 'BB', 'A', 'CCC']);
+  });
+
+  it('mgetMany: one failing MGET (an error reply) fails the call, the next request still gets its own reply, and replies after an abort write nothing', async () => {
+    await admin.mset('m:a', 'A', 'm:b', 'BB');
+    const bogus = Buffer.from('*1\r\n$5\r\nBOGUS\r\n');
+    const command = Buffer.concat([encodeMget([Buffer.from('m:a')]), bogus, encodeMget([Buffer.from('m:b')])]);
+    const spans = new Int32Array(6).fill(7);
+    await expect(conn.mgetMany(command, [1, 1, 1], [0, 1, 2], spans)).rejects.toThrow(/unknown command/i);
+    expect(text(await read(conn, ['m:b', 'm:a']))).toEqual(['BB', 'A']);
+    // and an abort gives the whole batch up at once
+    server.pause();
+    try {
+      const ac = new AbortController();
+      const many = conn.mgetMany(Buffer.concat([encodeMget([Buffer.from('m:a')]), encodeMget([Buffer.from('m:b')])]), [1, 1], [0, 1], spans.fill(7), ac.signal);
+      setTimeout(() => ac.abort(), 20);
+      await expect(many).rejects.toMatchObject({ name: 'AbortError' });
+    } finally {
+      server.resume();
+    }
+    expect(text(await read(conn, ['m:a']))).toEqual(['A']);
+    expect([...spans]).toEqual([7, 7, 7, 7, 7, 7]); // replies that came after the rejection wrote nothing
+  });
+
   it("rejects an error reply with Redis' text; the connection goes on", async () => {
     const bogus = Buffer.from('*1\r\n$5\r\nBOGUS\r\n');
     await expect(conn.mget(bogus, 1, new Int32Array(2))).rejects.toThrow(/^ERR unknown command 'BOGUS'/);

@@ -120,11 +120,14 @@ export interface MgetReplyTarget {
   /** Elements the reply must hold. */
   readonly count: number;
   /**
-   * Where element i's span goes (2i, 2i+1). Null once the request is settled (timed out,
-   * aborted): its caller may already reuse the array, so a late reply must not write into it.
-   * The parser reads this again for every chunk, so it may be nulled in the middle of a reply.
+   * Where element i's span goes (2(base + i), 2(base + i) + 1). Null once the request is settled
+   * (timed out, aborted): its caller may already reuse the array, so a late reply must not write
+   * into it. The parser reads this again for every chunk, so it may be nulled in the middle of a
+   * reply.
    */
   spans: Int32Array | null;
+  /** The span index of element 0 (several pipelined MGETs may share one span array); default 0. */
+  readonly base?: number;
 }
 
 export interface MgetReplyHandler {
@@ -296,6 +299,7 @@ export class MgetReplyParser {
     const count = this.count;
     // Read anew per chunk: the request may have been settled since the last one (see MgetReplyTarget).
     const spans = this.target!.spans;
+    const at = 2 * (this.target!.base ?? 0);
     let i = this.index;
     let kind = this.kind;
     let status = INCOMPLETE;
@@ -350,8 +354,8 @@ export class MgetReplyParser {
         if (p + 5 > end) break;
         if (buf[p + 2] !== 49 || buf[p + 3] !== CR || buf[p + 4] !== LF) throw this.bad(`a bulk string or nil as element ${i}`, buf, p);
         if (spans !== null) {
-          spans[2 * i] = -1;
-          spans[2 * i + 1] = -1;
+          spans[at + 2 * i] = -1;
+          spans[at + 2 * i + 1] = -1;
         }
         p += 5;
         if (++i === count) {
@@ -373,8 +377,8 @@ export class MgetReplyParser {
       const stop = start + len;
       if (stop + delta + 2 > MAX_REPLY) throw this.bad('a reply under 2 GiB', buf, p);
       if (spans !== null) {
-        spans[2 * i] = start + delta;
-        spans[2 * i + 1] = stop + delta;
+        spans[at + 2 * i] = start + delta;
+        spans[at + 2 * i + 1] = stop + delta;
       }
       // The value's bytes are skipped, not looked at: they may hold anything, CRLF included.
       p = stop;
@@ -470,11 +474,60 @@ class Pending implements MgetReplyTarget {
   constructor(
     readonly count: number,
     public spans: Int32Array | null,
+    readonly base: number,
     /** performance.now() by which the reply must have come. */
     readonly deadline: number,
-    readonly resolve: (data: Buffer) => void,
-    readonly reject: (e: Error) => void,
+    private readonly onReply: ((data: Buffer) => void) | null,
+    private readonly onError: ((e: Error) => void) | null,
+    /** The `mgetMany` call this MGET belongs to (its `index`-th), or null for a lone `mget`. */
+    readonly batch: MgetBatch | null = null,
+    readonly index = 0,
   ) {}
+
+  resolve(data: Buffer): void {
+    if (this.batch !== null) this.batch.reply(this.index, data);
+    else this.onReply!(data);
+  }
+
+  reject(e: Error): void {
+    if (this.batch !== null) this.batch.fail(e);
+    else this.onError!(e);
+  }
+}
+
+/**
+ * One `mgetMany` call: its MGETs queue as Pendings like any other (the parser and the FIFO see no
+ * difference), but share one promise, so a call of 500 MGETs (a cluster read of 500 entities)
+ * makes one Promise, not 500.
+ */
+class MgetBatch {
+  readonly replies: Buffer[];
+  readonly pendings: Pending[] = [];
+  private left: number;
+  private failed = false;
+
+  constructor(
+    n: number,
+    private readonly onReplies: (replies: Buffer[]) => void,
+    private readonly onError: (e: Error) => void,
+    /** Settles the batch's other pendings (no span writes after the caller has seen the failure). */
+    private readonly giveUp: (batch: MgetBatch) => void,
+  ) {
+    this.replies = new Array(n);
+    this.left = n;
+  }
+
+  reply(index: number, data: Buffer): void {
+    this.replies[index] = data;
+    if (--this.left === 0) this.onReplies(this.replies);
+  }
+
+  fail(e: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.giveUp(this);
+    this.onError(e);
+  }
 }
 
 const CONNECTING = 0;
@@ -614,14 +667,72 @@ export class RedisReadConnection {
    * connection being down or going down.
    */
   mget(command: Buffer, count: number, spans: Int32Array, signal?: AbortSignal): Promise<Buffer> {
-    if (this.state !== READY) return Promise.reject(this.notReady());
-    if (!Number.isInteger(count) || count < 0 || spans.length < 2 * count) {
-      return Promise.reject(new RangeError(`redis MGET: ${spans.length} span slots for ${count} keys (2 per key needed)`));
+    const refused = this.refuse(count, 0, spans, signal);
+    if (refused) return Promise.reject(refused);
+    const promise = this.enqueue(count, spans, 0, signal).promise;
+    this.send(command);
+    return promise;
+  }
+
+  /**
+   * Several MGETs in one write (`command` holds them back to back, e.g. one per Redis Cluster
+   * slot): MGET k has `counts[k]` keys, and its element i's span goes to
+   * `spans[2(bases[k] + i)]`, relative to that MGET's own reply buffer. Resolves with the reply
+   * buffers in order. When one of them fails (an error reply such as MOVED, a timeout, an abort,
+   * the connection), the call rejects with that error and the others are given up, so no reply
+   * writes into `spans` once the caller has seen the rejection (replies parsed from the same
+   * chunk as the failing one are written before it, which is harmless).
+   */
+  mgetMany(command: Buffer, counts: readonly number[], bases: readonly number[], spans: Int32Array, signal?: AbortSignal): Promise<Buffer[]> {
+    for (let k = 0; k < counts.length; k++) {
+      const refused = this.refuse(counts[k], bases[k], spans, signal);
+      if (refused) return Promise.reject(refused);
     }
-    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (counts.length === 0) return Promise.resolve([]);
+    return new Promise<Buffer[]>((resolve, reject) => {
+      // One abort listener for the batch, not one per MGET (an AbortSignal warns past 10).
+      const onAbort = () => batch.fail(abortError(signal!));
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const batch: MgetBatch = new MgetBatch(
+        counts.length,
+        (replies) => {
+          done();
+          resolve(replies);
+        },
+        (e) => {
+          done();
+          reject(e);
+        },
+        (b) => {
+          for (const p of b.pendings) this.settle(p);
+        },
+      );
+      const deadline = performance.now() + this.commandTimeoutMs;
+      for (let k = 0; k < counts.length; k++) {
+        const p = new Pending(counts[k], spans, bases[k], deadline, null, null, batch, k);
+        batch.pendings.push(p);
+        this.push(p);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.send(command);
+    });
+  }
+
+  /** Why a request cannot be queued (not ready, bad spans, aborted), or null. */
+  private refuse(count: number, base: number, spans: Int32Array, signal?: AbortSignal): Error | null {
+    if (this.state !== READY) return this.notReady();
+    if (!Number.isInteger(count) || count < 0 || !Number.isInteger(base) || base < 0 || spans.length < 2 * (base + count)) {
+      return new RangeError(`redis MGET: ${spans.length} span slots for ${count} keys from span ${base} (2 per key needed)`);
+    }
+    if (signal?.aborted) return abortError(signal);
+    return null;
+  }
+
+  /** Queues one MGET's pending reply (the caller sends the command). */
+  private enqueue(count: number, spans: Int32Array, base: number, signal?: AbortSignal): { pending: Pending; promise: Promise<Buffer> } {
     let p!: Pending;
     const promise = new Promise<Buffer>((resolve, reject) => {
-      p = new Pending(count, spans, performance.now() + this.commandTimeoutMs, resolve, reject);
+      p = new Pending(count, spans, base, performance.now() + this.commandTimeoutMs, resolve, reject);
     });
     if (signal !== undefined) {
       p.signal = signal;
@@ -630,15 +741,23 @@ export class RedisReadConnection {
       };
       signal.addEventListener('abort', p.onAbort, { once: true });
     }
+    this.push(p);
+    return { pending: p, promise };
+  }
+
+  /** Appends `p` to the FIFO. */
+  private push(p: Pending): void {
     if (this.tail === null) this.head = p;
     else this.tail.next = p;
     this.tail = p;
+  }
+
+  private send(command: Buffer): void {
     const socket = this.socket!;
     socket.write(command);
     // Bytes the socket could not write at once stay referenced by it: not reusable until sent.
     if (socket.writableLength > 0 && this.scratch !== null && command.buffer === this.scratch.buffer) this.scratch = null;
     if (this.timer === null) this.armTimer(this.commandTimeoutMs);
-    return promise;
   }
 
   /** Closes for good (no reconnect); pending requests reject. */

@@ -1,9 +1,10 @@
 import { PitstopError } from '../../core/errors.ts';
 
 /**
- * A serving read inside Redis, used on a Redis Cluster (one call per master) and on a
- * standalone server whose URL the direct read connection does not take (read-connection.ts
- * reads with one plain MGET there). Every MGET of one call runs in the script, answered as ONE
+ * A serving read inside Redis, the fallback to the direct read connections (read-connection.ts):
+ * used with `direct_reads: false`, on a standalone server whose URL those do not take, and on a
+ * cluster master until its direct connection has opened (one call per master). Every MGET of
+ * one call runs in the script, answered as ONE
  * bulk string (MessagePack, made by Redis' built-in `cmsgpack` in C), so ioredis builds one
  * command and parses one reply value per call; the rows then stay where they are in that one
  * buffer (`readSpans`).

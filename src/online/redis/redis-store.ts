@@ -36,9 +36,11 @@ export interface RedisStoreOptions {
   /** Per-command timeout in ms; default 1000. */
   commandTimeoutMs?: number;
   /**
-   * Standalone reads over a connection of pitstop's own: one MGET per read, parsed in place
-   * (read-connection.ts). Default true; false (or a URL that connection does not take, e.g. one
-   * with query options) reads through ioredis and the read script. Ignored on a cluster.
+   * Reads over connections of pitstop's own, replies parsed in place (read-connection.ts):
+   * standalone, one MGET per read; cluster, one write per master with an MGET per entity (each
+   * master's connection opens in the background on first use; the read script serves until
+   * then). Default true; false (or a standalone URL that connection does not take, e.g. one with
+   * query options) reads through ioredis and the read script.
    */
   directReads?: boolean;
   /**
@@ -107,6 +109,17 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   private readonly rowsPerScript: number;
   private readonly commandTimeoutMs: number;
   private readonly atomicMsPerRow: number;
+  private readonly directReads: boolean;
+  private readonly connectTimeoutMs: number;
+  /**
+   * Cluster: a direct read connection per master (`host:port`), made on first use in the
+   * background (null while connecting); reads go through the read script until every master a
+   * read needs has a ready one.
+   */
+  private readonly nodeReaders = new Map<string, RedisReadConnection | null>();
+  /** Cluster: when a node whose direct connection failed to open may be tried again (epoch ms). */
+  private readonly nodeRetryAt = new Map<string, number>();
+  private closed = false;
 
   private constructor(
     private readonly client: Client,
@@ -119,6 +132,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     this.rowsPerScript = Math.max(1, options.rowsPerScript ?? 256);
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.atomicMsPerRow = Math.max(0, options.atomicMsPerRow ?? 0.02);
+    this.directReads = options.directReads !== false;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   }
 
   /** Connect (standalone or cluster), register the write script, ping. Rejects ONLINE_STORE_UNAVAILABLE. */
@@ -202,8 +217,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   /**
    * The read of `readRows` as spans of one reply buffer, no object per row. Standalone: one
    * MGET over the read connection (`readSpansMget`), or one read-script call when the URL did
-   * not allow that connection. Cluster: one script call per master, for the keys whose slots it
-   * owns (`readSpansCluster`).
+   * not allow that connection. Cluster: per master, for the keys whose slots it owns, one write
+   * of MGETs over its direct connection, or one script call (`readSpansCluster`).
    */
   async readSpans(batch: OnlineReadBatch, spans: Int32Array, options: ReadOptions = {}): Promise<Buffer> {
     const { views, entityKeys } = batch;
@@ -375,6 +390,15 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
         (r.only[g] ??= []).push(i);
       }
     }
+    if (this.directReads) {
+      this.pruneNodeReaders(masters);
+      const readers: RedisReadConnection[] = [];
+      for (const node of perNode.keys()) {
+        const reader = this.nodeReader(node);
+        if (reader) readers.push(reader);
+      }
+      if (readers.length === perNode.size) return this.readSpansClusterMget(batch, spans, base, groups, [...perNode.values()].map((r) => r.only), readers, options);
+    }
     const reads = [...perNode.values()];
     const run = Promise.all(reads.map((r) => evalRead(r.client, this.readArgs(batch.views, groups, r.only))));
     let replies: Buffer[];
@@ -391,6 +415,120 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       offset += replies[n].length;
     }
     return data;
+  }
+
+  /**
+   * The cluster read over direct connections: to each master one write holding an MGET per
+   * entity (an entity's rows share a slot; one MGET must keep to one slot), replies parsed in
+   * place (`mgetMany`), then joined into one buffer with the spans moved to match. A MOVED / ASK
+   * (stale slot map) sends the read through `readEach`, as the script path does.
+   */
+  private async readSpansClusterMget(batch: OnlineReadBatch, spans: Int32Array, base: number[], groups: ReadGroup[], perNode: (number[] | undefined)[][], readers: RedisReadConnection[], options: ReadOptions): Promise<Buffer> {
+    const { views } = batch;
+    const sends = perNode.map((only, n) => {
+      // Sizes first (the command goes in the reader's reusable buffer), rows of each element.
+      let elements = 0;
+      let bytes = 0;
+      for (let g = 0; g < groups.length; g++) {
+        const sel = only[g];
+        if (!sel) continue;
+        const [entities, js] = groups[g];
+        elements += sel.length * js.length;
+        for (const i of sel) {
+          const e = entities[i];
+          bytes += mgetHeaderLength(js.length);
+          for (const j of js) bytes += this.bulkPrefix(views[j], e.length).length + e.length + 3;
+        }
+      }
+      const counts: number[] = [];
+      const bases: number[] = [];
+      const rowOf = new Int32Array(elements);
+      const cmd = readers[n].commandBuffer(bytes);
+      let at = 0;
+      let k = 0;
+      for (let g = 0; g < groups.length; g++) {
+        const sel = only[g];
+        if (!sel) continue;
+        const [entities, js] = groups[g];
+        for (const i of sel) {
+          const e = entities[i];
+          counts.push(js.length);
+          bases.push(k);
+          at = writeMgetHeader(cmd, at, js.length);
+          for (const j of js) {
+            const prefix = this.bulkPrefixes(views[j])[e.length];
+            cmd.set(prefix, at);
+            at += prefix.length;
+            for (let b = 0; b < e.length; b++) cmd[at++] = e[b];
+            cmd[at++] = 0x7d; // '}' closing the hash tag
+            cmd[at++] = 13;
+            cmd[at++] = 10;
+            rowOf[k++] = base[j] + i;
+          }
+        }
+      }
+      const nodeSpans = new Int32Array(2 * elements);
+      return { counts, bases, rowOf, nodeSpans, replies: readers[n].mgetMany(cmd.subarray(0, at), counts, bases, nodeSpans, options.signal) };
+    });
+    let replies: Buffer[][];
+    try {
+      replies = await Promise.all(sends.map((s) => s.replies));
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
+      if (REDIRECTED.test((e as Error)?.message ?? '')) return this.readSpansEach(batch, spans, options);
+      throw unavailable(e, 'read');
+    }
+    const all = replies.flat();
+    const data = all.length === 1 ? all[0] : Buffer.concat(all);
+    let offset = 0;
+    for (let n = 0; n < sends.length; n++) {
+      const { counts, bases, rowOf, nodeSpans } = sends[n];
+      for (let m = 0; m < counts.length; m++) {
+        for (let k = bases[m]; k < bases[m] + counts[m]; k++) {
+          const r = 2 * rowOf[k];
+          if (nodeSpans[2 * k] < 0) spans[r] = spans[r + 1] = -1;
+          else {
+            spans[r] = nodeSpans[2 * k] + offset;
+            spans[r + 1] = nodeSpans[2 * k + 1] + offset;
+          }
+        }
+        offset += replies[n][m].length;
+      }
+    }
+    return data;
+  }
+
+  /** A ready direct connection to cluster node `node` (`host:port`), or undefined, starting one in the background when there is none. */
+  private nodeReader(node: string): RedisReadConnection | undefined {
+    const known = this.nodeReaders.get(node);
+    if (known) return known.ready ? known : undefined;
+    if (known === null || this.closed || (this.nodeRetryAt.get(node) ?? 0) > Date.now()) return undefined;
+    this.nodeReaders.set(node, null);
+    // `host:port` from the slot map; an IPv6 host needs brackets in a URL.
+    const colon = node.lastIndexOf(':');
+    const host = node.slice(0, colon);
+    const url = `redis://${host.includes(':') ? `[${host}]` : host}${node.slice(colon)}`;
+    RedisReadConnection.connect({ url, connectTimeoutMs: this.connectTimeoutMs, commandTimeoutMs: this.commandTimeoutMs }).then(
+      (reader) => {
+        if (this.closed || this.nodeReaders.get(node) !== null) void reader.close();
+        else this.nodeReaders.set(node, reader);
+      },
+      () => {
+        // Not reachable now: the script path serves, and a read a second from now tries again.
+        if (this.nodeReaders.get(node) === null) this.nodeReaders.delete(node);
+        this.nodeRetryAt.set(node, Date.now() + 1000);
+      },
+    );
+    return undefined;
+  }
+
+  /** Closes the direct connections of nodes that are no longer masters (failover, resharding). */
+  private pruneNodeReaders(masters: Map<string, unknown>): void {
+    for (const [node, reader] of this.nodeReaders) {
+      if (masters.has(node)) continue;
+      this.nodeReaders.delete(node);
+      void reader?.close();
+    }
   }
 
   /** `readEach`'s rows copied into one buffer as spans (cluster fallback). */
@@ -542,7 +680,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.reader?.close();
+    await Promise.all([...this.nodeReaders.values()].map((r) => r?.close()));
+    this.nodeReaders.clear();
     try {
       await this.client.quit();
     } catch {
