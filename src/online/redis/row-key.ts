@@ -29,25 +29,14 @@ export class RowKeys {
     return h;
   }
 
+  /** The key of `view`'s row of `entity`, as a Buffer of its own (writes, the cluster fallback, tools). */
   key(view: string, entity: Uint8Array): Buffer {
     const head = this.head(view);
     const out = Buffer.allocUnsafe(head.length + entity.length + 1);
-    this.writeWith(head, entity, out, 0);
+    head.copy(out, 0);
+    out.set(entity, head.length);
+    out[out.length - 1] = 0x7d;
     return out;
-  }
-
-  /** Bytes of the key of `view`'s row of `entity`. */
-  length(view: string, entity: Uint8Array): number {
-    return this.head(view).length + entity.length + 1;
-  }
-
-  /** Writes the key into `out` at `at` (room checked by the caller) with a head from `head()`; returns the end. */
-  writeWith(head: Buffer, entity: Uint8Array, out: Buffer, at: number): number {
-    head.copy(out, at);
-    out.set(entity, at + head.length);
-    const end = at + head.length + entity.length;
-    out[end] = 0x7d;
-    return end + 1;
   }
 
   /**
@@ -67,10 +56,5 @@ export class RowKeys {
   parse(key: Buffer): { view: string; entity: Buffer } {
     const open = key.indexOf(':{', this.base.length);
     return { view: key.toString('latin1', this.base.length, open), entity: key.subarray(open + 2, key.length - 1) };
-  }
-
-  /** A SCAN MATCH pattern for every row of this project, or of one view version. */
-  pattern(view?: string): string {
-    return view ? `${this.base}${view}:*` : `${this.base}*`;
   }
 }
