@@ -188,8 +188,23 @@ function checkSpanHeader(data: Uint8Array, start: number, end: number): void {
   }
 }
 
+/**
+ * The little-endian double at `row[offset]` (the caller has checked the bounds): byte copies into
+ * a shared Float64Array, which the JIT inlines. Buffer#readDoubleLE (its generic
+ * `readDoubleForwards`) showed as 18 µs per 500-row read in a serving profile (2026-12-06 06:24).
+ */
 function f64(row: Uint8Array, offset: number): number {
-  return Buffer.prototype.readDoubleLE.call(row, offset);
+  if (!LITTLE_ENDIAN) return Buffer.prototype.readDoubleLE.call(row, offset);
+  const b = F64_BYTES;
+  b[0] = row[offset];
+  b[1] = row[offset + 1];
+  b[2] = row[offset + 2];
+  b[3] = row[offset + 3];
+  b[4] = row[offset + 4];
+  b[5] = row[offset + 5];
+  b[6] = row[offset + 6];
+  b[7] = row[offset + 7];
+  return F64[0];
 }
 
 export function rowEventMs(row: Uint8Array): number {

@@ -29,8 +29,41 @@ class Reader {
     return bad('varint too long');
   }
 
-  /** An int64 varint: a number when exact, else a bigint (negative values are 10-byte two's complement). */
+  /**
+   * An int64 varint: a number when exact, else a bigint (negative values are 10-byte two's
+   * complement). Values below 2^28 (up to four bytes: most entity ids) take a path of shifts and
+   * ors; the rest, and truncated input, the general loop.
+   */
   int64(): number | bigint {
+    const b = this.b;
+    const p = this.pos;
+    let byte = b[p];
+    if (byte < 0x80) {
+      this.pos = p + 1;
+      return byte;
+    }
+    let v = byte & 0x7f;
+    byte = b[p + 1];
+    if (byte < 0x80) {
+      this.pos = p + 2;
+      return v | (byte << 7);
+    }
+    v |= (byte & 0x7f) << 7;
+    byte = b[p + 2];
+    if (byte < 0x80) {
+      this.pos = p + 3;
+      return v | (byte << 14);
+    }
+    v |= (byte & 0x7f) << 14;
+    byte = b[p + 3];
+    if (byte < 0x80) {
+      this.pos = p + 4;
+      return v | (byte << 21);
+    }
+    return this.int64Long();
+  }
+
+  private int64Long(): number | bigint {
     const start = this.pos;
     const b = this.b;
     let lo = 0;

@@ -25,6 +25,8 @@ function viaProtobufjs(bytes: Buffer) {
 describe('GetOnlineFeaturesRequest decoder', () => {
   const cases = {
     'int64 keys, small, large, negative': { features: ['a:b', 'a@2:c'], entities: { id: [0, 1, 127, 128, 2 ** 40, -1, -(2 ** 40), 2n ** 62n, -(2n ** 63n), 2 ** 53 - 1] } },
+    // every varint length around the short path's edges (1-4 bytes) and past it
+    'int64 keys at varint length edges': { features: ['a:b'], entities: { id: [2 ** 7 - 1, 2 ** 7, 2 ** 14 - 1, 2 ** 14, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 - 1] } },
     'string, bytes and null keys': { featureService: 'svc', entities: { s: ['', 'héllo', 'x'.repeat(300)], b: [Buffer.from([0, 1, 255]), Buffer.alloc(0), null] }, fullFeatureNames: true },
     'other value kinds': { features: ['v:f'], entities: { d: [1.5, true, new Date(1764300000000), [1, 2], ['a']] } },
     'no entities': { features: ['v:f'], entities: {} },
@@ -41,5 +43,12 @@ describe('GetOnlineFeaturesRequest decoder', () => {
     const withUnknown = Buffer.concat([bytes, Buffer.from([0x78, 0x05, 0x82, 0x01, 0x02, 0x61, 0x62])]); // field 15 varint, field 16 bytes
     expect(decodeGetOnlineFeaturesRequest(withUnknown)).toEqual(viaProtobufjs(bytes));
     expect(() => decodeGetOnlineFeaturesRequest(bytes.subarray(0, bytes.length - 1))).toThrow(/malformed GetOnlineFeaturesRequest/);
+    // a multi-byte entity id cut inside its varint, at each byte
+    const big = m.requestSerialize(PitstopClient.requestMessage({ features: ['v:f'], entities: { id: [2 ** 27 + 5] } }));
+    const at = big.indexOf(Buffer.from([0x85, 0x80, 0x80, 0x40])); // 2^27 + 5 as a varint
+    expect(at).toBeGreaterThan(0);
+    for (let cut = at + 1; cut < at + 4; cut++) {
+      expect(() => decodeGetOnlineFeaturesRequest(big.subarray(0, cut))).toThrow(/malformed GetOnlineFeaturesRequest/);
+    }
   });
 });
