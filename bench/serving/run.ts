@@ -1,10 +1,11 @@
 /**
  * The serving benchmark suite, end to end in one go (`npm run bench`, `npm run bench -- --quick`):
  *  1. starts its own redis-server and writes the bench repository (bench/serving/fixture.ts);
- *  2. starts `pitstop serve` (its own process), the floor server (floor-server.ts) and the echo
- *     reference (echo-server.ts: canned answers, no Redis);
+ *  2. starts `pitstop serve` (its own process), the floor server (floor-server.ts), the echo
+ *     reference (echo-server.ts: canned answers, no Redis), and a second `pitstop serve` with a
+ *     near cache (`online_store.near_cache_mb`; its hit rate per scenario is reported beside it);
  *  3. runs the open-loop load generator (loadgen.ts, its own process) per scenario against all
- *     three, then a rate sweep to saturation for 1 x 50, then autocannon against the HTTP endpoint;
+ *     four, then a rate sweep to saturation for 1 x 50, then autocannon against the HTTP endpoint;
  *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
  *     docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
@@ -104,6 +105,15 @@ const LOADGEN_NODE_FLAGS = process.env.BENCH_LOADGEN_NODE_OPTIONS?.split(' ').fi
 const SWEEP = quick ? [2000, 4000, 6000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
+/** The near-cache server's cache (`online_store.near_cache_mb`): room for all bench rows. */
+const NEAR_CACHE_MB = 256;
+
+/** The near-cache server's counters, from its /metrics. */
+async function nearCacheCounters(httpPort: number): Promise<{ hits: number; misses: number; entries: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { hits: num('pitstop_near_cache_hits_total'), misses: num('pitstop_near_cache_misses_total'), entries: num('pitstop_near_cache_entries') };
+}
 const children: ChildProcess[] = [];
 
 function node(argv: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -167,29 +177,37 @@ async function main(): Promise<void> {
   try {
     log(`redis-server on ${redis.port}; writing the bench repository in ${tmp}`);
     const snapshot = benchSnapshot();
-    const registry = await FileRegistryStore.create(path.join(tmp, '.pitstop/registry'));
-    await registry.commit(snapshot);
-    await registry.close();
+    // The bench repository, and a second one for `pitstop serve` with a near cache.
+    const nearRepo = path.join(tmp, 'near');
+    for (const dir of [tmp, nearRepo]) {
+      const registry = await FileRegistryStore.create(path.join(dir, '.pitstop/registry'));
+      await registry.commit(snapshot);
+      await registry.close();
+    }
     const store = await RedisOnlineStore.create({ url: redis.url, project: PROJECT });
     let written = 0;
     for (const batch of benchRows(Date.now())) written += (await store.writeRows(batch)).written;
     await store.close();
     log(`wrote ${written} rows`);
 
-    const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-    writeFileSync(
-      path.join(tmp, 'pitstop.yaml'),
-      `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n  registry_poll_ms: 60000\n`,
-    );
+    const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort, nearGrpcPort, nearHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const repoConfig = (grpc: number, http: number, extra: string) =>
+      `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\n${extra}serving:\n  host: 127.0.0.1\n  grpc_port: ${grpc}\n  http_port: ${http}\n  registry_poll_ms: 60000\n`;
+    writeFileSync(path.join(tmp, 'pitstop.yaml'), repoConfig(grpcPort, httpPort, ''));
+    // Room for every bench row (25 views x 7,000 entities, ~100-byte rows, plus per-entry overhead).
+    writeFileSync(path.join(nearRepo, 'pitstop.yaml'), repoConfig(nearGrpcPort, nearHttpPort, `  near_cache_mb: ${NEAR_CACHE_MB}\n`));
     writeFileSync(path.join(tmp, 'views.json'), JSON.stringify(serviceViews()));
     const serveFlags = SERVER_NODE_OPTIONS.split(' ').filter(Boolean);
     node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]);
     for (let w = 0; w < workers; w++) node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]);
+    node([...serveFlags, 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 'pitstop serve');
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${nearHttpPort}/readyz`)).ok, 'pitstop serve (near cache)');
     const probe = new PitstopClient(`127.0.0.1:${floorPort}`);
     await waitFor(async () => (await probe.getOnlineFeaturesRaw({ featureService: 'fs_10', entities: { driver_id: [1] } }, { timeoutMs: 500 })).length > 0, 'floor server');
     probe.close();
     const pitstop = `127.0.0.1:${grpcPort}`;
+    const near = `127.0.0.1:${nearGrpcPort}`;
     const floor = `127.0.0.1:${floorPort}`;
     const echo = `127.0.0.1:${echoPort}`;
     // The echo server answers each request shape with pitstop's own answer to one such request.
@@ -222,31 +240,37 @@ async function main(): Promise<void> {
     const speedAtStart = cpuSpeed();
     // Warm both servers up (JIT, connections) before anything is measured: a first run at the
     // top scenario rate costs ~1.5x the CPU per request of later runs.
-    for (const target of [pitstop, floor, echo]) {
+    for (const target of [pitstop, floor, echo, near]) {
       await loadgen(tmp, target, requestPool(SCENARIOS[0], 1), 1000, quick ? 1 : 3);
       await loadgen(tmp, target, requestPool(SCENARIOS[2], 1), 200, quick ? 0.5 : 1);
     }
     for (const s of SCENARIOS.filter((x) => !only || only.includes(x.name))) {
       const pool = requestPool(s, 42);
-      const runs: Record<'p' | 'f' | 'e', LoadgenResult[]> = { p: [], f: [], e: [] };
-      const targets = { p: pitstop, f: floor, e: echo };
+      const runs: Record<'p' | 'f' | 'e' | 'c', LoadgenResult[]> = { p: [], f: [], e: [], c: [] };
+      const targets = { p: pitstop, f: floor, e: echo, c: near };
+      const cacheBefore = await nearCacheCounters(nearHttpPort);
       for (let seg = 0; seg < SEGMENTS; seg++) {
         // ABC then CBA: no target always runs first. Quick runs measure the echo reference once
         // (a whole duration in the first segment) to stay under 2 minutes.
-        const order = seg % 2 === 0 ? (['p', 'f', 'e'] as const) : quick ? (['f', 'p'] as const) : (['e', 'f', 'p'] as const);
+        const order = seg % 2 === 0 ? (['p', 'f', 'e', 'c'] as const) : quick ? (['c', 'f', 'p'] as const) : (['c', 'e', 'f', 'p'] as const);
         for (const who of order) {
           const r = await loadgen(tmp, targets[who], pool, s.rate, who === 'e' && quick ? DURATION_S : DURATION_S / SEGMENTS);
           runs[who].push(r);
-          log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
+          log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo', c: 'pitstop near cache' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
         }
       }
       const p = mergeResults(runs.p);
       const f = mergeResults(runs.f);
       const e = mergeResults(runs.e);
+      const c = mergeResults(runs.c);
+      const cacheAfter = await nearCacheCounters(nearHttpPort);
+      const looked = cacheAfter.hits + cacheAfter.misses - cacheBefore.hits - cacheBefore.misses;
+      const hitRate = looked > 0 ? Math.round(((cacheAfter.hits - cacheBefore.hits) / looked) * 1000) / 1000 : null;
+      log(`  near cache: p50 ${c.latencyMs.p50} p99 ${c.latencyMs.p99} ms, hit rate ${hitRate} over ${looked} rows looked up, ${cacheAfter.entries} entries`);
       log(`${s.name} @ ${s.rate}/s: pitstop p50 ${p.latencyMs.p50} p99 ${p.latencyMs.p99} ms | floor p50 ${f.latencyMs.p50} p99 ${f.latencyMs.p99} ms | echo p50 ${e.latencyMs.p50} p99 ${e.latencyMs.p99} ms | send lag p99 ${p.sendLagMs.p99}/${f.sendLagMs.p99}/${e.sendLagMs.p99} ms, generator ${JSON.stringify(p.generator)}`);
       const speed = cpuSpeed();
       log(`  machine speed after ${s.name}: ${speed} M loop iterations/s (${speedAtStart} at start)`);
-      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99) });
+      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) } });
     }
 
     if (only) return;
@@ -336,13 +360,15 @@ function table(r: any): string {
   const lines = [
     `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}).`,
     '',
-    '| scenario | rate/s | pitstop p50 | p99 | p99.9 | achieved/s | errors | floor p50 | floor p99 | floor p99.9 | echo p50 | echo p99 | p50 ratio | p99 ratio | loadgen send lag p99 (pitstop / floor / echo) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | rate/s | pitstop p50 | p99 | p99.9 | achieved/s | errors | floor p50 | floor p99 | floor p99.9 | echo p50 | echo p99 | p50 ratio | p99 ratio | near cache p50 | p99 | p99.9 | errors | hit rate | loadgen send lag p99 (pitstop / floor / echo / near cache) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const errs = (x: LoadgenResult) => Object.values(x.errors).reduce((a, b) => a + b, 0) + x.dropped;
+  // Results from before the near-cache server was part of the bench have no `nearCache`.
+  const nc = (s: any, f: (c: any) => string | number) => (s.nearCache ? f(s.nearCache) : '—');
   for (const s of r.scenarios) {
     lines.push(
-      `| ${s.name} | ${s.rate} | ${s.pitstop.latencyMs.p50} ms | ${s.pitstop.latencyMs.p99} ms | ${s.pitstop.latencyMs.p999} ms | ${s.pitstop.achievedRate} | ${errs(s.pitstop)} | ${s.floor.latencyMs.p50} ms | ${s.floor.latencyMs.p99} ms | ${s.floor.latencyMs.p999} ms | ${s.echo.latencyMs.p50} ms | ${s.echo.latencyMs.p99} ms | ${s.p50Ratio} | ${s.p99Ratio} | ${s.pitstop.sendLagMs.p99} / ${s.floor.sendLagMs.p99} / ${s.echo.sendLagMs.p99} ms |`,
+      `| ${s.name} | ${s.rate} | ${s.pitstop.latencyMs.p50} ms | ${s.pitstop.latencyMs.p99} ms | ${s.pitstop.latencyMs.p999} ms | ${s.pitstop.achievedRate} | ${errs(s.pitstop)} | ${s.floor.latencyMs.p50} ms | ${s.floor.latencyMs.p99} ms | ${s.floor.latencyMs.p999} ms | ${s.echo.latencyMs.p50} ms | ${s.echo.latencyMs.p99} ms | ${s.p50Ratio} | ${s.p99Ratio} | ${nc(s, (c) => `${c.latencyMs.p50} ms | ${c.latencyMs.p99} ms | ${c.latencyMs.p999} ms | ${errs(c)} | ${c.hitRate}`)} | ${s.pitstop.sendLagMs.p99} / ${s.floor.sendLagMs.p99} / ${s.echo.sendLagMs.p99} / ${nc(s, (c) => c.sendLagMs.p99)} ms |`,
     );
   }
   lines.push('', `Saturation, 1 x 50 (open-loop sweep; highest achieved rate): pitstop ${r.sweep1x50.pitstop.saturation}/s, floor ${r.sweep1x50.floor.saturation}/s, ratio ${r.sweep1x50.ratio}.`);
@@ -352,7 +378,7 @@ function table(r: any): string {
     lines.push(
       `- ${s.name} @ ${s.rate}/s: p99 < 10 ms ${yes(s.pitstop.latencyMs.p99 < 10)}; p99 within 1.3x floor ${yes(s.p99Ratio !== null && s.p99Ratio <= 1.3)}; p50 within 1.5x floor ${yes(s.p50Ratio !== null && s.p50Ratio <= 1.5)}` +
         (s.name === '100x50' ? `; p99 < 5 ms ${yes(s.pitstop.latencyMs.p99 < 5)}` : '') +
-        `; (moonshot) p99 vs echo ${s.p99VsEcho}x`,
+        `; (moonshot) p99 vs echo ${s.p99VsEcho}x${s.nearCache ? `, with the near cache ${s.nearCache.p99VsEcho}x (hit rate ${s.nearCache.hitRate})` : ''}`,
     );
   }
   lines.push(`- 1 x 50 saturation >= 80% of the floor's: ${yes(r.sweep1x50.ratio !== null && r.sweep1x50.ratio >= 0.8)}`);

@@ -57,6 +57,7 @@ const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
       connectTimeoutMs: c.connect_timeout_ms,
       commandTimeoutMs: c.command_timeout_ms,
       directReads: c.direct_reads,
+      nearCacheBytes: Math.round(c.near_cache_mb * 1024 * 1024),
     });
   },
 };

@@ -24,6 +24,13 @@ export const RedisOnlineStoreSchema = z.strictObject({
    * ioredis and the read script instead (slower: an escape hatch). Default true.
    */
   direct_reads: z.boolean().default(true),
+  /**
+   * Megabytes of rows each serving process keeps in memory, kept right by Redis' invalidation
+   * messages (client-side caching with tracking; src/online/redis/tracked-reads.ts). A hit
+   * skips the Redis round trip. 0 (the default): no near cache. Needs a standalone Redis 6+
+   * (`url`, not `cluster_nodes`) and `direct_reads: true`. See docs/online.md ("Near cache").
+   */
+  near_cache_mb: z.number().min(0).max(1 << 20).default(0),
 });
 
 export const EmbeddedOnlineStoreSchema = z.strictObject({

@@ -100,6 +100,26 @@ export interface ExpiryBackfill {
   backfillExpiry(view: string, ttlMs: number): Promise<number>;
 }
 
+/** Counters of a cache an online reader keeps in front of its store (the Redis near cache). */
+export interface ReadCacheStats {
+  hits: number;
+  misses: number;
+  invalidations: number;
+  evictions: number;
+  clears: number;
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+}
+
+/**
+ * Optional capability of an online reader (an optional port method): its cache's counters,
+ * undefined when it has none configured. Serving exports them as metrics.
+ */
+export interface ReadCacheStatsSource {
+  nearCacheStats(): ReadCacheStats | undefined;
+}
+
 /**
  * `readSpans` for an adapter that has rows as separate buffers: copies them into one buffer
  * (one allocation, one copy per row) and fills `spans` as the port describes.

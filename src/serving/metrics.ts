@@ -4,7 +4,8 @@
  * per value: the value-age histogram samples one entity row per view per request. The per-request
  * families are hot-metrics.ts (recorded without prom-client's per-call label handling).
  */
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ReadCacheStats } from '../online/ports.ts';
 import { HotCounter, HotHistogram } from './hot-metrics.ts';
 
 /** Latency buckets in seconds, fine below 10 ms where the promise lives. */
@@ -55,6 +56,46 @@ export class ServingMetrics {
     buckets: AGE_BUCKETS,
     registry: this.registry,
   });
+
+  /**
+   * The near cache's counters (online_store.near_cache_mb), read from `stats` at each scrape:
+   * hits, misses, invalidations and evictions as counters, entries and bytes as gauges.
+   */
+  trackNearCache(stats: () => ReadCacheStats | undefined): void {
+    const counters: [keyof ReadCacheStats, string, string][] = [
+      ['hits', 'pitstop_near_cache_hits_total', 'Rows (or known absences) served from the near cache.'],
+      ['misses', 'pitstop_near_cache_misses_total', 'Rows the near cache did not hold, read from Redis.'],
+      ['invalidations', 'pitstop_near_cache_invalidations_total', 'Cached rows dropped because Redis reported them changed (or this process wrote them).'],
+      ['evictions', 'pitstop_near_cache_evictions_total', 'Cached rows dropped to stay within near_cache_mb.'],
+      ['clears', 'pitstop_near_cache_clears_total', 'Times the whole near cache was emptied (a connection it depends on was lost, or FLUSHDB).'],
+    ];
+    for (const [field, name, help] of counters) {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const s = stats();
+          this.reset();
+          if (s) this.inc(s[field]);
+        },
+      });
+    }
+    const gauges: [keyof ReadCacheStats, string, string][] = [
+      ['entries', 'pitstop_near_cache_entries', 'Entries in the near cache.'],
+      ['bytes', 'pitstop_near_cache_bytes', 'Estimated bytes the near cache holds (rows plus per-entry overhead).'],
+    ];
+    for (const [field, name, help] of gauges) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(stats()?.[field] ?? 0);
+        },
+      });
+    }
+  }
 
   /** Records one finished request. */
   observe(transport: 'grpc' | 'http', method: string, seconds: number, code: string, featureService: string): void {

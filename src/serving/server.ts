@@ -12,6 +12,7 @@ import type { OnlineReader } from '../online/ports.ts';
 import { createGrpcServer } from './grpc-server.ts';
 import { createHttpServer } from './http-server.ts';
 import { ServingMetrics } from './metrics.ts';
+import type { ReadCacheStatsSource } from '../online/ports.ts';
 import { SERVICE_NAME } from './proto.ts';
 import { ServingService, type PushFn, type ServingLimits } from './service.ts';
 import type { SnapshotHolder } from './snapshot-holder.ts';
@@ -50,6 +51,8 @@ export class PitstopServer {
   constructor(private readonly options: ServerOptions) {
     this.log = options.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.service = new ServingService({ holder: options.holder, reader: options.reader, metrics: this.metrics, limits: options.limits, push: options.push });
+    const cached = options.reader as Partial<ReadCacheStatsSource>;
+    if (typeof cached.nearCacheStats === 'function' && cached.nearCacheStats() !== undefined) this.metrics.trackNearCache(() => cached.nearCacheStats!());
   }
 
   static async start(options: ServerOptions): Promise<PitstopServer> {

@@ -18,3 +18,12 @@ onlineStoreContract('redis cluster', async () => {
     teardown: () => cluster.stop(),
   };
 });
+
+// The whole contract again with a near cache: every read after a write of this process sees it.
+onlineStoreContract('redis standalone, near cache', async () => {
+  const server = await startRedis();
+  return {
+    open: () => RedisOnlineStore.create({ url: server.url, project: 'contract', nearCacheBytes: 1 << 20 }),
+    teardown: () => server.stop(),
+  };
+});

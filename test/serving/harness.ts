@@ -29,14 +29,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { store: 'redis' | 'embedded'; redisArgs?: string[]; log?: (line: string) => void; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
+export async function startHarness(options: { store: 'redis' | 'embedded'; nearCacheBytes?: number; redisArgs?: string[]; log?: (line: string) => void; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
   const snapshot = servingSnapshot();
   let redis: RedisServer | undefined;
   let dir: string | undefined;
   let store: OnlineReader & OnlineWriter;
   if (options.store === 'redis') {
     redis = await startRedis({ args: options.redisArgs });
-    store = await RedisOnlineStore.create({ url: redis.url, project: 'test', commandTimeoutMs: 300, connectTimeoutMs: 300 });
+    store = await RedisOnlineStore.create({ url: redis.url, project: 'test', commandTimeoutMs: 300, connectTimeoutMs: 300, nearCacheBytes: options.nearCacheBytes });
   } else {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pitstop-serving-'));
     store = await EmbeddedOnlineStore.create({ dir });

@@ -22,10 +22,10 @@ async function grpcError(p: Promise<unknown>): Promise<PitstopCallError> {
   throw new Error('expected the call to fail');
 }
 
-describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (storeType) => {
+describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over the %s store', (storeType) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ store: storeType });
+    h = await startHarness(storeType === 'redis-near-cache' ? { store: 'redis', nearCacheBytes: 1 << 20 } : { store: storeType });
   });
   afterAll(async () => h?.close());
 
@@ -187,5 +187,16 @@ describe.each(['redis', 'embedded'] as const)('lookups over the %s store', (stor
     expect(text).toMatch(/pitstop_online_read_duration_seconds_count\{outcome="ok"\} [1-9]/);
     expect(text).toMatch(/pitstop_registry_version 1/);
     expect(text).toMatch(/pitstop_served_value_age_seconds_count [1-9]/);
+    if (storeType === 'redis-near-cache') {
+      // the same lookup twice: the second is served from the near cache
+      await h.client.getOnlineFeatures({ featureService: 'ranking', entities: { driver_id: [1] } });
+      await h.client.getOnlineFeatures({ featureService: 'ranking', entities: { driver_id: [1] } });
+      const after = await (await fetch(`${h.http}/metrics`)).text();
+      expect(after).toMatch(/pitstop_near_cache_hits_total [1-9]/);
+      expect(after).toMatch(/pitstop_near_cache_misses_total [1-9]/);
+      expect(after).toMatch(/pitstop_near_cache_entries [1-9]/);
+    } else {
+      expect(text).not.toContain('pitstop_near_cache');
+    }
   });
 });

@@ -1,4 +1,4 @@
-/** pitstop.yaml's boolean switches (`serving.gc_memory_reducer`, `online_store.direct_reads`): defaults, true/false, a bad value named. */
+/** pitstop.yaml switches of the online store and serving (`serving.gc_memory_reducer`, `online_store.direct_reads`, `online_store.near_cache_mb`): defaults, set values, a bad value named. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,5 +40,21 @@ describe('online_store.direct_reads', () => {
     const e = await load('project: t\nonline_store:\n  type: redis\n  direct_reads: "yes"\n').catch((x) => x);
     expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
     expect(e.describe()).toContain('online_store.direct_reads');
+  });
+});
+
+describe('online_store.near_cache_mb', () => {
+  it('is 0 (no near cache) unless set, and takes megabytes', async () => {
+    const redis = (yaml: string) => load(`project: t\nonline_store:\n  type: redis\n${yaml}`).then((c) => c.online_store as { near_cache_mb: number });
+    expect((await redis('')).near_cache_mb).toBe(0);
+    expect((await redis('  near_cache_mb: 256\n')).near_cache_mb).toBe(256);
+  });
+
+  it('a negative or non-numeric value is CONFIG_INVALID naming the field', async () => {
+    for (const bad of ['-1', '"lots"']) {
+      const e = await load(`project: t\nonline_store:\n  type: redis\n  near_cache_mb: ${bad}\n`).catch((x) => x);
+      expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
+      expect(e.describe()).toContain('online_store.near_cache_mb');
+    }
   });
 });

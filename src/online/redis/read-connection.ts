@@ -407,6 +407,11 @@ export interface ReadConnectionOptions {
   connectTimeoutMs: number;
   /** An MGET not answered within this time rejects. */
   commandTimeoutMs: number;
+  /**
+   * Commands sent after AUTH and SELECT on every connect, each of which must answer +OK (the near
+   * cache's `CLIENT TRACKING ON REDIRECT <id>`). A function, so a reconnect sends what holds then.
+   */
+  setup?: () => readonly (readonly string[])[];
 }
 
 interface Endpoint {
@@ -562,9 +567,11 @@ export class RedisReadConnection {
   private closing: Promise<void> | null = null;
   /** `host:port`, for messages. */
   private readonly where: string;
-  /** AUTH / SELECT / PING, sent in one write on each connect. */
-  private readonly handshake: Buffer;
+  /** AUTH / SELECT, sent in one write on each connect with `setup`'s commands and PING. */
+  private readonly commands: string[][];
   private readonly steps: { name: string; ok: string }[];
+  /** Successful connects so far: a change tells a user that the server-side state of the connection (tracking) was lost. */
+  private opened = 0;
   /**
    * A connection whose oldest request has gone unanswered this long is presumed dead and
    * replaced. A peer that vanished without a FIN or RST (a failover to another address, a
@@ -596,11 +603,12 @@ export class RedisReadConnection {
     private readonly endpoint: Endpoint,
     private readonly connectTimeoutMs: number,
     private readonly commandTimeoutMs: number,
+    private readonly setup: (() => readonly (readonly string[])[]) | undefined,
   ) {
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     this.where = `${host}:${endpoint.port}`;
     this.stallMs = Math.max(2000, 10 * commandTimeoutMs);
-    const commands: string[][] = [];
+    const commands: string[][] = (this.commands = []);
     this.steps = [];
     if (endpoint.password !== '') {
       commands.push(endpoint.username !== '' ? ['AUTH', endpoint.username, endpoint.password] : ['AUTH', endpoint.password]);
@@ -610,11 +618,21 @@ export class RedisReadConnection {
       commands.push(['SELECT', String(endpoint.db)]);
       this.steps.push({ name: `SELECT ${endpoint.db}`, ok: '+OK' });
     }
+  }
+
+  /** The handshake of one connect: AUTH, SELECT, `setup`'s commands, PING; and the reply each must give. */
+  private handshake(): { bytes: Buffer; steps: { name: string; ok: string }[] } {
+    const commands = [...this.commands];
+    const steps = [...this.steps];
+    for (const c of this.setup?.() ?? []) {
+      commands.push([...c]);
+      steps.push({ name: c.join(' '), ok: '+OK' });
+    }
     // A PING always: a TCP connect succeeds even to a hung server (the kernel accepts for it),
     // and without a password a server that needs one would fail only the first read.
     commands.push(['PING']);
-    this.steps.push({ name: 'PING', ok: '+PONG' });
-    this.handshake = Buffer.concat(commands.map(encodeCommand));
+    steps.push({ name: 'PING', ok: '+PONG' });
+    return { bytes: Buffer.concat(commands.map(encodeCommand)), steps };
   }
 
   /** True when `url` is one this class can handle: protocol redis: or rediss:, no query string, db a non-negative integer if given. */
@@ -635,7 +653,7 @@ export class RedisReadConnection {
       // setTimeout cannot wait longer (it would fire at once), and 0 or less means no time at all
       if (!(ms > 0 && ms <= 0x7fffffff)) throw new RangeError(`redis read connection: ${name} must be a number of ms in (0, 2^31), got ${ms}`);
     }
-    const c = new RedisReadConnection(endpoint, options.connectTimeoutMs, options.commandTimeoutMs);
+    const c = new RedisReadConnection(endpoint, options.connectTimeoutMs, options.commandTimeoutMs, options.setup);
     await c.open();
     return c;
   }
@@ -643,6 +661,11 @@ export class RedisReadConnection {
   /** True while connected and ready. */
   get ready(): boolean {
     return this.state === READY;
+  }
+
+  /** How many times this connection has become ready: it changes on every reconnect. */
+  get generation(): number {
+    return this.opened;
   }
 
   /**
@@ -848,6 +871,13 @@ export class RedisReadConnection {
    * ready; rejects (socket destroyed) on error, close or timeout.
    */
   private open(): Promise<void> {
+    let handshake: { bytes: Buffer; steps: { name: string; ok: string }[] };
+    try {
+      handshake = this.handshake();
+    } catch (e) {
+      return Promise.reject(new Error(`redis read connection to ${this.where} failed: ${(e as Error).message}`, { cause: e }));
+    }
+    const steps = handshake.steps;
     return new Promise<void>((resolve, reject) => {
       const { host, port } = this.endpoint;
       const socket: net.Socket = this.endpoint.tls
@@ -880,6 +910,7 @@ export class RedisReadConnection {
         });
         this.socket = socket;
         this.state = READY;
+        this.opened++;
         this.attempt = 0;
         this.downCause = '';
         resolve();
@@ -898,7 +929,7 @@ export class RedisReadConnection {
       socket.once(this.endpoint.tls ? 'secureConnect' : 'connect', () => {
         socket.setNoDelay(true);
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        socket.write(this.handshake);
+        socket.write(handshake.bytes);
       });
       // The handshake replies are status lines (+OK, +PONG) or error lines: no need for the parser.
       let text = '';
@@ -908,11 +939,11 @@ export class RedisReadConnection {
         for (let nl = text.indexOf('\r\n'); nl >= 0; nl = text.indexOf('\r\n')) {
           const line = text.slice(0, nl);
           text = text.slice(nl + 2);
-          const { name, ok } = this.steps[step++];
+          const { name, ok } = steps[step++];
           if (line !== ok) {
             return finish(new Error(line.startsWith('-') ? `${name}: ${line.slice(1)}` : `${name}: unexpected reply ${JSON.stringify(line.slice(0, 80))}`));
           }
-          if (step === this.steps.length) return finish(text === '' ? undefined : new Error('unexpected data after the handshake'));
+          if (step === steps.length) return finish(text === '' ? undefined : new Error('unexpected data after the handshake'));
         }
       };
       socket.on('data', onHandshake);

@@ -15,11 +15,13 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { PitstopError, isPitstopError } from '../../core/errors.ts';
-import { packRows, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
+import { packRows, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadCacheStatsSource, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
 import { ROW_HEADER_BYTES } from '../row-codec.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RedisReadConnection, bulkHeaderLength, mgetHeaderLength, writeBulkHeader, writeMgetHeader } from './read-connection.ts';
 import { RowKeys } from './row-key.ts';
+import { TrackedReads } from './tracked-reads.ts';
+import type { NearCacheStats, ViewTable } from './near-cache.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
 export interface RedisStoreOptions {
@@ -43,6 +45,12 @@ export interface RedisStoreOptions {
    * query options) reads through ioredis and the read script.
    */
   directReads?: boolean;
+  /**
+   * Bytes of the near cache (config `near_cache_mb`): rows kept in this process, kept right by
+   * Redis' invalidation messages (tracked-reads.ts). 0 or absent: none. Needs a standalone
+   * Redis 6+ and direct reads.
+   */
+  nearCacheBytes?: number;
   /**
    * Rows per script call (non-atomic writes); default 256. 256 measured a little cheaper than
    * 64 for Node (fewer calls to frame) and for Redis (bench/materialize-script-variants.ts); a
@@ -104,7 +112,7 @@ function unavailable(e: unknown, what: string): PitstopError {
   return new PitstopError('ONLINE_STORE_UNAVAILABLE', `online store (redis) ${what} failed: ${message}`, { cause: e });
 }
 
-export class RedisOnlineStore implements OnlineReader, OnlineWriter {
+export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheStatsSource {
   private readonly keys: RowKeys;
   private readonly rowsPerScript: number;
   private readonly commandTimeoutMs: number;
@@ -127,6 +135,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     options: RedisStoreOptions,
     /** The direct MGET connection serving reads on a standalone server (read-connection.ts), when the URL allows one. */
     private readonly reader: RedisReadConnection | undefined,
+    /** The near cache and its tracked connections, when configured. */
+    private readonly near: TrackedReads | undefined,
   ) {
     this.keys = new RowKeys(options.keyPrefix ?? 'ps', options.project);
     this.rowsPerScript = Math.max(1, options.rowsPerScript ?? 256);
@@ -170,21 +180,41 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     client.defineCommand(WRITE_ROWS_COMMAND, { lua: WRITE_ROWS_LUA });
     client.defineCommand(READ_ROWS_COMMAND, { lua: READ_ROWS_LUA, readOnly: true });
     const url = options.url ?? 'redis://127.0.0.1:6379';
+    const nearBytes = options.nearCacheBytes ?? 0;
+    if (nearBytes > 0 && (cluster || options.directReads === false || !RedisReadConnection.supports(url))) {
+      client.disconnect();
+      throw new PitstopError('CONFIG_INVALID', `online_store.near_cache_mb needs a standalone Redis (url, not cluster_nodes) read directly (direct_reads: true, a redis:// or rediss:// url without query options)`);
+    }
     let reader: RedisReadConnection | undefined;
+    let near: TrackedReads | undefined;
+    const timeouts = { connectTimeoutMs: options.connectTimeoutMs ?? 2000, commandTimeoutMs: options.commandTimeoutMs ?? 1000 };
     try {
       await client.connect();
       // Standalone reads go over a connection of their own: one MGET, parsed in place.
       if (!cluster && options.directReads !== false && RedisReadConnection.supports(url)) {
-        reader = await RedisReadConnection.connect({ url, connectTimeoutMs: options.connectTimeoutMs ?? 2000, commandTimeoutMs: options.commandTimeoutMs ?? 1000 });
+        reader = await RedisReadConnection.connect({ url, ...timeouts });
       }
-      const store = new RedisOnlineStore(client, cluster, options, reader);
+      if (nearBytes > 0) {
+        try {
+          near = await TrackedReads.start({ url, ...timeouts, maxBytes: nearBytes });
+        } catch (e) {
+          throw new Error(`near cache: setting up tracking (Redis 6 or newer: CLIENT TRACKING) failed: ${(e as Error)?.message ?? e}`, { cause: e });
+        }
+      }
+      const store = new RedisOnlineStore(client, cluster, options, reader, near);
       await store.ping();
       return store;
     } catch (e) {
       client.disconnect();
       await reader?.close();
+      await near?.close();
       throw unavailable(e, `connect to ${cluster ? options.clusterNodes!.join(',') : url}`);
     }
+  }
+
+  /** The near cache's counters, when there is one (serving exports them as metrics). */
+  nearCacheStats(): NearCacheStats | undefined {
+    return this.near?.cache.stats();
   }
 
   /** Every master answers (cluster), or the server answers and the read connection is up (standalone). */
@@ -231,6 +261,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
     }
     if (spans.length < 2 * total) throw new PitstopError('INTERNAL', `online read: ${spans.length} span slots for ${total} rows`);
     if (total === 0) return EMPTY;
+    if (this.near) {
+      const tracked = this.near.usable();
+      if (tracked) return this.readSpansNear(tracked, batch, total, spans, options);
+    }
     if (this.reader) return this.readSpansMget(batch, total, spans, options);
     const groups = [...groupViews(entityKeys)];
     let keyCount = 0;
@@ -279,6 +313,113 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
       if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
       throw unavailable(e, 'read');
     }
+  }
+
+  /**
+   * The read through the near cache: rows it holds (or knows absent) from memory; the others with
+   * one MGET over the tracked connection, which stores them on their way back unless an
+   * invalidation came first (near-cache.ts). The answer is one buffer, as the port wants: cached
+   * rows copied in, then the fetched ones (or the MGET reply itself when nothing was cached).
+   */
+  private async readSpansNear(tracked: RedisReadConnection, batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions): Promise<Buffer> {
+    const { views, entityKeys } = batch;
+    const cache = this.near!.cache;
+    const hitRows: (Buffer | null | undefined)[] = new Array(total);
+    const missKeys: string[] = [];
+    const missTables: ViewTable[] = [];
+    const missTokens: number[] = [];
+    const missView: number[] = [];
+    const missEntity: number[] = [];
+    let hitBytes = 0;
+    let cmdBytes = 0;
+    let r = 0;
+    for (let j = 0; j < views.length; j++) {
+      const table = cache.table(this.keyHead(views[j]));
+      const prefixes = this.bulkPrefixes(views[j]);
+      const keys = entityKeys[j];
+      for (let i = 0; i < keys.length; i++, r++) {
+        const key = keys[i].toString('latin1');
+        const row = cache.get(table, key);
+        hitRows[r] = row;
+        if (row === undefined) {
+          missKeys.push(key);
+          missTables.push(table);
+          missTokens.push(cache.pending(table, key));
+          missView.push(j);
+          missEntity.push(i);
+          const n = keys[i].length;
+          cmdBytes += (prefixes[n] ?? this.bulkPrefix(views[j], n)).length + n + 3;
+        } else if (row !== null) hitBytes += row.length;
+      }
+    }
+    const m = missKeys.length;
+    let reply: Buffer = EMPTY;
+    let missSpans: Int32Array | undefined;
+    if (m > 0) {
+      const cmd = tracked.commandBuffer(mgetHeaderLength(m) + cmdBytes);
+      let at = writeMgetHeader(cmd, 0, m);
+      for (let k = 0; k < m; k++) {
+        const entity = entityKeys[missView[k]][missEntity[k]];
+        at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
+      }
+      missSpans = m === total ? spans : new Int32Array(2 * m);
+      try {
+        reply = await tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
+      } catch (e) {
+        if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
+        throw unavailable(e, 'read');
+      }
+      for (let k = 0; k < m; k++) {
+        const s = missSpans[2 * k];
+        cache.fill(missTables[k], missKeys[k], missTokens[k], s < 0 ? null : reply.subarray(s, missSpans[2 * k + 1]));
+      }
+      // Nothing was cached: the reply is the answer, spans already in place.
+      if (m === total) return reply;
+    }
+    let fetchedBytes = 0;
+    for (let k = 0; k < m; k++) if (missSpans![2 * k] >= 0) fetchedBytes += missSpans![2 * k + 1] - missSpans![2 * k];
+    const out = Buffer.allocUnsafe(hitBytes + fetchedBytes);
+    let at = 0;
+    let k = 0;
+    for (r = 0; r < total; r++) {
+      const row = hitRows[r];
+      let src: Buffer;
+      let s: number;
+      let e: number;
+      if (row === undefined) {
+        // A fetched row: misses come in row order.
+        s = missSpans![2 * k];
+        e = missSpans![2 * k + 1];
+        k++;
+        src = reply;
+      } else if (row === null) {
+        s = e = -1;
+        src = reply;
+      } else {
+        src = row;
+        s = 0;
+        e = row.length;
+      }
+      if (s < 0) {
+        spans[2 * r] = -1;
+        spans[2 * r + 1] = -1;
+        continue;
+      }
+      spans[2 * r] = at;
+      if (e - s < 64) for (let b = s; b < e; b++) out[at++] = src[b];
+      else at += src.copy(out, at, s, e);
+      spans[2 * r + 1] = at;
+    }
+    return out;
+  }
+
+  /** Per view storage id, the row key head as a latin1 string (the near cache's table names). */
+  private readonly headStrings = new Map<string, string>();
+
+  private keyHead(view: string): string {
+    let h = this.headStrings.get(view);
+    if (h === undefined) this.headStrings.set(view, (h = this.keys.head(view).toString('latin1')));
+    return h;
   }
 
   /** Per view storage id, per entity key length: `$<key length>\r\n<key head>`, a row key's RESP bulk string up to its entity bytes. */
@@ -553,6 +694,19 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
    * on a standalone server (one call per hash slot on a cluster), so the batch is all or nothing.
    */
   async writeRows(rows: readonly OnlineWrite[], options: WriteOptions = {}): Promise<WriteResult> {
+    if (!this.near) return this.write(rows, options);
+    try {
+      return await this.write(rows, options);
+    } finally {
+      // This process reads its own writes: Redis' invalidations for them come on another
+      // connection and may arrive after the write's answer (a failed call may have applied a
+      // prefix, so it invalidates too).
+      const cache = this.near.cache;
+      for (let i = 0; i < rows.length; i++) cache.invalidate(this.keyHead(rows[i].view), rows[i].entity.toString('latin1'));
+    }
+  }
+
+  private async write(rows: readonly OnlineWrite[], options: WriteOptions): Promise<WriteResult> {
     if (rows.length === 0) return { written: 0, stale: 0 };
     for (let i = 0; i < rows.length; i++) {
       // The script reads the header of every row; a short one would fail it halfway.
@@ -664,6 +818,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.near?.close();
     await this.reader?.close();
     await Promise.all([...this.nodeReaders.values()].map((r) => r?.close()));
     this.nodeReaders.clear();

@@ -1,0 +1,41 @@
+/**
+ * The near cache's read path in process, against a real redis-server (the harness's): time per
+ * read of N entities x V views when every row is cached (no Redis round trip) against the
+ * direct MGET read, closed loop. node --import tsx bench/serving/near-cache-micro.ts
+ */
+import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
+import { startRedis } from '../../test/support/redis-server.ts';
+import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
+import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
+
+const redis = await startRedis();
+try {
+  const writer = await RedisOnlineStore.create({ url: redis.url, project: PROJECT });
+  for (const batch of benchRows(Date.now())) await writer.writeRows(batch);
+  await writer.close();
+  const plain = await RedisOnlineStore.create({ url: redis.url, project: PROJECT });
+  const near = await RedisOnlineStore.create({ url: redis.url, project: PROJECT, nearCacheBytes: 256 << 20 });
+  const keys = new EntityKeyEncoder([{ name: 'driver_id', type: 'int64' }]);
+  const views = serviceViews();
+  for (const [name, service, n] of [['100x50', 'fs_50', 100], ['500x10', 'fs_10', 500], ['1x50', 'fs_50', 1]] as const) {
+    const ids = Array.from({ length: n }, (_, i) => (i * 7919) % ENTITIES);
+    const entities = ids.map((id) => keys.encode([id]));
+    const batch = { views: views[service], entityKeys: views[service].map(() => entities) };
+    const spans = new Int32Array(2 * batch.views.length * n);
+    for (const [label, store] of [['direct MGET', plain], ['near cache (all cached)', near]] as const) {
+      for (let i = 0; i < 300; i++) await store.readSpans(batch, spans);
+      const iters = n === 1 ? 20000 : 2000;
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      for (let i = 0; i < iters; i++) await store.readSpans(batch, spans);
+      const wall = ((performance.now() - t) / iters) * 1000;
+      const u = process.cpuUsage(cpu);
+      console.log(`${name.padEnd(7)} ${label.padEnd(24)} wall ${wall.toFixed(1)} µs, client CPU ${((u.user + u.system) / iters).toFixed(1)} µs per read`);
+    }
+  }
+  console.log('near cache', near.nearCacheStats());
+  await plain.close();
+  await near.close();
+} finally {
+  await redis.stop();
+}

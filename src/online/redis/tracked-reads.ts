@@ -1,0 +1,162 @@
+/**
+ * The near cache's connections (config `online_store.near_cache_mb`; standalone Redis 6+):
+ * Redis' server-assisted client-side caching in its REDIRECT form
+ * (https://redis.io/docs/latest/develop/reference/client-side-caching/).
+ *
+ * - A listener connection (ioredis) subscribed to `__redis__:invalidate`.
+ * - A read connection of its own (read-connection.ts) with `CLIENT TRACKING ON REDIRECT <the
+ *   listener's id>`: Redis remembers every key read over it, and when one of them is written,
+ *   deleted, expires or is evicted, it sends the key to the listener, once.
+ *
+ * Cache misses are read over the tracked connection, so everything the cache holds was read
+ * there and is tracked. The cache is used only while both connections are up and the tracked
+ * one has not reconnected since it was set up: whenever either goes down (an invalidation could
+ * have been lost) the cache is emptied, and reads bypass it (going over the store's main read
+ * connection) until the listener is back, has subscribed, and a new tracked connection is ready.
+ * A FLUSHDB or FLUSHALL (an invalidation with no keys) empties it too.
+ *
+ * What a cached read can miss: a write becomes visible to cached reads when its invalidation
+ * arrives, a network hop after the write (the same holds for any replica read). A row past its
+ * expiry (PXAT) stays cached until Redis deletes it (on access or by its active expiry cycle,
+ * which then sends the invalidation); serving marks such a row OUTSIDE_MAX_AGE by its event time
+ * rather than NOT_FOUND.
+ */
+import { Redis } from 'ioredis';
+import { NearCache } from './near-cache.ts';
+import { RedisReadConnection } from './read-connection.ts';
+
+const CHANNEL = '__redis__:invalidate';
+
+export interface TrackedReadsOptions {
+  url: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** The cache's budget in bytes. */
+  maxBytes: number;
+}
+
+export class TrackedReads {
+  readonly cache: NearCache;
+  /** The tracked read connection while the cache may be used; null while setting up or down. */
+  private conn: RedisReadConnection | null = null;
+  /** `conn.generation` when it was set up: a reconnect since means tracking was lost meanwhile. */
+  private generation = 0;
+  /** Bumped on every (re)setup and close: a setup that finds it changed gives up. */
+  private attempt = 0;
+  private closed = false;
+  /** Why the cache is not in use, for messages and tests; '' while it is. */
+  down = 'starting';
+
+  private constructor(
+    private readonly listener: Redis,
+    private readonly options: TrackedReadsOptions,
+  ) {
+    this.cache = new NearCache(options.maxBytes);
+  }
+
+  /**
+   * Connects the listener and the tracked connection. Rejects (with Redis' error, e.g. an
+   * unknown command on Redis < 6) when the first setup fails; later ones retry by themselves.
+   */
+  static async start(options: TrackedReadsOptions): Promise<TrackedReads> {
+    const listener = new Redis(options.url, {
+      lazyConnect: true,
+      // RESP2: invalidations come as pub/sub messages on the channel, which ioredis hands over
+      // (under RESP3, its default, they are push frames it drops).
+      protocol: 2,
+      // The id changes with every connection: setup() subscribes itself, after CLIENT ID.
+      autoResubscribe: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs,
+      commandTimeout: options.commandTimeoutMs,
+      retryStrategy: (times) => Math.min(100 * times, 1000),
+    });
+    listener.on('error', () => {});
+    const t = new TrackedReads(listener, options);
+    listener.on('messageBuffer', (channel: Buffer, message: unknown) => t.onMessage(channel, message));
+    listener.on('close', () => t.lost('the invalidation listener disconnected'));
+    try {
+      await listener.connect();
+      await t.setup();
+    } catch (e) {
+      await t.close();
+      throw e;
+    }
+    // Reconnects: ioredis emits 'ready' again; set tracking up anew.
+    listener.on('ready', () => {
+      t.setup().catch((e: Error) => {
+        // The listener's connection will fail and come back; 'ready' then tries again.
+        if (!t.closed) t.down = `setting up tracking failed: ${e.message}`;
+      });
+    });
+    return t;
+  }
+
+  /**
+   * The tracked connection when the cache may be used now, else null (read around the cache).
+   * Empties the cache when the tracked connection has reconnected since it was set up.
+   */
+  usable(): RedisReadConnection | null {
+    const c = this.conn;
+    if (c === null) return null;
+    if (c.generation !== this.generation || !c.ready) {
+      // Down, or reconnected by itself: keys written meanwhile sent no invalidation to us.
+      this.cache.clear();
+      if (!c.ready) return null;
+      this.generation = c.generation;
+    }
+    return c;
+  }
+
+  /** The listener's id, subscribe, then a new tracked connection redirecting to it. */
+  private async setup(): Promise<void> {
+    const attempt = ++this.attempt;
+    this.cache.clear();
+    const old = this.conn;
+    this.conn = null;
+    void old?.close();
+    const id = String(await this.listener.client('ID'));
+    await this.listener.subscribe(CHANNEL);
+    const conn = await RedisReadConnection.connect({
+      url: this.options.url,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      commandTimeoutMs: this.options.commandTimeoutMs,
+      setup: () => [['CLIENT', 'TRACKING', 'ON', 'REDIRECT', id]],
+    });
+    if (attempt !== this.attempt || this.closed || this.listener.status !== 'ready') {
+      void conn.close();
+      return;
+    }
+    this.cache.clear();
+    this.generation = conn.generation;
+    this.conn = conn;
+    this.down = '';
+  }
+
+  /** A connection the cache depends on went away: empty it and read around it until setup runs again. */
+  private lost(why: string): void {
+    this.attempt++;
+    this.cache.clear();
+    const old = this.conn;
+    this.conn = null;
+    void old?.close();
+    if (!this.closed) this.down = why;
+  }
+
+  private onMessage(channel: Buffer, message: unknown): void {
+    if (channel.toString('latin1') !== CHANNEL) return;
+    if (Array.isArray(message)) {
+      for (const key of message) this.cache.invalidateKey(Buffer.isBuffer(key) ? key.toString('latin1') : String(key));
+    } else {
+      // No keys: FLUSHDB / FLUSHALL, or the server dropped tracking state wholesale.
+      this.cache.clear();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.lost('closed');
+    this.listener.disconnect();
+  }
+}
