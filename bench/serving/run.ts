@@ -33,7 +33,7 @@ const quick = args.includes('--quick');
 const workersArg = args.indexOf('--workers');
 const workers = workersArg >= 0 ? Number(args[workersArg + 1]) : 1;
 const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
-/** `--profile DIR`: run `pitstop serve` under --cpu-prof (profiles written to DIR on exit). */
+/** `--profile DIR`: run `pitstop serve` under --cpu-prof (profiles written to DIR on exit; the floor's to DIR/floor, the near-cache server's to DIR/near). */
 const profileDir = opt('--profile');
 /** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and autocannon. */
 const only = opt('--only')?.split(',');
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     const serveFlags = SERVER_NODE_OPTIONS.split(' ').filter(Boolean);
     node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]);
     for (let w = 0; w < workers; w++) node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]);
-    node([...serveFlags, 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]);
+    node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/near`] : []), 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 'pitstop serve');
     await waitFor(async () => (await fetch(`http://127.0.0.1:${nearHttpPort}/readyz`)).ok, 'pitstop serve (near cache)');
     const probe = new PitstopClient(`127.0.0.1:${floorPort}`);

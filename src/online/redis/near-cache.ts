@@ -3,43 +3,39 @@
  * process, bounded in bytes. It knows nothing of Redis; `tracked-reads.ts` decides when an entry
  * may be used and feeds it invalidations. See docs/online.md ("Near cache").
  *
- * One Map per view (by its row key head, `<prefix>:<project>:<view>@<version>:{`), keyed by the
- * entity key as a latin1 string (one char per byte): a lookup hashes the few bytes of the entity
- * key, not a whole row key. A first version keyed one Map by whole row keys built per lookup
- * (head + entity + `}`), and that lookup cost 113 ns per row (profile of
- * bench/serving/near-cache-micro.ts), as much as the MGET it saved.
+ * Layout, chosen by measurement (bench/serving/near-cache-micro.ts, and a profile of the bench's
+ * near-cache server, where lookups of random entities over full tables are memory-bound):
+ * - One table per view (by its row key head, `<prefix>:<project>:<view>@<version>:{`), keyed by
+ *   the entity key as a latin1 string (one char per byte): a lookup hashes the few bytes of the
+ *   entity key. A first version keyed one Map by whole row keys built per lookup (head + entity
+ *   + `}`): 113 ns per lookup even with the rows hot in CPU caches.
+ * - Rows are kept as latin1 strings, the Map's values themselves (null: no row stored): one
+ *   object per row, holding its bytes, copied out with one `Buffer#write`. With an entry object
+ *   holding a Buffer (three objects per row, the bytes behind a pointer) a 100-byte row cost
+ *   ~580 ns to look up and copy out at random over 250k rows, against ~160 ns this way; strings
+ *   are also cheap for the GC (no pointers inside, no ArrayBuffer each).
  *
- * An entry is either filled (a row, or null for "no row stored") or pending: a read of its key is
- * in flight and will fill it when it answers, unless an invalidation (or a newer read of the same
- * key, or a clear) came in between, which replaces the pending token. A read whose token no longer
- * matches fills nothing, so a value read before a write is never stored after that write's
+ * Reads in flight are tracked apart (`pending`: entity → token). A read stores its answer only
+ * if its token is still there: an invalidation (or a newer read of the same key, or a clear)
+ * removes or replaces it, so a value read before a write is never stored after that write's
  * invalidation.
  *
  * Eviction: when over budget, the oldest entries (a Map's insertion order) of the view holding
- * the most entries go first. Cheap, no per-hit bookkeeping; a key evicted while hot comes back on
- * its next miss.
+ * the most go first. Cheap, no per-hit bookkeeping; a key evicted while hot comes back on its
+ * next miss.
  */
 import type { ReadCacheStats } from '../ports.ts';
 
 export type NearCacheStats = ReadCacheStats;
 
-/** Estimated bytes per entry besides the row and entity key: the Map slot, the entry object, the Buffer, the key string's header. */
-export const ENTRY_OVERHEAD_BYTES = 160;
+/** Estimated bytes per entry besides the row and entity key: the Map slot and two string headers. */
+export const ENTRY_OVERHEAD_BYTES = 64;
 
-const PENDING = 0;
-const FILLED = 1;
-
-class Entry {
-  constructor(
-    public state: number,
-    public token: number,
-    public row: Buffer | null,
-    public bytes: number,
-  ) {}
+/** One view's rows (latin1 strings; null: known absent) and its reads in flight, by entity key (latin1). */
+export class ViewTable {
+  readonly rows = new Map<string, string | null>();
+  readonly pending = new Map<string, number>();
 }
-
-/** One view's entries by entity key (latin1). */
-export type ViewTable = Map<string, Entry>;
 
 export class NearCache {
   private readonly tables = new Map<string, ViewTable>();
@@ -59,74 +55,51 @@ export class NearCache {
   /** The table of the view whose row keys start with `head` (`<prefix>:<project>:<view>@<version>:{`). */
   table(head: string): ViewTable {
     let t = this.tables.get(head);
-    if (t === undefined) this.tables.set(head, (t = new Map()));
+    if (t === undefined) this.tables.set(head, (t = new ViewTable()));
     return t;
   }
 
   /**
-   * The row of `entity` in `table` when the entry is filled: a Buffer, or null for a key known to
-   * hold no row. undefined when there is no filled entry (a miss: read it, after `pending`).
+   * The row of `entity` in `table`, as a latin1 string (copy it out with `buf.write(row, at,
+   * row.length, 'latin1')`), or null for a key known to hold no row; undefined when not cached
+   * (a miss: read it, after `pending`).
    */
-  get(table: ViewTable, entity: string): Buffer | null | undefined {
-    const e = table.get(entity);
-    if (e === undefined || e.state !== FILLED) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    return e.row;
+  get(table: ViewTable, entity: string): string | null | undefined {
+    const row = table.rows.get(entity);
+    if (row === undefined) this.misses++;
+    else this.hits++;
+    return row;
   }
 
   /** Marks `entity` of `table` as being read now; returns the token its `fill` must bring back. */
   pending(table: ViewTable, entity: string): number {
     const token = this.nextToken++;
-    const e = table.get(entity);
-    if (e === undefined) {
-      const bytes = ENTRY_OVERHEAD_BYTES + entity.length;
-      table.set(entity, new Entry(PENDING, token, null, bytes));
-      this.entries++;
-      this.bytes += bytes;
-      this.evict();
-    } else {
-      const rowBytes = e.row?.length ?? 0;
-      this.bytes -= rowBytes;
-      e.bytes -= rowBytes;
-      e.state = PENDING;
-      e.token = token;
-      e.row = null;
-    }
+    table.pending.set(entity, token);
     return token;
   }
 
   /**
-   * Stores the answer of the read that `pending` returned `token` for: `row` is copied (a reply
-   * buffer is shared and large), null stores "no row". Does nothing when the entry was
-   * invalidated, cleared, evicted or taken by a newer read since. Returns whether it stored.
+   * Stores the answer of the read that `pending` returned `token` for: `row` is copied (into a
+   * string), null stores "no row". Does nothing when the key was invalidated, cleared or taken
+   * by a newer read since. Returns whether it stored.
    */
-  fill(table: ViewTable, entity: string, token: number, row: Uint8Array | null): boolean {
-    const e = table.get(entity);
-    if (e === undefined || e.state !== PENDING || e.token !== token) return false;
-    e.state = FILLED;
-    if (row !== null) {
-      // From Node's shared 8 KB pool (rows under 4 KB): a few thousand ArrayBuffers for a
-      // large cache instead of one per row, which measured shorter GC pauses (250k rows of 100
-      // bytes, garbage made around them: longest pause besides a forced full GC 3.7 ms against
-      // 7.2 ms with an ArrayBuffer per row). A pool slab lives while any row in it is cached, so
-      // `bytes` is an estimate.
-      const copy = Buffer.allocUnsafe(row.length);
-      copy.set(row);
-      e.row = copy;
-      e.bytes += copy.length;
-      this.bytes += copy.length;
-      this.evict();
-    }
+  fill(table: ViewTable, entity: string, token: number, row: Buffer | null): boolean {
+    if (table.pending.get(entity) !== token) return false;
+    table.pending.delete(entity);
+    const value = row === null ? null : row.toString('latin1');
+    const old = table.rows.get(entity);
+    if (old !== undefined) this.forget(old, entity);
+    table.rows.set(entity, value);
+    this.entries++;
+    this.bytes += ENTRY_OVERHEAD_BYTES + entity.length + (value?.length ?? 0);
+    this.evict();
     return true;
   }
 
   /** Forgets `entity` of the view with row key head `head` (this process wrote it). */
   invalidate(head: string, entity: string): void {
     const table = this.tables.get(head);
-    if (table !== undefined) this.drop(table, entity, true);
+    if (table !== undefined) this.drop(table, entity);
   }
 
   /**
@@ -137,14 +110,17 @@ export class NearCache {
     const open = key.indexOf('{');
     if (open < 0 || key.charCodeAt(key.length - 1) !== 0x7d) return;
     const table = this.tables.get(key.slice(0, open + 1));
-    if (table !== undefined) this.drop(table, key.slice(open + 1, key.length - 1), true);
+    if (table !== undefined) this.drop(table, key.slice(open + 1, key.length - 1));
   }
 
-  /** Forgets everything, pending reads included (their fills will find no entry). */
+  /** Forgets everything, reads in flight included (their fills will store nothing). */
   clear(): void {
     if (this.entries > 0) this.clears++;
-    // Emptied, not dropped: a read in flight holds its view's table and must find no entry there.
-    for (const t of this.tables.values()) t.clear();
+    // Emptied, not dropped: a read in flight holds its view's table.
+    for (const t of this.tables.values()) {
+      t.rows.clear();
+      t.pending.clear();
+    }
     this.entries = 0;
     this.bytes = 0;
   }
@@ -166,24 +142,32 @@ export class NearCache {
     };
   }
 
-  private drop(table: ViewTable, entity: string, invalidation: boolean): void {
-    const e = table.get(entity);
-    if (e === undefined) return;
-    table.delete(entity);
+  /** An invalidation: the row goes, and a read in flight of it will not store what it read. */
+  private drop(table: ViewTable, entity: string): void {
+    table.pending.delete(entity);
+    const row = table.rows.get(entity);
+    if (row === undefined) return;
+    table.rows.delete(entity);
+    this.forget(row, entity);
+    this.invalidations++;
+  }
+
+  private forget(row: string | null, entity: string): void {
     this.entries--;
-    this.bytes -= e.bytes;
-    if (invalidation) this.invalidations++;
-    else this.evictions++;
+    this.bytes -= ENTRY_OVERHEAD_BYTES + entity.length + (row?.length ?? 0);
   }
 
   /** Drops the oldest entries of the largest view table until the cache fits its budget. */
   private evict(): void {
     while (this.bytes > this.maxBytes && this.entries > 0) {
       let largest: ViewTable | undefined;
-      for (const t of this.tables.values()) if (largest === undefined || t.size > largest.size) largest = t;
+      for (const t of this.tables.values()) if (largest === undefined || t.rows.size > largest.rows.size) largest = t;
+      const rows = largest!.rows;
       let n = 0;
-      for (const entity of largest!.keys()) {
-        this.drop(largest!, entity, false);
+      for (const [entity, row] of rows) {
+        rows.delete(entity);
+        this.forget(row, entity);
+        this.evictions++;
         // Re-pick the largest table now and then, not after every entry.
         if (this.bytes <= this.maxBytes || ++n === 64) break;
       }

@@ -324,7 +324,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
   private async readSpansNear(tracked: RedisReadConnection, batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions): Promise<Buffer> {
     const { views, entityKeys } = batch;
     const cache = this.near!.cache;
-    const hitRows: (Buffer | null | undefined)[] = new Array(total);
+    const hitRows: (string | null | undefined)[] = new Array(total);
     const missKeys: string[] = [];
     const missTables: ViewTable[] = [];
     const missTokens: number[] = [];
@@ -383,32 +383,27 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     let k = 0;
     for (r = 0; r < total; r++) {
       const row = hitRows[r];
-      let src: Buffer;
-      let s: number;
-      let e: number;
-      if (row === undefined) {
-        // A fetched row: misses come in row order.
-        s = missSpans![2 * k];
-        e = missSpans![2 * k + 1];
-        k++;
-        src = reply;
-      } else if (row === null) {
-        s = e = -1;
-        src = reply;
-      } else {
-        src = row;
-        s = 0;
-        e = row.length;
-      }
-      if (s < 0) {
+      if (row === null) {
         spans[2 * r] = -1;
         spans[2 * r + 1] = -1;
-        continue;
+      } else if (row !== undefined) {
+        spans[2 * r] = at;
+        at += out.write(row, at, row.length, 'latin1');
+        spans[2 * r + 1] = at;
+      } else {
+        // A fetched row: misses come in row order.
+        const s = missSpans![2 * k];
+        const e = missSpans![2 * k + 1];
+        k++;
+        if (s < 0) {
+          spans[2 * r] = -1;
+          spans[2 * r + 1] = -1;
+          continue;
+        }
+        spans[2 * r] = at;
+        at += reply.copy(out, at, s, e);
+        spans[2 * r + 1] = at;
       }
-      spans[2 * r] = at;
-      if (e - s < 64) for (let b = s; b < e; b++) out[at++] = src[b];
-      else at += src.copy(out, at, s, e);
-      spans[2 * r + 1] = at;
     }
     return out;
   }
