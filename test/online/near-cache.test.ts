@@ -207,6 +207,33 @@ describe('redis store with a near cache', () => {
     expect(await read(['v@1'], [1])).toEqual([[row(3).toString('hex')]]);
   });
 
+  it('a Redis restart empties the cache: nothing cached before it is served after', async () => {
+    await store.writeRows([{ view: 'v@1', entity: e(1), row: row(1) }]);
+    await read(['v@1'], [1]);
+    await servedFromCache(['v@1'], [1]);
+    await server.stop();
+    // down: reads fail fast as without a cache (nothing cached is served while the cache cannot be kept right)
+    await eventually(async () => {
+      try {
+        await read(['v@1'], [1]);
+        return false;
+      } catch (err) {
+        return isPitstopError(err) && err.reason === 'ONLINE_STORE_UNAVAILABLE';
+      }
+    });
+    await server.restart(); // empty: the row is gone, and no invalidation ever said so
+    // once the cache is in use again (entity 2: absent, cached as such), entity 1's old row must not come back
+    await eventually(async () => {
+      await read(['v@1'], [2]).catch(() => undefined);
+      return store.nearCacheStats()!.entries > 0;
+    });
+    await servedFromCache(['v@1'], [2]);
+    expect(await read(['v@1'], [1])).toEqual([[null]]);
+    await store.writeRows([{ view: 'v@1', entity: e(1), row: row(5) }]);
+    expect(await read(['v@1'], [1])).toEqual([[row(5).toString('hex')]]);
+    await servedFromCache(['v@1'], [1]); // and the cache is in use again
+  });
+
   it('stays within its budget', async () => {
     const small = await RedisOnlineStore.create({ url: server.url, project: 'nc', nearCacheBytes: 20 * (ENTRY_OVERHEAD_BYTES + 64) });
     try {
