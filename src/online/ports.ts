@@ -110,6 +110,8 @@ export interface ReadCacheStats {
   entries: number;
   bytes: number;
   maxBytes: number;
+  /** Reads in flight that will store their answer (keys being fetched). */
+  pending: number;
 }
 
 /**

@@ -34,6 +34,11 @@ describe('near cache table', () => {
     c.invalidate(HEAD, 'mine'); // written by this process
     expect(c.fill(t, 'mine', t4, Buffer.from('stale'))).toBe(false);
 
+    const t6 = c.pending(t, 'failed');
+    c.cancel(t, 'failed', t6); // the read failed: nothing waits for it any more
+    expect(t.pending.has('failed')).toBe(false);
+    expect(c.fill(t, 'failed', t6, Buffer.from('late'))).toBe(false);
+
     const t5 = c.pending(t, 'cleared');
     c.clear();
     expect(c.fill(t, 'cleared', t5, null)).toBe(false);
@@ -205,6 +210,18 @@ describe('redis store with a near cache', () => {
     expect(await read(['v@1'], [1])).toEqual([[row(3).toString('hex')]]);
     await servedFromCache(['v@1'], [1]);
     expect(await read(['v@1'], [1])).toEqual([[row(3).toString('hex')]]);
+  });
+
+  it('a read that fails (a hung server: timeout) leaves nothing waiting to be filled', async () => {
+    await store.writeRows([{ view: 'v@1', entity: e(1), row: row(1) }]);
+    server.pause();
+    try {
+      await expect(read(['v@1'], [1, 2, 3])).rejects.toThrow(/timed out|not connected|reconnecting/);
+    } finally {
+      server.resume();
+    }
+    expect(store.nearCacheStats()!.pending).toBe(0);
+    await eventually(async () => JSON.stringify(await read(['v@1'], [1]).catch(() => null)) === JSON.stringify([[row(1).toString('hex')]]));
   });
 
   it('a Redis restart empties the cache: nothing cached before it is served after', async () => {

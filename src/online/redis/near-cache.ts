@@ -96,6 +96,11 @@ export class NearCache {
     return true;
   }
 
+  /** The read that `pending` returned `token` for failed: forget it (nothing else will). */
+  cancel(table: ViewTable, entity: string, token: number): void {
+    if (table.pending.get(entity) === token) table.pending.delete(entity);
+  }
+
   /** Forgets `entity` of the view with row key head `head` (this process wrote it). */
   invalidate(head: string, entity: string): void {
     const table = this.tables.get(head);
@@ -139,6 +144,7 @@ export class NearCache {
       entries: this.entries,
       bytes: this.bytes,
       maxBytes: this.maxBytes,
+      pending: [...this.tables.values()].reduce((n, t) => n + t.pending.size, 0),
     };
   }
 

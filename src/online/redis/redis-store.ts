@@ -366,6 +366,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       try {
         reply = await tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
       } catch (e) {
+        for (let k = 0; k < m; k++) cache.cancel(missTables[k], missKeys[k], missTokens[k]);
         if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
         throw unavailable(e, 'read');
       }
