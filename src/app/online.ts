@@ -39,14 +39,19 @@ export const materialize: typeof materializeViews = (views, range, deps, options
 export const materializeIncremental: typeof materializeViewsIncremental = (views, endMs, deps, options) =>
   materializeViewsIncremental(views, endMs, { ...deps, offline: withRowEstimate(deps.offline) }, options);
 
-type Opener = (config: ResolvedConfig) => Promise<OnlineStore>;
+/** How a store is opened: `serving` turns on what only a long-running server wants (the Redis near cache). */
+export interface OpenOptions {
+  serving?: boolean;
+}
+
+type Opener = (config: ResolvedConfig, options: OpenOptions) => Promise<OnlineStore>;
 
 const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
   embedded: async (config) => {
     const { EmbeddedOnlineStore } = await import('../online/embedded/embedded-store.ts');
     return EmbeddedOnlineStore.create({ dir: config.paths.embeddedOnline });
   },
-  redis: async (config) => {
+  redis: async (config, options) => {
     const { RedisOnlineStore } = await import('../online/redis/redis-store.ts');
     const c = config.online_store as Extract<OnlineStoreConfig, { type: 'redis' }>;
     return RedisOnlineStore.create({
@@ -57,14 +62,15 @@ const ADAPTERS: { [T in OnlineStoreConfig['type']]: Opener } = {
       connectTimeoutMs: c.connect_timeout_ms,
       commandTimeoutMs: c.command_timeout_ms,
       directReads: c.direct_reads,
-      nearCacheBytes: Math.round(c.near_cache_mb * 1024 * 1024),
+      // Only a server keeps a near cache: a CLI command reads once (and `consistency` must read Redis itself).
+      nearCacheBytes: options.serving ? Math.round(c.near_cache_mb * 1024 * 1024) : 0,
     });
   },
 };
 
-/** Reader and writer over the configured online store (materialize, push, `online get`). */
-export function openOnlineStore(config: ResolvedConfig): Promise<OnlineStore> {
-  return ADAPTERS[config.online_store.type](config);
+/** Reader and writer over the configured online store (materialize, push, `online get`; `serve` with `{ serving: true }`). */
+export function openOnlineStore(config: ResolvedConfig, options: OpenOptions = {}): Promise<OnlineStore> {
+  return ADAPTERS[config.online_store.type](config, options);
 }
 
 /** The reader alone (serving). Connects and pings; rejects ONLINE_STORE_UNAVAILABLE. */

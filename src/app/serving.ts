@@ -39,7 +39,7 @@ export async function startServing(config: ResolvedConfig, options: StartServing
   try {
     const holder = await SnapshotHolder.create(registry, { pollMs: config.serving.registry_poll_ms, log });
     closers.unshift(() => holder.close());
-    const store = await openOnlineStore(config);
+    const store = await openOnlineStore(config, { serving: true });
     closers.unshift(() => store.close());
     const s = config.serving;
     let push: PushFn;

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../../src/config/load.ts';
-import { openOnlineReader, openOnlineStore } from '../../src/app/online.ts';
+import { openOnlineReader, openOnlineStore, type OnlineStore } from '../../src/app/online.ts';
+import type { ReadCacheStatsSource } from '../../src/online/ports.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { decodeRow } from '../../src/online/row-codec.ts';
 import { startRedis } from '../support/redis-server.ts';
@@ -46,6 +47,24 @@ describe('openOnlineStore', () => {
       await store.ping();
       expect((await store.readRows({ views: ['v@1'], entityKeys: [[key]] }))[0][0]).toBeNull();
       await store.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('redis: near_cache_mb gives a serving store a near cache, and a CLI store none', async () => {
+    const server = await startRedis();
+    try {
+      const config = resolveConfig(repo, { project: 'p', online_store: { type: 'redis', url: server.url, near_cache_mb: 8 } });
+      const serving = (await openOnlineStore(config, { serving: true })) as OnlineStore & Partial<ReadCacheStatsSource>;
+      const cli = (await openOnlineStore(config)) as OnlineStore & Partial<ReadCacheStatsSource>;
+      try {
+        expect(serving.nearCacheStats?.()).toMatchObject({ maxBytes: 8 * 1024 * 1024, entries: 0 });
+        expect(cli.nearCacheStats?.()).toBeUndefined();
+      } finally {
+        await serving.close();
+        await cli.close();
+      }
     } finally {
       await server.stop();
     }
