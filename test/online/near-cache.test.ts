@@ -94,6 +94,9 @@ const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
 const e = (id: number) => encodeEntityKey([{ name: 'id', type: 'int64' }], [id]);
 const keyOf = (view: string, entity: Buffer) => Buffer.concat([Buffer.from(`ps:nc:${view}:{`), entity, Buffer.from('}')]);
 
+/** Why the store's near cache is not in use ('' while it is). */
+const trackedDown = (store: RedisOnlineStore) => (store as unknown as { near: { down: string } }).near.down;
+
 /** Polls `f` until it returns true (an invalidation arrives asynchronously); fails after `ms`. */
 async function eventually(f: () => Promise<boolean>, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
@@ -210,6 +213,24 @@ describe('redis store with a near cache', () => {
     expect(await read(['v@1'], [1])).toEqual([[row(3).toString('hex')]]);
     await servedFromCache(['v@1'], [1]);
     expect(await read(['v@1'], [1])).toEqual([[row(3).toString('hex')]]);
+  });
+
+  it('when setting tracking up fails, reads go around the cache and it is tried again until it works', async () => {
+    await store.writeRows([{ view: 'v@1', entity: e(1), row: row(1) }]);
+    await servedFromCache(['v@1'], [1]);
+    // CLIENT TRACKING refused (an ACL), then the listener dropped: the new setup fails
+    await admin.call('ACL', 'SETUSER', 'default', '-client|tracking');
+    try {
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await eventually(async () => /setting up tracking failed: .*NOPERM|setting up tracking failed: .*permission/i.test(trackedDown(store)));
+      const hits = store.nearCacheStats()!.hits;
+      expect(await read(['v@1'], [1])).toEqual([[row(1).toString('hex')]]);
+      expect(store.nearCacheStats()!.hits).toBe(hits); // read around the cache
+    } finally {
+      await admin.call('ACL', 'SETUSER', 'default', '+client|tracking');
+    }
+    await servedFromCache(['v@1'], [1]); // a retry set it up
+    expect(trackedDown(store)).toBe('');
   });
 
   it('a read that fails (a hung server: timeout) leaves nothing waiting to be filled', async () => {

@@ -44,6 +44,12 @@ export class TrackedReads {
   /** Bumped on every (re)setup and close: a setup that finds it changed gives up. */
   private attempt = 0;
   private closed = false;
+  /** The listener connection's client id once it has subscribed; null after it drops. */
+  private listenerId: string | null = null;
+  /** Bumped each time the listener connection drops. */
+  private listenerEpoch = 0;
+  private settingUp = false;
+  private setupAgain = false;
   /** Why the cache is not in use, for messages and tests; '' while it is. */
   down = 'starting';
 
@@ -84,13 +90,38 @@ export class TrackedReads {
       throw e;
     }
     // Reconnects: ioredis emits 'ready' again; set tracking up anew.
-    listener.on('ready', () => {
-      t.setup().catch((e: Error) => {
-        // The listener's connection will fail and come back; 'ready' then tries again.
-        if (!t.closed) t.down = `setting up tracking failed: ${e.message}`;
-      });
-    });
+    listener.on('ready', () => t.retrySetup());
     return t;
+  }
+
+  /**
+   * Sets tracking up, and again a second later for as long as that fails while the listener stays
+   * up (a listener that goes down comes back with 'ready', which calls this again).
+   */
+  private retrySetup(): void {
+    if (this.closed) return;
+    // One setup at a time: a second 'ready' or a retry while one runs runs after it.
+    if (this.settingUp) {
+      this.setupAgain = true;
+      return;
+    }
+    this.settingUp = true;
+    this.setup()
+      .catch((e: Error) => {
+        if (this.closed) return;
+        this.down = `setting up tracking failed: ${e.message}`;
+        const timer = setTimeout(() => {
+          if (this.conn === null && this.listener.status === 'ready') this.retrySetup();
+        }, 1000);
+        timer.unref();
+      })
+      .finally(() => {
+        this.settingUp = false;
+        if (this.setupAgain) {
+          this.setupAgain = false;
+          this.retrySetup();
+        }
+      });
   }
 
   /**
@@ -116,8 +147,18 @@ export class TrackedReads {
     const old = this.conn;
     this.conn = null;
     void old?.close();
-    const id = String(await this.listener.client('ID'));
-    await this.listener.subscribe(CHANNEL);
+    // Once per listener connection: a subscribed connection takes no other command, and a retry
+    // after a failed setup finds it subscribed already.
+    let id = this.listenerId;
+    if (id === null) {
+      const epoch = this.listenerEpoch;
+      const got = String(await this.listener.client('ID'));
+      await this.listener.subscribe(CHANNEL);
+      // Subscribed on this listener connection unless it dropped meanwhile.
+      if (epoch === this.listenerEpoch) this.listenerId = got;
+      if (attempt !== this.attempt) return;
+      id = got;
+    }
     const conn = await RedisReadConnection.connect({
       url: this.options.url,
       connectTimeoutMs: this.options.connectTimeoutMs,
@@ -137,6 +178,8 @@ export class TrackedReads {
   /** A connection the cache depends on went away: empty it and read around it until setup runs again. */
   private lost(why: string): void {
     this.attempt++;
+    this.listenerEpoch++;
+    this.listenerId = null;
     this.cache.clear();
     const old = this.conn;
     this.conn = null;
