@@ -104,7 +104,8 @@ export async function serveInProcess(ctx: CommandContext, options: ServeInProces
     process.send!({ type: 'pitstop:ready' } satisfies Msg);
   }
   const s = config.serving;
-  log(`gRPC on ${s.host}:${handle.server.grpcPort}, HTTP on ${s.host}:${handle.server.httpPort}, online store ${config.online_store.type}`);
+  const near = config.online_store.type === 'redis' && config.online_store.near_cache_mb > 0 ? ` with a ${config.online_store.near_cache_mb} MB near cache` : '';
+  log(`gRPC on ${s.host}:${handle.server.grpcPort}, HTTP on ${s.host}:${handle.server.httpPort}, online store ${config.online_store.type}${near}`);
   options.onListening?.({ host: s.host, grpcPort: handle.server.grpcPort, httpPort: handle.server.httpPort, storeType: config.online_store.type });
   await waitForSignal((stop) => {
     if (worker) process.on('message', (m: Msg) => m?.type === 'pitstop:shutdown' && stop());
