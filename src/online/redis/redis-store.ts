@@ -333,12 +333,20 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     let hitBytes = 0;
     let cmdBytes = 0;
     let r = 0;
+    // Views with the same join keys share one entity key array (ports.ts): their keys as strings once.
+    let lastKeys: readonly Buffer[] | undefined;
+    let strings: string[] = [];
     for (let j = 0; j < views.length; j++) {
       const table = cache.table(this.keyHead(views[j]));
       const prefixes = this.bulkPrefixes(views[j]);
       const keys = entityKeys[j];
+      if (keys !== lastKeys) {
+        lastKeys = keys;
+        strings = new Array(keys.length);
+        for (let i = 0; i < keys.length; i++) strings[i] = keys[i].toString('latin1');
+      }
       for (let i = 0; i < keys.length; i++, r++) {
-        const key = keys[i].toString('latin1');
+        const key = strings[i];
         const row = cache.get(table, key);
         hitRows[r] = row;
         if (row === undefined) {
