@@ -40,10 +40,12 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
     // Each test writes to its own view name, so tests do not see each other's rows.
     const freshView = () => `v${++view}_${Math.random().toString(36).slice(2, 6)}@1`;
 
+    // Starting a Redis Cluster (redis-cli --cluster create, then waiting for cluster_state:ok)
+    // can take longer than vitest's 10 s hook default on a loaded 2-core machine.
     beforeAll(async () => {
       target = await makeTarget();
       store = await target.open();
-    });
+    }, 60_000);
     afterAll(async () => {
       await store?.close();
       await target?.teardown?.();
