@@ -303,5 +303,5 @@ describe('redis store with a near cache', () => {
     } finally {
       await cluster.stop();
     }
-  });
+  }, 60_000); // it starts a Redis Cluster
 });

@@ -39,7 +39,7 @@ beforeAll(async () => {
   cluster = await startRedisCluster(3);
   store = await RedisOnlineStore.create({ clusterNodes: cluster.seeds.split(','), project: 'c', commandTimeoutMs: 400 });
   scripted = await RedisOnlineStore.create({ clusterNodes: cluster.seeds.split(','), project: 'c', commandTimeoutMs: 400, directReads: false });
-});
+}, 60_000); // a cluster's start can pass vitest's 10 s hook default on a loaded machine
 afterAll(async () => {
   await store?.close();
   await scripted?.close();
