@@ -1,6 +1,6 @@
 /**
- * Open-loop gRPC load generator, run in a process of its own (`tsx bench/serving/loadgen.ts
- * config.json`, result as JSON on stdout).
+ * Open-loop load generator for gRPC (and, with `transport: 'http'`, HTTP/1.1), run in a process
+ * of its own (`tsx bench/serving/loadgen.ts config.json`, result as JSON on stdout).
  *
  * Requests go out on a fixed schedule (t0 + k / rate) whatever the responses do, and latency is
  * measured from the SCHEDULED send time, so queueing in the server (or in this process) shows
@@ -8,13 +8,15 @@
  *
  * Kept as light as possible, since on a 2-core box its own CPU time and pauses land in the
  * figures of whatever it measures:
+ * - HTTP/JSON goes over keep-alive HTTP/1.1 connections of its own (http1-pool.ts: pre-framed
+ *   requests, answers read only as far as status and Content-Length), opened as needed.
  * - gRPC is spoken directly over one node:http2 session (pre-framed request bodies, one constant
  *   header object, the response bytes counted but not kept or decoded, the status read from the
  *   trailers), instead of grpc-js's client stack (call objects, filters, metadata and a deadline
  *   timer per call).
  * - The bench starts it with a young generation big enough for a whole run and --expose-gc; it
- *   collects its start-up garbage before sending, then runs a minor GC every GC_EVERY_REQUESTS
- *   completed requests (below), the same schedule whatever the server answers.
+ *   collects its start-up garbage before sending and, by default, never during the run (see
+ *   GC_EVERY_REQUESTS below).
  * At 1,000/s (1 x 50) the previous generator (grpc-js client, pacing by 0.1 ms futex slices and
  * event-loop turns) used 520-570 µs of CPU per request; this one uses 290-330 µs, and with the
  * bench's heap flags it has no GC pause in the run (default flags: 15-16 scavenges in 4.5 s,
@@ -30,12 +32,15 @@ import { pathToFileURL } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
+import { Http1Pool, framePost, type Outcome } from './http1-pool.ts';
 
 export interface LoadgenConfig {
   target: string;
-  /** Full method path, e.g. /pitstop.serving.v1.ServingService/GetOnlineFeatures. */
+  /** 'grpc' (default): gRPC over one HTTP/2 session. 'http': POSTs of JSON over HTTP/1.1. */
+  transport?: 'grpc' | 'http';
+  /** gRPC: the full method path, e.g. /pitstop.serving.v1.ServingService/GetOnlineFeatures; HTTP: the URL path. */
   method: string;
-  /** Pre-serialized request messages (base64), sent round-robin. */
+  /** Pre-serialized request messages, or HTTP bodies (base64), sent round-robin. */
   requests: string[];
   rate: number;
   durationS: number;
@@ -98,10 +103,27 @@ function frame(message: Buffer): Buffer {
   return out;
 }
 
-/** Completed requests after which the generator runs a minor GC between two sends (see below). */
-const GC_EVERY_REQUESTS = Number(process.env.LOADGEN_GC_EVERY_REQUESTS ?? 100);
+/**
+ * Completed requests after which the generator runs a minor GC between two sends; 0 (default):
+ * never. Until 2026-12-06 16:30 it was 100: on the morning's quiet VM such a GC cost ~1.5-2 ms,
+ * on the afternoon's slower one ~4.3 ms, and at 1,000/s each one delays the next few sends, so
+ * the generator itself set the tail. A/B against the echo server, alternating, 4 runs each
+ * (1 x 50, 1,000/s, 5 s): forced every 100, echo p99 7.1 / 7.5 / 8.2 / 10.9 ms and send lag p99
+ * 3.7-5.0 ms; never, 4.8 / 5.2 / 5.7 / 8.0 ms and 2.2-2.6 ms. A run's requests (6,000 at
+ * 1,000/s, ~14 KB each) fit in the 128 MB young generation the bench gives it, so no scavenge
+ * happens in a scenario segment at all (the sweep's longer, faster steps do get V8's own).
+ */
+const GC_EVERY_REQUESTS = Number(process.env.LOADGEN_GC_EVERY_REQUESTS ?? 0);
 
-async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
+/** Sends one request; `done` gets 'ok' or a short error reason, and the answer's payload bytes. */
+type Send = (i: number, done: (outcome: Outcome, bytes: number) => void) => void;
+interface Transport {
+  send: Send;
+  close(): void;
+}
+
+/** gRPC over one node:http2 session, pre-framed bodies, the status read from the trailers. */
+async function grpcTransport(cfg: LoadgenConfig): Promise<Transport> {
   const session = http2.connect(`http://${cfg.target}`, { settings: { initialWindowSize: 16 << 20 } });
   session.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
@@ -117,6 +139,37 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
     te: 'trailers',
     'grpc-timeout': `${cfg.timeoutMs}m`,
   };
+  return {
+    send(i, done) {
+      const stream = session.request(headers, { endStream: false });
+      let status: string | undefined;
+      let bytes = 0;
+      stream.on('response', (h) => {
+        // A trailers-only answer (an error) carries grpc-status in the headers.
+        if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
+      });
+      stream.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      stream.on('trailers', (t) => (status = String(t['grpc-status'])));
+      stream.on('error', () => {});
+      stream.on('close', () => done(status === '0' ? 'ok' : status === undefined ? `RST_${stream.rstCode}` : `grpc-status ${status}`, bytes - 5));
+      stream.end(bodies[i % bodies.length]);
+    },
+    close: () => session.close(),
+  };
+}
+
+/** HTTP/1.1 keep-alive connections (http1-pool.ts); a few opened before the clock starts. */
+async function httpTransport(cfg: LoadgenConfig): Promise<Transport> {
+  const pool = new Http1Pool(cfg.target, cfg.timeoutMs);
+  await pool.open(4);
+  const requests = cfg.requests.map((b) => framePost(cfg.target, cfg.method, Buffer.from(b, 'base64')));
+  return { send: (i, done) => pool.send(requests[i % requests.length], done), close: () => pool.close() };
+}
+
+async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
+  const transport = cfg.transport === 'http' ? await httpTransport(cfg) : await grpcTransport(cfg);
   const latency = histogram(); // microseconds
   const lag = histogram();
   const errors: Record<string, number> = {};
@@ -180,33 +233,20 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
         lag.recordValue(Math.max(1, Math.round((performance.now() - scheduled) * 1000)));
       }
       inFlight++;
-      const stream = session.request(headers, { endStream: false });
-      let status: string | undefined;
-      let bytes = 0;
-      stream.on('response', (h) => {
-        // A trailers-only answer (an error) carries grpc-status in the headers.
-        if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
-      });
-      stream.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-      });
-      stream.on('trailers', (t) => (status = String(t['grpc-status'])));
-      stream.on('error', () => {});
-      stream.on('close', () => {
+      transport.send(i, (outcome, bytes) => {
         const done = performance.now();
         inFlight--;
         doneSinceGc++;
         if (record) {
           lastDone = done;
-          if (status === '0') {
+          if (outcome === 'ok') {
             ok++;
-            responseBytes = bytes - 5;
+            responseBytes = bytes;
             latency.recordValue(Math.max(1, Math.round((done - scheduled) * 1000)));
-          } else fail(status === undefined ? `RST_${stream.rstCode}` : `grpc-status ${status}`);
+          } else fail(outcome);
         }
         maybeDone();
       });
-      stream.end(bodies[i % bodies.length]);
     };
     pacer.on('message', (m: number) => {
       Atomics.store(flags, 1, 0);
@@ -217,16 +257,16 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
         k++;
       }
       // Every request leaves node:http2 stream objects with C++ wrappers (weak handles) and
-      // response bytes in ArrayBuffers outside the JS heap. Left to V8 they pile up until a
-      // major GC (incremental marking, then weak callbacks: 7-10 ms pauses), which lands on
-      // in-flight latencies. A minor GC every GC_EVERY_REQUESTS completed requests (default 100)
-      // frees them while they are young, right after a send, in the gap before the next; it
-      // costs ~1.5-2 ms whatever the count, measured 2026-12-06. Counting requests, not bytes,
+      // response bytes in ArrayBuffers outside the JS heap. Left to V8 they can pile up until a
+      // major GC (incremental marking, then weak callbacks: 7-10 ms pauses). With
+      // LOADGEN_GC_EVERY_REQUESTS set, a minor GC every that many completed requests frees them
+      // while they are young, right after a send, in the gap before the next; it costs ~1.5-4 ms
+      // whatever the count, more than it saves here (see GC_EVERY_REQUESTS). Counting requests, not bytes,
       // gives every server of a scenario the same GC schedule: counted by response bytes (8 MB
       // before), pitstop and the echo server, answering 5-7 KB at 1 x 250, got two 10-25 ms
       // generator pauses per segment and the floor (29 B-1.7 KB) none, which put ~1.5 ms on
       // pitstop's p99 against the floor's.
-      if (forceGc && doneSinceGc >= GC_EVERY_REQUESTS && !pacerDone) {
+      if (forceGc && GC_EVERY_REQUESTS > 0 && doneSinceGc >= GC_EVERY_REQUESTS && !pacerDone) {
         doneSinceGc = 0;
         forceGc({ type: 'minor' });
       }
@@ -245,7 +285,7 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
   await pacer.terminate();
   const cpu = process.cpuUsage(cpu0);
   obs.disconnect();
-  session.close();
+  transport.close();
   const ms = (v: number) => Math.round(v) / 1000;
   const measured = (lastDone - measuredStart) / 1000;
   return {

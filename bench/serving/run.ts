@@ -5,7 +5,8 @@
  *     reference (echo-server.ts: canned answers, no Redis), and a second `pitstop serve` with a
  *     near cache (`online_store.near_cache_mb`; its hit rate per scenario is reported beside it);
  *  3. runs the open-loop load generator (loadgen.ts, its own process) per scenario against all
- *     four, then a rate sweep to saturation for 1 x 50, then autocannon against the HTTP endpoint;
+ *     four, then a rate sweep to saturation for 1 x 50, then HTTP/JSON 1 x 50 (the same generator over
+ *     HTTP/1.1 against pitstop and an HTTP echo, and autocannon closed loop for throughput);
  *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
  *     docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
@@ -35,7 +36,7 @@ const workers = workersArg >= 0 ? Number(args[workersArg + 1]) : 1;
 const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
 /** `--profile DIR`: run `pitstop serve` under --cpu-prof (profiles written to DIR on exit; the floor's to DIR/floor, the near-cache server's to DIR/near). */
 const profileDir = opt('--profile');
-/** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and autocannon. */
+/** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and HTTP. */
 const only = opt('--only')?.split(',');
 const DURATION_S = quick ? 3 : 10;
 /** Each scenario runs pitstop and the floor in alternating segments, so both see the same machine noise. */
@@ -98,13 +99,15 @@ function cpuSpeed(): number {
 }
 /**
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that no
- * scavenge happens but the ones it runs itself every 100 requests (loadgen.ts; it allocates ~14 KB
- * per request, mostly node:http2's), and --expose-gc for those and for the start-up garbage.
+ * scavenge happens in a scenario segment (loadgen.ts; it allocates ~14 KB per request, mostly
+ * node:http2's), and --expose-gc to collect the start-up garbage before sending.
  */
 const LOADGEN_NODE_FLAGS = process.env.BENCH_LOADGEN_NODE_OPTIONS?.split(' ').filter(Boolean) ?? ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
 const SWEEP = quick ? [2000, 5000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
+const benchStart = performance.now();
+/** Progress on stderr, each line with the seconds since the bench started. */
+const log = (s: string) => process.stderr.write(`[${((performance.now() - benchStart) / 1000).toFixed(1).padStart(5)} s] ${s}\n`);
 /** The near-cache server's cache (`online_store.near_cache_mb`): room for all bench rows. */
 const NEAR_CACHE_MB = 256;
 
@@ -143,11 +146,19 @@ function requestPool(s: Scenario, seed: number): string[] {
   );
 }
 
+/** The HTTP/JSON bodies of a 1-entity scenario, the same entity draw as requestPool. */
+function httpRequestPool(s: Scenario, seed: number): string[] {
+  let x = seed;
+  const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % ENTITIES);
+  return Array.from({ length: 256 }, () => Buffer.from(JSON.stringify({ feature_service: s.service, entities: { driver_id: Array.from({ length: s.entities }, rnd) } })).toString('base64'));
+}
+
 let configSeq = 0;
-async function loadgen(tmp: string, target: string, requests: string[], rate: number, durationS = DURATION_S): Promise<LoadgenResult> {
+async function loadgen(tmp: string, target: string, requests: string[], rate: number, durationS = DURATION_S, transport: 'grpc' | 'http' = 'grpc'): Promise<LoadgenResult> {
   const cfg: LoadgenConfig = {
     target,
-    method: servingMethods().GetOnlineFeatures.path,
+    transport,
+    method: transport === 'http' ? '/v1/get-online-features' : servingMethods().GetOnlineFeatures.path,
     requests,
     rate,
     durationS,
@@ -241,8 +252,9 @@ async function main(): Promise<void> {
     // Warm both servers up (JIT, connections) before anything is measured: a first run at the
     // top scenario rate costs ~1.5x the CPU per request of later runs.
     for (const target of [pitstop, floor, echo, near]) {
-      await loadgen(tmp, target, requestPool(SCENARIOS[0], 1), 1000, quick ? 1 : 3);
-      await loadgen(tmp, target, requestPool(SCENARIOS[2], 1), 200, quick ? 0.5 : 1);
+      await loadgen(tmp, target, requestPool(SCENARIOS[0], 1), 1000, quick ? 0.5 : 3);
+      // Quick runs skip the second warm-up (~2 s a target) to stay under 2 minutes.
+      if (!quick) await loadgen(tmp, target, requestPool(SCENARIOS[2], 1), 200, 1);
     }
     for (const s of SCENARIOS.filter((x) => !only || only.includes(x.name))) {
       const pool = requestPool(s, 42);
@@ -293,7 +305,7 @@ async function main(): Promise<void> {
     for (const rate of SWEEP) {
       for (const who of ['pitstop', 'floor'] as const) {
         if (!live.has(who)) continue;
-        const r = await loadgen(tmp, who === 'pitstop' ? pitstop : floor, pool, rate, quick ? 1.5 : 5);
+        const r = await loadgen(tmp, who === 'pitstop' ? pitstop : floor, pool, rate, quick ? 1 : 5);
         sweepSteps[who].push(strip(r));
         log(`  sweep ${who} @ ${rate}/s: achieved ${r.achievedRate}/s p99 ${r.latencyMs.p99} ms errors ${JSON.stringify(r.errors)} dropped ${r.dropped}`);
         failed[who] = r.achievedRate < rate * 0.9 || r.dropped > 0 ? failed[who] + 1 : 0;
@@ -307,9 +319,27 @@ async function main(): Promise<void> {
       floor: { steps: sweepSteps.floor, saturation: saturation(sweepSteps.floor) },
     };
 
-    log('autocannon, HTTP 1 x 50');
-    // autocannon runs in this process (its timers, its GC): the HTTP echo, answering pitstop's
-    // own JSON at once, shows what that and node:http cost by themselves. Echo, pitstop, echo.
+    // HTTP/JSON 1 x 50. Latency: the same open-loop generator over HTTP/1.1 keep-alive
+    // connections, pitstop and the HTTP echo (node:http answering pitstop's own JSON answer,
+    // canned) in alternating segments. Throughput: autocannon, closed loop (10 connections, as
+    // fast as answers come), the echo then pitstop. autocannon paces an open-loop rate by timers
+    // in this process, which put ~10 ms on even the echo's p99 here (runs before 2026-12-06 16:00),
+    // so it is used for what it measures well.
+    log('HTTP/JSON 1 x 50');
+    const httpTargets = { p: `127.0.0.1:${httpPort}`, e: `127.0.0.1:${echoHttpPort}` };
+    const httpPool = httpRequestPool(SCENARIOS[0], 42);
+    for (const target of Object.values(httpTargets)) await loadgen(tmp, target, httpPool, 1000, quick ? 0.25 : 1, 'http');
+    const httpRuns: Record<'p' | 'e', LoadgenResult[]> = { p: [], e: [] };
+    // Quick runs: one segment each (pitstop, then the echo).
+    for (let seg = 0; seg < (quick ? 1 : SEGMENTS); seg++) {
+      for (const who of seg % 2 === 0 ? (['p', 'e'] as const) : (['e', 'p'] as const)) {
+        const r = await loadgen(tmp, httpTargets[who], httpPool, 1000, DURATION_S / SEGMENTS, 'http');
+        httpRuns[who].push(r);
+        log(`  HTTP 1x50 segment ${seg + 1} ${who === 'p' ? 'pitstop' : 'echo'}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, errors ${JSON.stringify(r.errors)}`);
+      }
+    }
+    const httpP = mergeResults(httpRuns.p);
+    const httpE = mergeResults(httpRuns.e);
     const cannon = async (port: number) => {
       const r = await autocannon({
         url: `http://127.0.0.1:${port}/v1/get-online-features`,
@@ -317,15 +347,13 @@ async function main(): Promise<void> {
         headers: { 'content-type': 'application/json' },
         body: httpBody,
         connections: 10,
-        overallRate: 1000,
-        duration: DURATION_S / SEGMENTS,
+        duration: quick ? 1 : 5,
       });
-      return { requests: r.requests.total, achievedRate: Math.round(r.requests.average), errors: r.errors + r.non2xx, latencyMs: { p50: r.latency.p50, p99: r.latency.p99, p999: r.latency.p99_9 ?? null, max: r.latency.max } };
+      return { requests: r.requests.total, achievedRate: Math.round(r.requests.average), errors: r.errors + r.non2xx, latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max } };
     };
-    const httpEcho1 = await cannon(echoHttpPort);
-    const http = await cannon(httpPort);
-    const httpEcho2 = await cannon(echoHttpPort);
-    log(`  HTTP pitstop p50 ${http.latencyMs.p50} p99 ${http.latencyMs.p99} ms | echo p99 ${httpEcho1.latencyMs.p99}, ${httpEcho2.latencyMs.p99} ms`);
+    const cannonEcho = await cannon(echoHttpPort);
+    const cannonPitstop = await cannon(httpPort);
+    log(`  HTTP pitstop open loop p50 ${httpP.latencyMs.p50} p99 ${httpP.latencyMs.p99} ms (echo ${httpE.latencyMs.p50} / ${httpE.latencyMs.p99} ms); closed loop ${cannonPitstop.achievedRate}/s (echo ${cannonEcho.achievedRate}/s)`);
 
     const result = {
       date: started.toISOString(),
@@ -337,7 +365,10 @@ async function main(): Promise<void> {
       durationS: DURATION_S,
       scenarios,
       sweep1x50: { ...sweep, ratio: ratio(sweep.pitstop.saturation, sweep.floor.saturation) },
-      http1x50: { rate: 1000, connections: 10, durationS: DURATION_S / SEGMENTS, ...http, echo: [httpEcho1, httpEcho2] },
+      http1x50: {
+        openLoop: { rate: 1000, pitstop: strip(httpP), echo: strip(httpE), p50VsEcho: ratio(httpP.latencyMs.p50, httpE.latencyMs.p50), p99VsEcho: ratio(httpP.latencyMs.p99, httpE.latencyMs.p99) },
+        closedLoop: { tool: 'autocannon', connections: 10, durationS: quick ? 1 : 5, pitstop: cannonPitstop, echo: cannonEcho, ratio: ratio(cannonPitstop.achievedRate, cannonEcho.achievedRate) },
+      },
     };
     // serving-2026-12-06T0427: the start time (UTC) in the name, so no run overwrites another.
     const stamp = started.toISOString().slice(0, 16).replace(':', '');
@@ -384,8 +415,14 @@ function table(r: any): string {
   }
   lines.push(`- 1 x 50 saturation >= 80% of the floor's: ${yes(r.sweep1x50.ratio !== null && r.sweep1x50.ratio >= 0.8)}`);
   const h = r.http1x50;
-  const echoP99 = h.echo ? ` | HTTP echo (pitstop's answer, canned) p99 ${h.echo.map((e: { latencyMs: { p99: number } }) => e.latencyMs.p99).join(' / ')} ms before / after` : '';
-  lines.push('', `HTTP/JSON 1 x 50 (autocannon, ${h.connections} connections, ${h.rate}/s): p50 ${h.latencyMs.p50} ms, p99 ${h.latencyMs.p99} ms, achieved ${h.achievedRate}/s, errors ${h.errors}${echoP99}.`, '');
+  const o = h.openLoop;
+  lines.push(
+    '',
+    `HTTP/JSON 1 x 50, open loop (loadgen over HTTP/1.1 keep-alive) @ ${o.rate}/s: pitstop p50 ${o.pitstop.latencyMs.p50} ms, p99 ${o.pitstop.latencyMs.p99} ms, p99.9 ${o.pitstop.latencyMs.p999} ms, achieved ${o.pitstop.achievedRate}/s, errors ${errs(o.pitstop)}; HTTP echo (pitstop's answer, canned) p50 ${o.echo.latencyMs.p50} ms, p99 ${o.echo.latencyMs.p99} ms; p99 vs echo ${o.p99VsEcho}x; send lag p99 ${o.pitstop.sendLagMs.p99} / ${o.echo.sendLagMs.p99} ms.`,
+    '',
+    `HTTP/JSON 1 x 50, closed loop (autocannon, ${h.closedLoop.connections} connections, ${h.closedLoop.durationS} s): pitstop ${h.closedLoop.pitstop.achievedRate}/s (errors ${h.closedLoop.pitstop.errors}), HTTP echo ${h.closedLoop.echo.achievedRate}/s, ratio ${h.closedLoop.ratio}.`,
+    '',
+  );
   return lines.join('\n');
 }
 
