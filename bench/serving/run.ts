@@ -137,20 +137,22 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 30_000)
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function requestPool(s: Scenario, seed: number): string[] {
+/** 256 requests' entity ids for a scenario: a fixed pseudo-random draw (~30% are missing keys). */
+function entityDraws(s: Scenario, seed: number): number[][] {
   let x = seed;
   const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % ENTITIES);
-  const m = servingMethods().GetOnlineFeatures;
-  return Array.from({ length: 256 }, () =>
-    m.requestSerialize(PitstopClient.requestMessage({ featureService: s.service, entities: { driver_id: Array.from({ length: s.entities }, rnd) } })).toString('base64'),
-  );
+  return Array.from({ length: 256 }, () => Array.from({ length: s.entities }, rnd));
 }
 
-/** The HTTP/JSON bodies of a 1-entity scenario, the same entity draw as requestPool. */
+/** The gRPC request messages of a scenario (base64). */
+function requestPool(s: Scenario, seed: number): string[] {
+  const m = servingMethods().GetOnlineFeatures;
+  return entityDraws(s, seed).map((ids) => m.requestSerialize(PitstopClient.requestMessage({ featureService: s.service, entities: { driver_id: ids } })).toString('base64'));
+}
+
+/** The same requests as HTTP/JSON bodies (base64). */
 function httpRequestPool(s: Scenario, seed: number): string[] {
-  let x = seed;
-  const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % ENTITIES);
-  return Array.from({ length: 256 }, () => Buffer.from(JSON.stringify({ feature_service: s.service, entities: { driver_id: Array.from({ length: s.entities }, rnd) } })).toString('base64'));
+  return entityDraws(s, seed).map((ids) => Buffer.from(JSON.stringify({ feature_service: s.service, entities: { driver_id: ids } })).toString('base64'));
 }
 
 let configSeq = 0;
