@@ -2,7 +2,7 @@
  * In-process micro-benchmark of the serving hot path without the network: getOnlineFeatures
  * (plan lookup, entity keys, row scan, statuses) plus the response encoder, against the same
  * response built as protobufjs objects and serialized through proto-loader (what a naive server
- * does). Reads come from a Map holding real encoded rows, so only pitstop's CPU is measured.
+ * does), and the JSON writer against an object tree through JSON.stringify. Reads come from a Map holding real encoded rows, so only pitstop's CPU is measured.
  *   node --import tsx bench/serving/micro.ts
  */
 import { packRows, type OnlineReader, type OnlineReadBatch } from '../../src/online/ports.ts';
@@ -11,6 +11,9 @@ import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
 import { decodeValue } from '../../src/online/value-codec.ts';
+import { jsonFriendly } from '../../src/online/lookup.ts';
+import { encodeJsonResponse } from '../../src/serving/json-encoder.ts';
+import { STATUS_NAMES } from '../../src/serving/result.ts';
 import { benchRows, benchSnapshot, ENTITIES } from './fixture.ts';
 
 const rows = new Map<string, Buffer>();
@@ -64,6 +67,38 @@ async function time(name: string, entities: number, service: string, iterations:
   for (let i = 0; i < naiveIters; i++) naive();
   const naiveMs = (performance.now() - t) / naiveIters;
   console.log(`${name.padEnd(7)} lookup core ${(core * 1000).toFixed(1)} µs, splice encoder ${(splice * 1000).toFixed(1)} µs (${bytes} B), protobufjs objects ${(naiveMs * 1000).toFixed(1)} µs`);
+
+  // HTTP/JSON: the direct writer against an object tree of decoded values through JSON.stringify
+  // (what the HTTP server did before the writer).
+  const tree = () => {
+    const n = r.entityCount;
+    const results = r.plan.featureNames.map((_, f) => {
+      const v = r.plan.featureView[f];
+      const type = r.plan.featureTypes[f];
+      const values = [];
+      const statuses = [];
+      const ts = [];
+      for (let i = 0; i < n; i++) {
+        const k = f * n + i;
+        values.push(r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(r.data, r.valueStart[k], r.valueEnd[k])) : null);
+        statuses.push(STATUS_NAMES[r.statuses[k]]);
+        ts.push(r.eventTsMs[v * n + i]);
+      }
+      return { values, statuses, event_timestamps_ms: ts };
+    });
+    return Buffer.from(JSON.stringify({ metadata: { feature_names: r.plan.featureNames, registry_version: r.registryVersion }, results }));
+  };
+  if (!tree().equals(encodeJsonResponse(r))) throw new Error(`${name}: the JSON writer and the object tree disagree`);
+  const jsonIters = Math.max(50, iterations / 5);
+  for (let i = 0; i < 50; i++) tree(), encodeJsonResponse(r);
+  t = performance.now();
+  for (let i = 0; i < jsonIters; i++) tree();
+  const treeMs = (performance.now() - t) / jsonIters;
+  t = performance.now();
+  let jsonBytes = 0;
+  for (let i = 0; i < jsonIters; i++) jsonBytes = encodeJsonResponse(r).length;
+  const writerMs = (performance.now() - t) / jsonIters;
+  console.log(`${''.padEnd(7)} JSON writer ${(writerMs * 1000).toFixed(1)} µs (${jsonBytes} B), object tree + JSON.stringify ${(treeMs * 1000).toFixed(1)} µs`);
 }
 
 await time('1x50', 1, 'fs_50', 20000);

@@ -35,7 +35,7 @@ export function jsonFriendly(type: FeatureType, v: FeatureValue): unknown {
 }
 
 /** The shortest decimal that reads back as the same float32 (0.1, not 0.10000000149011612). */
-function shortestFloat32(v: number): number {
+export function shortestFloat32(v: number): number {
   if (!Number.isFinite(v)) return v;
   for (let p = 1; p <= 9; p++) {
     const x = Number(v.toPrecision(p));

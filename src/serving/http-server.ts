@@ -10,12 +10,10 @@
  */
 import http from 'node:http';
 import { PitstopError } from '../core/errors.ts';
-import { decodeValue } from '../online/value-codec.ts';
-import { jsonFriendly } from '../online/lookup.ts';
 import { Cancellation } from './cancellation.ts';
 import { HTTP_STATUS, publicError } from './error-map.ts';
 import type { ServingMetrics } from './metrics.ts';
-import { STATUS_NAMES, type OnlineFeaturesResult } from './result.ts';
+import { encodeJsonResponse } from './json-encoder.ts';
 import type { ServingService } from './service.ts';
 
 export interface HttpServerOptions {
@@ -30,25 +28,6 @@ export interface HttpServerOptions {
   metricsText?: () => Promise<string>;
 }
 
-
-export function resultToJson(r: OnlineFeaturesResult): unknown {
-  const { plan, entityCount: n } = r;
-  const results = plan.featureNames.map((_, f) => {
-    const v = plan.featureView[f];
-    const type = plan.featureTypes[f];
-    const values = new Array(n);
-    const statuses = new Array(n);
-    const ts = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = f * n + i;
-      values[i] = r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(r.data, r.valueStart[k], r.valueEnd[k])) : null;
-      statuses[i] = STATUS_NAMES[r.statuses[k]];
-      ts[i] = r.eventTsMs[v * n + i];
-    }
-    return { values, statuses, event_timestamps_ms: ts };
-  });
-  return { metadata: { feature_names: plan.featureNames, registry_version: r.registryVersion }, results };
-}
 
 async function readJson(req: http.IncomingMessage, max: number): Promise<any> {
   const chunks: Buffer[] = [];
@@ -65,15 +44,15 @@ async function readJson(req: http.IncomingMessage, max: number): Promise<any> {
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+function send(res: http.ServerResponse, status: number, body: string | Buffer, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length });
   res.end(body);
 }
 
 export function createHttpServer(service: ServingService, options: HttpServerOptions): http.Server {
   const { metrics, log, maxMessageBytes } = options;
     // Metrics label of the request being handled (ServingService.serviceLabel), set by the route.
-  type Route = (req: http.IncomingMessage, cancel: Cancellation, label: { value: string }) => Promise<[number, string, string?]>;
+  type Route = (req: http.IncomingMessage, cancel: Cancellation, label: { value: string }) => Promise<[number, string | Buffer, string?]>;
   const routes: Record<string, Route> = {
     'POST /v1/get-online-features': async (req, cancel, label) => {
       const body = await readJson(req, maxMessageBytes);
@@ -90,7 +69,7 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
         },
         cancel,
       );
-      return [200, JSON.stringify(resultToJson(r))];
+      return [200, encodeJsonResponse(r)];
     },
     'POST /v1/push': async (req) => {
       const body = await readJson(req, maxMessageBytes);
