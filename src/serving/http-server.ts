@@ -7,6 +7,11 @@
  *   GET  /readyz                   200 when a registry version is served and the store answers
  *   GET  /metrics                  Prometheus text
  * Errors answer `{"error": {"code", "reason", "message"}}` with the status from HTTP_STATUS.
+ *
+ * A client sets its deadline with `x-pitstop-timeout-ms: N` (N ms from when the request arrives;
+ * gRPC clients use the call deadline). When it passes, the answer is 504 DEADLINE_EXCEEDED at
+ * once and a lookup stops waiting on the store; like a gRPC deadline, a push already under way is
+ * not undone.
  */
 import http from 'node:http';
 import { PitstopError } from '../core/errors.ts';
@@ -42,6 +47,21 @@ async function readJson(req: http.IncomingMessage, max: number): Promise<any> {
   } catch (e) {
     throw new PitstopError('BAD_REQUEST', `the request body is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+export const TIMEOUT_HEADER = 'x-pitstop-timeout-ms';
+/** The longest deadline a header may set (setTimeout's limit is 2^31 - 1 ms). */
+const MAX_TIMEOUT_MS = 3_600_000;
+
+/** The request's deadline in ms from now, undefined without the header; BAD_REQUEST naming the value otherwise. */
+function requestTimeoutMs(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const text = Array.isArray(header) ? header.join(',') : header;
+  const ms = /^\s*\d{1,7}\s*$/.test(text) ? Number(text) : NaN;
+  if (!(ms >= 1 && ms <= MAX_TIMEOUT_MS)) {
+    throw new PitstopError('BAD_REQUEST', `header ${TIMEOUT_HEADER} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${JSON.stringify(text)}`);
+  }
+  return ms;
 }
 
 function send(res: http.ServerResponse, status: number, body: string | Buffer, type = 'application/json'): void {
@@ -113,12 +133,28 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
       if (!res.writableFinished) cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'the client went away'));
     });
     const label = { value: '' };
-    route(req, cancel, label).then(
+    let timer: NodeJS.Timeout | undefined;
+    let answer: Promise<[number, string | Buffer, string?]>;
+    try {
+      const timeoutMs = requestTimeoutMs(req.headers[TIMEOUT_HEADER]);
+      const work = route(req, cancel, label);
+      if (timeoutMs === undefined) answer = work;
+      else {
+        timer = setTimeout(() => cancel.abort(new PitstopError('DEADLINE_EXCEEDED', `the ${timeoutMs} ms deadline (${TIMEOUT_HEADER}) passed before the answer was ready`)), timeoutMs);
+        work.catch(() => {}); // when the deadline wins the race, the route's own failure has no one to tell
+        answer = Promise.race([work, cancel.promise]);
+      }
+    } catch (e) {
+      answer = Promise.reject(e);
+    }
+    answer.then(
       ([status, body, type]) => {
+        clearTimeout(timer);
         if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, 'OK', label.value);
         send(res, status, body, type);
       },
       (e: unknown) => {
+        clearTimeout(timer);
         const err = publicError(e, log);
         if (path.startsWith('/v1/')) metrics.observe('http', method, (performance.now() - started) / 1000, err.code, label.value);
         if (!res.headersSent) send(res, HTTP_STATUS[err.code], JSON.stringify({ error: err }));

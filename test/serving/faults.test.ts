@@ -67,6 +67,34 @@ describe('faults', () => {
     expect((await h.client.getOnlineFeatures(lookup)).column('trips_today').values).toEqual([12n]);
   });
 
+  it('a slow Redis over HTTP: the x-pitstop-timeout-ms deadline is honoured (504 DEADLINE_EXCEEDED, no hang)', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${h.http}/v1/get-online-features`, { method: 'POST', headers, body: JSON.stringify(lookup) });
+    const sleeping = rawCommand(h.redis!.port, 'DEBUG SLEEP 0.4', 2000);
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const late = await post({ 'x-pitstop-timeout-ms': '100' });
+    const waited = Date.now() - t0;
+    expect(late.status).toBe(504);
+    const body = (await late.json()) as { error: { code: string; reason: string; message: string } };
+    expect(body.error.code).toBe('DEADLINE_EXCEEDED');
+    expect(body.error.message).toContain('100 ms');
+    expect(waited).toBeGreaterThanOrEqual(90);
+    expect(waited).toBeLessThan(350);
+    expect(await sleeping).toBe('+OK\r\n');
+    const text = await (await fetch(`${h.http}/metrics`)).text();
+    expect(text).toMatch(/pitstop_request_errors_total\{transport="http",method="get-online-features",code="DEADLINE_EXCEEDED"\} [1-9]/);
+    // A deadline with room to spare answers normally; a malformed one is refused, naming the header.
+    const ok = await post({ 'x-pitstop-timeout-ms': '2000' });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as any).results[0].values).toEqual([12]);
+    for (const bad of ['0', '-5', '1.5', 'soon', '99999999']) {
+      const refused = await post({ 'x-pitstop-timeout-ms': bad });
+      expect(refused.status, bad).toBe(400);
+      expect(((await refused.json()) as any).error.message).toContain(`x-pitstop-timeout-ms must be a whole number of milliseconds from 1 to 3600000, got "${bad}"`);
+    }
+  });
+
   it('Redis gone: UNAVAILABLE fast; Redis back: served again without a restart', async () => {
     await h.redis!.stop();
     const t0 = Date.now();
