@@ -131,7 +131,7 @@ export function servingPush(writer: OnlineWriter, openLog?: () => Promise<PushLo
     }
     const rows = Array.from({ length: Math.max(n, 0) }, (_, i) => Object.fromEntries(names.map((name) => [name, columns[name][i]])));
     const toOffline = options.toOffline === true;
-    const r = await pushRows(snapshot, view, rows, { online: writer, toOffline, pushLog: toOffline ? pushLog : undefined });
+    const r = await pushRows(snapshot, view, rows, { online: writer, toOffline, pushLog: toOffline ? pushLog : undefined, base64Bytes: options.base64Bytes === true });
     return { written: r.written, stale: r.stale, offlineRows: r.offlineFile ? r.rows : 0 };
   };
   return {

@@ -11,6 +11,7 @@
  * created timestamp field; features by name (absent = null). Any other field is an error (a
  * misspelt feature must not silently become null).
  */
+import { decodeBase64, shownText } from '../core/base64.ts';
 import { PitstopError, isPitstopError, type Problem } from '../core/errors.ts';
 import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
 import type { PushLog } from '../offline/ports.ts';
@@ -34,6 +35,11 @@ export interface PushOptions {
   writeChunkRows?: number;
   /** Clock for record expiry; default Date.now. */
   now?: () => number;
+  /**
+   * Bytes (join keys, `bytes` and `list<bytes>` features) may be given as base64 text: for rows
+   * from JSON, which has no bytes. Text that is not base64 is a problem of its row and field.
+   */
+  base64Bytes?: boolean;
 }
 
 export interface PushResult extends WriteResult {
@@ -58,7 +64,7 @@ export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: r
   const v = lookupView(snapshot, m ? m[1] : view, m?.[2] ? Number(m[2]) : undefined);
   if (!v.online) throw new PitstopError('VIEW_NOT_ONLINE', `feature view "${v.name}" version ${v.version} is not online; rows cannot be pushed to it`);
   if (options.toOffline && !options.pushLog) throw new PitstopError('INTERNAL', 'pushRows: toOffline needs a push log');
-  const { writes, entities, encoded } = encodeBatch(v, rows, (options.now ?? Date.now)());
+  const { writes, entities, encoded } = encodeBatch(v, rows, (options.now ?? Date.now)(), { base64Bytes: options.base64Bytes === true });
   let offlineFile: string | undefined;
   // The offline log first: if the online write then fails, a retry re-appends the same rows,
   // which the point-in-time join treats as one (same keys and timestamps).
@@ -78,7 +84,7 @@ export async function pushRows(snapshot: RegistrySnapshot, view: string, rows: r
 }
 
 /** Check and encode every row; throws PUSH_ROWS_INVALID with every problem found. */
-export function encodeBatch(view: FeatureViewVersion, rows: readonly unknown[], nowMs: number): { writes: OnlineWrite[]; entities: Buffer[]; encoded: Buffer[] } {
+export function encodeBatch(view: FeatureViewVersion, rows: readonly unknown[], nowMs: number, options: { base64Bytes?: boolean } = {}): { writes: OnlineWrite[]; entities: Buffer[]; encoded: Buffer[] } {
   const id = `${view.name}@${view.version}`;
   const rowEnc = new RowEncoder(view.features);
   const keyEnc = new EntityKeyEncoder(view.joinKeys);
@@ -93,14 +99,39 @@ export function encodeBatch(view: FeatureViewVersion, rows: readonly unknown[], 
   const problem = (i: number, field: string | undefined, message: string) => {
     if (problems.length < MAX_PROBLEMS) problems.push({ path: field ? `rows[${i}].${field}` : `rows[${i}]`, message });
   };
+  // Fields that hold bytes, read from base64 text when asked: name → whether it is a list.
+  const bytesFields = new Map<string, boolean>();
+  if (options.base64Bytes) {
+    for (const k of view.joinKeys) if (k.type === 'bytes') bytesFields.set(k.name, false);
+    for (const f of view.features) if (f.type === 'bytes' || f.type === 'list<bytes>') bytesFields.set(f.name, f.type !== 'bytes');
+  }
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (row === null || typeof row !== 'object' || Array.isArray(row)) {
       problem(i, undefined, 'a row must be an object of field values');
       continue;
     }
-    const r = row as Record<string, unknown>;
+    let r = row as Record<string, unknown>;
     let ok = true;
+    if (bytesFields.size > 0) {
+      r = { ...r };
+      for (const [name, isList] of bytesFields) {
+        const at = (x: unknown, where: string): unknown => {
+          if (typeof x !== 'string') return x;
+          const bytes = decodeBase64(x);
+          if (!bytes) {
+            problem(i, where, `bytes are given as base64 text; ${shownText(x)} is not base64`);
+            ok = false;
+          }
+          return bytes ?? x;
+        };
+        const v = r[name];
+        if (isList && Array.isArray(v)) r[name] = v.map((x, j) => at(x, `${name}[${j}]`));
+        else if (!isList) r[name] = at(v, name);
+      }
+      // The field's own encoder would only say "expected bytes, got string" again.
+      if (!ok) continue;
+    }
     for (const f of Object.keys(r)) {
       if (!known.has(f)) {
         problem(i, f, `unknown field (view ${id} has join keys ${view.joinKeys.map((k) => k.name).join(', ')}, features ${view.features.map((x) => x.name).join(', ')}, and ${eventFields.join(' / ')})`);

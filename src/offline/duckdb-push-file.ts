@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { decodeBase64 } from '../core/base64.ts';
 import { PitstopError } from '../core/errors.ts';
 import { listElementType, type FeatureType } from '../core/feature-types.ts';
 import type { FeatureViewVersion } from '../core/registry-model.ts';
@@ -34,7 +35,7 @@ function fromText(t: FeatureType, s: unknown): unknown {
     case 'bool':
       return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : s;
     case 'bytes':
-      return Buffer.from(s, 'base64');
+      return decodeBase64(s) ?? s;
     default:
       return s; // int64 digits, string, timestamp text
   }

@@ -7,6 +7,7 @@
  * buffer, no object per row), then a pass over the rows that fills flat typed arrays (value
  * offsets into that buffer, statuses, event times).
  */
+import { decodeBase64, shownText } from '../core/base64.ts';
 import { PitstopError } from '../core/errors.ts';
 import type { OnlineReader } from '../online/ports.ts';
 import type { Cancellation } from './cancellation.ts';
@@ -28,6 +29,11 @@ export interface OnlineFeaturesRequest {
   /** Join key name → one value per entity row (JS values: number, bigint, digit string, string, Buffer). */
   entities: Readonly<Record<string, readonly unknown[]>>;
   fullFeatureNames?: boolean;
+  /**
+   * Bytes-typed join keys given as base64 text (JSON has no bytes; HTTP sets this, and answers
+   * render bytes values as base64 too). Without it a bytes key takes only bytes.
+   */
+  base64BytesKeys?: boolean;
 }
 
 export interface Limits {
@@ -65,7 +71,7 @@ export async function getOnlineFeatures(
     throw new PitstopError('LIMIT_EXCEEDED', `feature service "${request.featureService}" has ${nFeatures} features; the limit is ${limits.maxFeatures}`);
   }
   const n = entityCount(request.entities, plan.joinKeyNames, limits.maxEntities);
-  const groupKeys = plan.keyEncoders.map((enc) => buildEntityKeys(enc, request.entities, n));
+  const groupKeys = plan.keyEncoders.map((enc) => buildEntityKeys(enc, request.entities, n, request.base64BytesKeys === true));
   const views = plan.views;
 
   if (cancel?.aborted) throw deadlineError();
@@ -145,9 +151,9 @@ function entityCount(entities: Readonly<Record<string, readonly unknown[]>>, nee
 }
 
 /** Entity keys of every entity row for one join-key list; a mistyped value names its key and row. */
-function buildEntityKeys(encoder: EntityKeyEncoder, entities: Readonly<Record<string, readonly unknown[]>>, n: number): Buffer[] {
+function buildEntityKeys(encoder: EntityKeyEncoder, entities: Readonly<Record<string, readonly unknown[]>>, n: number, base64Bytes: boolean): Buffer[] {
   const keys = encoder.joinKeys;
-  const columns = keys.map((k) => entities[k.name]);
+  const columns = keys.map((k) => (base64Bytes && k.type === 'bytes' ? base64Column(entities[k.name], k.name, n) : entities[k.name]));
   const scratch: unknown[] = new Array(keys.length);
   const out: Buffer[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -159,6 +165,22 @@ function buildEntityKeys(encoder: EntityKeyEncoder, entities: Readonly<Record<st
       const type = keys.find((k) => k.name === name)?.type;
       throw new PitstopError('VALUE_TYPE_MISMATCH', `entities.${name}[${i}]: join key "${name}" must be ${type}: ${(e as Error).message}`, { cause: e });
     }
+  }
+  return out;
+}
+
+/** A bytes join key's column with its base64 texts decoded; anything else is left for the encoder to refuse. */
+function base64Column(column: readonly unknown[], name: string, n: number): unknown[] {
+  const out: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = column[i];
+    if (typeof v !== 'string') {
+      out[i] = v;
+      continue;
+    }
+    const bytes = decodeBase64(v);
+    if (!bytes) throw new PitstopError('VALUE_TYPE_MISMATCH', `entities.${name}[${i}]: join key "${name}" is bytes, given over JSON as base64 text; ${shownText(v)} is not base64`);
+    out[i] = bytes;
   }
   return out;
 }

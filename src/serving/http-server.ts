@@ -86,6 +86,7 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
           features: Array.isArray(body.features) ? body.features.map(String) : undefined,
           entities: body.entities,
           fullFeatureNames: body.full_feature_names === true,
+          base64BytesKeys: true,
         },
         cancel,
       );
@@ -99,7 +100,7 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
       if (body.to_offline !== undefined && typeof body.to_offline !== 'boolean') {
         throw new PitstopError('BAD_REQUEST', `to_offline must be true or false, got ${JSON.stringify(body.to_offline)}`);
       }
-      const r = await service.push(body.feature_view, body.columns, { toOffline: body.to_offline === true });
+      const r = await service.push(body.feature_view, body.columns, { toOffline: body.to_offline === true, base64Bytes: true });
       return [200, JSON.stringify({ written: r.written, stale: r.stale, offline_rows: r.offlineRows })];
     },
     'GET /v1/feature-services': async () => [200, JSON.stringify(service.listFeatureServices())],

@@ -17,6 +17,8 @@ import type { SnapshotHolder } from './snapshot-holder.ts';
 export interface PushCallOptions {
   /** Also append the batch to the offline push log (written before the online store). */
   toOffline?: boolean;
+  /** Bytes may be given as base64 text (JSON has no bytes; the HTTP transport sets it). */
+  base64Bytes?: boolean;
 }
 
 export interface PushOutcome extends WriteResult {
@@ -99,7 +101,7 @@ export class ServingService {
     if (rows > this.deps.limits.maxEntities) {
       throw new PitstopError('LIMIT_EXCEEDED', `the push has ${rows} rows; the limit is ${this.deps.limits.maxEntities}`);
     }
-    return this.deps.push(this.snapshot().snapshot, view, columns, { toOffline: options.toOffline === true });
+    return this.deps.push(this.snapshot().snapshot, view, columns, { toOffline: options.toOffline === true, base64Bytes: options.base64Bytes === true });
   }
 
   listFeatureServices(): FeatureServiceListing {

@@ -83,6 +83,20 @@ describe('pushRows', () => {
     expect(await read(2001)).toBeNull();
   });
 
+  it('with base64Bytes (rows from JSON), bytes come as base64 text, strictly; without it text is no bytes', async () => {
+    const row = (id: number, blob: unknown) => ({ rider_id: id, event_timestamp: '2024-01-02T00:00:00Z', blob });
+    await pushRows(snapshot, 'rider_stats', [row(3001, 'AQL/'), row(3002, 'AQ')], { online, base64Bytes: true });
+    expect((await read(3001))!.values[5]).toEqual(Buffer.from([1, 2, 255]));
+    expect((await read(3002))!.values[5]).toEqual(Buffer.from([1]));
+    const err = await pushRows(snapshot, 'rider_stats', [row(3003, 'AQ=='), row(3004, 'AQ?='), row(3005, 7)], { online, base64Bytes: true }).catch((e) => e);
+    expect(err).toMatchObject({ reason: 'PUSH_ROWS_INVALID' });
+    expect(err.problems.map((p: { path: string }) => p.path)).toEqual(['rows[1].blob', 'rows[2].blob']);
+    expect(err.describe()).toContain('rows[1].blob: bytes are given as base64 text; "AQ?=" is not base64');
+    expect(await read(3003)).toBeNull();
+    const plain = await pushRows(snapshot, 'rider_stats', [row(3006, 'AQ==')], { online }).catch((e) => e);
+    expect(plain.problems.map((p: { path: string }) => p.path)).toEqual(['rows[0].blob']);
+  });
+
   it('unknown and offline-only views are refused', async () => {
     await expect(pushRows(snapshot, 'nope', [], { online })).rejects.toMatchObject({ reason: 'UNKNOWN_FEATURE_VIEW' });
     await expect(pushRows(snapshot, 'cold', [], { online })).rejects.toMatchObject({ reason: 'VIEW_NOT_ONLINE' });

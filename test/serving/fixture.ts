@@ -1,6 +1,7 @@
 /**
  * Shared fixture of the serving tests: a small registry (drivers with two views, one with a ttl,
- * one with two versions; a customer view keyed by string) and rows to store.
+ * one with two versions; a customer view keyed by string, a device view keyed by bytes) and rows
+ * to store.
  */
 import { buildSnapshot } from '../support/snapshot.ts';
 import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
@@ -11,6 +12,8 @@ import { lookupView } from '../../src/registry/resolve.ts';
 
 export const NOW = Date.now();
 export const HOUR = 3_600_000;
+/** The one stored device (a bytes join key): base64 `3q2+7w==`. */
+export const DEVICE = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
 
 export function servingSnapshot(version = 1, extra: { addFeature?: boolean } = {}): RegistrySnapshot {
   return buildSnapshot({
@@ -36,6 +39,12 @@ export function servingSnapshot(version = 1, extra: { addFeature?: boolean } = {
         source: { path: 'data/customers.parquet' },
         features: { orders: 'int64' },
       },
+      {
+        name: 'device_stats',
+        entities: { device: { device_id: 'bytes' } },
+        source: { path: 'data/devices.parquet' },
+        features: { battery: 'int32', hashes: 'list<bytes>' },
+      },
     ],
     services: {
       ranking: ['driver_stats:trips_today', 'driver_stats:rating', 'driver_profile:vehicle'],
@@ -59,5 +68,6 @@ export function servingRows(snapshot: RegistrySnapshot): OnlineWrite[] {
   row('driver_profile', undefined, { driver_id: 1 }, NOW - HOUR, ['van', 7, ['a', 'b']]);
   row('driver_profile', 1, { driver_id: 1 }, NOW - 5 * HOUR, ['old-van']);
   row('customer_stats', undefined, { customer_id: 'c1' }, NOW - 1000, [3]);
+  row('device_stats', undefined, { device_id: DEVICE }, NOW - 1000, [80, null]);
   return out;
 }

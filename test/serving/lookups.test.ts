@@ -10,7 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createRequire } from 'node:module';
 import { PROTO_LOADER_OPTIONS } from '../../src/serving/proto.ts';
 import type { PitstopCallError } from '../../src/client/client.ts';
-import { HOUR, NOW } from './fixture.ts';
+import { DEVICE, HOUR, NOW } from './fixture.ts';
 import { postJson, startHarness, type Harness } from './harness.ts';
 
 async function grpcError(p: Promise<unknown>): Promise<PitstopCallError> {
@@ -87,6 +87,22 @@ describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over 
     expect(body.results[0].statuses).toEqual(['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
     expect(body.results[1].statuses).toEqual(['PRESENT', 'NULL_VALUE', 'NOT_FOUND']);
     expect(body.results[2].event_timestamps_ms[0]).toBeGreaterThan(NOW - 2 * HOUR);
+  });
+
+  it('bytes join keys: Buffers over gRPC, base64 text over HTTP (padded or not); bad base64 names the value', async () => {
+    const viaGrpc = await h.client.getOnlineFeatures({ features: ['device_stats:battery'], entities: { device_id: [DEVICE, Buffer.from('other')] } });
+    expect(viaGrpc.column('battery').values).toEqual([80, null]);
+    expect(viaGrpc.column('battery').statuses).toEqual(['PRESENT', 'NOT_FOUND']);
+    const viaHttp = await postJson(`${h.http}/v1/get-online-features`, { features: ['device_stats:battery'], entities: { device_id: ['3q2+7w==', '3q2+7w', 'b3RoZXI='] } });
+    expect(viaHttp.status).toBe(200);
+    expect(viaHttp.body.results[0].values).toEqual([80, 80, null]);
+    expect(viaHttp.body.results[0].statuses).toEqual(['PRESENT', 'PRESENT', 'NOT_FOUND']);
+    for (const [bad, at] of [[['3q2+7w==', 'not base64!'], 1], [['3q2+7'], 0], [[12], 0]] as const) {
+      const refused = await postJson(`${h.http}/v1/get-online-features`, { features: ['device_stats:battery'], entities: { device_id: bad } });
+      expect(refused.status, JSON.stringify(bad)).toBe(400);
+      expect(refused.body.error.reason).toBe('VALUE_TYPE_MISMATCH');
+      expect(refused.body.error.message).toContain(`entities.device_id[${at}]`);
+    }
   });
 
   it('bad requests are INVALID_ARGUMENT naming the culprit (gRPC and HTTP)', async () => {

@@ -59,4 +59,31 @@ describe('push', () => {
     const unknownView = await postJson(`${h.http}/v1/push`, { feature_view: 'nope', columns: {} });
     expect([unknownView.status, unknownView.body.error.reason]).toEqual([400, 'UNKNOWN_FEATURE_VIEW']);
   });
+
+  it('HTTP: bytes (join keys, bytes and list<bytes> features) are base64 text; text that is not base64 names row and field', async () => {
+    const ok = await postJson(`${h.http}/v1/push`, {
+      feature_view: 'device_stats',
+      columns: { device_id: ['AQI=', 'AQM'], event_timestamp: [NOW, NOW], battery: [55, 56], hashes: [['AAE=', '/w=='], []] },
+    });
+    expect(ok).toEqual({ status: 200, body: { written: 2, stale: 0, offline_rows: 0 } });
+    const back = await postJson(`${h.http}/v1/get-online-features`, { features: ['device_stats:battery', 'device_stats:hashes'], entities: { device_id: ['AQI=', 'AQM='] } });
+    expect(back.body.results[0].values).toEqual([55, 56]);
+    expect(back.body.results[1].values).toEqual([['AAE=', '/w=='], []]);
+    // The same row over gRPC: real bytes.
+    const viaGrpc = await h.client.getOnlineFeatures({ features: ['device_stats:hashes'], entities: { device_id: [Buffer.from([1, 2])] } });
+    expect(viaGrpc.column('hashes').values).toEqual([[Buffer.from([0, 1]), Buffer.from([255])]]);
+
+    for (const [columns, path] of [
+      [{ device_id: ['BAU='], event_timestamp: [NOW], battery: [1], hashes: [['AAE=', 'no way']] }, 'rows[0].hashes[1]'],
+      [{ device_id: ['%%'], event_timestamp: [NOW], battery: [1] }, 'rows[0].device_id'],
+    ] as const) {
+      const bad = await postJson(`${h.http}/v1/push`, { feature_view: 'device_stats', columns });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.reason).toBe('PUSH_ROWS_INVALID');
+      expect(bad.body.error.message).toContain(path);
+      expect(bad.body.error.message).toContain('is not base64');
+    }
+    const none = await postJson(`${h.http}/v1/get-online-features`, { features: ['device_stats:battery'], entities: { device_id: ['BAU='] } });
+    expect(none.body.results[0].statuses).toEqual(['NOT_FOUND']);
+  });
 });

@@ -31,7 +31,7 @@ export const pushCommand: Command = {
     const online = await openOnlineWriter(config);
     const pushLog = args.values.offline ? await openPushLog(config) : undefined;
     try {
-      const r = await pushRows(snapshot, viewArg, rows, { online, toOffline: Boolean(pushLog), pushLog });
+      const r = await pushRows(snapshot, viewArg, rows, { online, toOffline: Boolean(pushLog), pushLog, base64Bytes: true });
       ctx.stdout.write(`pushed ${r.rows} rows to ${r.view}: ${r.written} written, ${r.stale} older than what is stored${r.offlineFile ? `; push log ${path.relative(config.repoDir, r.offlineFile)}` : ''}\n`);
       return 0;
     } finally {
