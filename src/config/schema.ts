@@ -30,7 +30,10 @@ export const RedisOnlineStoreSchema = z.strictObject({
    * skips the Redis round trip. 0 (the default): no near cache. Needs a standalone Redis 6+
    * (`url`, not `cluster_nodes`) and `direct_reads: true`. See docs/online.md ("Near cache").
    */
-  near_cache_mb: z.number().min(0).max(1 << 20).default(0),
+  near_cache_mb: z
+    .number()
+    .refine((mb) => mb === 0 || (mb >= 1 && mb <= 32_000), 'must be 0 (no near cache) or from 1 to 32000 (megabytes)')
+    .default(0),
 });
 
 export const EmbeddedOnlineStoreSchema = z.strictObject({

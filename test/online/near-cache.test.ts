@@ -14,78 +14,169 @@ import { isPitstopError } from '../../src/core/errors.ts';
 
 describe('near cache table', () => {
   const HEAD = 'ps:p:v@1:{';
-  it('a fill stores only for the token of the latest read of its key, and only while not invalidated', () => {
+  const k = (text: string) => Buffer.from(text, 'latin1');
+  /** The cached row of `key` as text, null for "no row", undefined when not cached. */
+  const get = (c: NearCache, table: number, key: string): string | null | undefined => {
+    const a = c.lookup(table, k(key), c.hash(table, k(key)));
+    if (a < 0) return undefined;
+    const len = c.rowLength(a);
+    if (len < 0) return null;
+    const out = Buffer.alloc(len + 4, 0x2e);
+    expect(c.copyRow(a, out, 2)).toBe(len);
+    expect(out.subarray(0, 2).toString()).toBe('..'); // copied where asked, nothing around it
+    expect(out.subarray(len + 2).toString()).toBe('..');
+    return out.subarray(2, 2 + len).toString('latin1');
+  };
+  /** Takes a ticket for `key` (the read is sent) and returns the fill to run with its answer. */
+  const read = (c: NearCache, table: number, key: string) => {
+    const hash = c.hash(table, k(key));
+    const ticket = c.ticket(hash);
+    return (row: Buffer | null) => c.fill(table, k(key), hash, ticket, row);
+  };
+
+  it('a fill stores only while its key was not invalidated since its ticket was taken', () => {
     const c = new NearCache(1 << 20);
     const t = c.table(HEAD);
-    expect(c.get(t, 'k')).toBeUndefined();
-    const t1 = c.pending(t, 'k');
-    expect(c.get(t, 'k')).toBeUndefined(); // pending is not a hit
-    const t2 = c.pending(t, 'k'); // a second read of the same key while the first is in flight
-    expect(c.fill(t, 'k', t1, Buffer.from('old'))).toBe(false);
-    expect(c.fill(t, 'k', t2, Buffer.from('new'))).toBe(true);
-    expect(c.get(t, 'k')).toBe('new');
+    expect(get(c, t, 'k')).toBeUndefined();
+    const first = read(c, t, 'k');
+    const second = read(c, t, 'k'); // a second read of the same key while the first is in flight
+    expect(first(Buffer.from('old'))).toBe(true);
+    expect(second(Buffer.from('new'))).toBe(true); // replies come in order: the later one stays
+    expect(get(c, t, 'k')).toBe('new');
+    expect(c.size).toBe(1);
 
-    const t3 = c.pending(t, 'gone');
+    const gone = read(c, t, 'gone');
     c.invalidateKey(`${HEAD}gone}`); // written while being read (Redis' message): the answer may predate the write
-    expect(c.fill(t, 'gone', t3, Buffer.from('stale'))).toBe(false);
-    expect(c.get(t, 'gone')).toBeUndefined();
+    expect(gone(Buffer.from('stale'))).toBe(false);
+    expect(get(c, t, 'gone')).toBeUndefined();
 
-    const t4 = c.pending(t, 'mine');
-    c.invalidate(HEAD, 'mine'); // written by this process
-    expect(c.fill(t, 'mine', t4, Buffer.from('stale'))).toBe(false);
+    const mine = read(c, t, 'mine');
+    c.invalidate(HEAD, k('mine')); // written by this process
+    expect(mine(Buffer.from('stale'))).toBe(false);
+    expect(read(c, t, 'mine')(Buffer.from('fresh'))).toBe(true); // a read after the write stores
 
-    const t6 = c.pending(t, 'failed');
-    c.cancel(t, 'failed', t6); // the read failed: nothing waits for it any more
-    expect(t.pending.has('failed')).toBe(false);
-    expect(c.fill(t, 'failed', t6, Buffer.from('late'))).toBe(false);
-
-    const t5 = c.pending(t, 'cleared');
+    const cleared = read(c, t, 'cleared');
     c.clear();
-    expect(c.fill(t, 'cleared', t5, null)).toBe(false);
+    expect(cleared(null)).toBe(false);
     expect(c.size).toBe(0);
+    expect(get(c, t, 'k')).toBeUndefined();
   });
 
-  it('an invalidation reaches only its own view, and keys that are no row keys are ignored', () => {
+  it('an invalidation reaches only its own view and key, and keys that are no row keys are ignored', () => {
     const c = new NearCache(1 << 20);
     const a = c.table(HEAD);
     const b = c.table('ps:p:w@1:{');
-    c.fill(a, 'k', c.pending(a, 'k'), Buffer.from('a'));
-    c.fill(b, 'k', c.pending(b, 'k'), Buffer.from('b'));
+    read(c, a, 'k')(Buffer.from('a'));
+    read(c, b, 'k')(Buffer.from('b'));
+    read(c, b, 'k2')(Buffer.from('b2'));
     c.invalidateKey('ps:p:w@1:{k}');
     c.invalidateKey('some-other-key');
     c.invalidateKey('ps:p:v@1:{k');
-    expect(c.get(a, 'k')).toBe('a');
-    expect(c.get(b, 'k')).toBeUndefined();
-    expect(c.stats()).toMatchObject({ invalidations: 1, entries: 1 });
+    c.invalidateKey('ps:p:unknown@1:{k}');
+    expect(get(c, a, 'k')).toBe('a');
+    expect(get(c, b, 'k')).toBeUndefined();
+    expect(get(c, b, 'k2')).toBe('b2');
+    expect(c.stats()).toMatchObject({ invalidations: 1, entries: 2 });
   });
 
-  it('stores absence (null) and copies rows out of the reply buffer (as latin1 strings)', () => {
+  it('stores absence (null) and copies rows out of the reply buffer, short and long, binary keys included', () => {
     const c = new NearCache(1 << 20);
     const t = c.table(HEAD);
-    expect(c.fill(t, 'none', c.pending(t, 'none'), null)).toBe(true);
-    expect(c.get(t, 'none')).toBeNull();
+    expect(read(c, t, 'none')(null)).toBe(true);
+    expect(get(c, t, 'none')).toBeNull();
     const reply = Buffer.from('xxrowyy');
-    c.fill(t, 'row', c.pending(t, 'row'), reply.subarray(2, 5));
+    read(c, t, 'row')(reply.subarray(2, 5));
     reply.fill(0); // the reply buffer is reused or freed: the cached row must not change
-    expect(c.get(t, 'row')).toBe('row');
-    expect(c.stats()).toMatchObject({ hits: 2, entries: 2 });
+    expect(get(c, t, 'row')).toBe('row');
+    const long = Buffer.from('L'.repeat(5000));
+    read(c, t, '\u0000\u00ff\u0080')(long);
+    expect(get(c, t, '\u0000\u00ff\u0080')).toBe(long.toString('latin1'));
+    expect(get(c, t, '\u0000\u00ff')).toBeUndefined(); // a prefix of a key is another key
+    expect(c.stats()).toMatchObject({ hits: 3, misses: 1, entries: 3 });
   });
 
-  it('keeps within its byte budget, evicting the oldest entries of the largest view first', () => {
-    const row = Buffer.alloc(100);
-    const per = ENTRY_OVERHEAD_BYTES + 3 + 100;
-    const c = new NearCache(per * 10);
-    const small = c.table('ps:p:small@1:{');
-    c.fill(small, 's00', c.pending(small, 's00'), row);
-    const big = c.table(HEAD);
-    for (let i = 10; i < 40; i++) c.fill(big, `k${i}`, c.pending(big, `k${i}`), row);
+  it('keeps within its byte budget, evicting the oldest first, a segment at a time', () => {
+    const row = Buffer.alloc(100, 7);
+    const c = new NearCache(8 << 10); // 8 segments of 1 KB: 7 entries of 128 B each
+    const t = c.table(HEAD);
+    for (let i = 0; i < 200; i++) expect(read(c, t, `k${String(i).padStart(3, '0')}`)(row)).toBe(true);
     const s = c.stats();
-    expect(s.bytes).toBeLessThanOrEqual(per * 10);
-    expect(s.entries).toBeGreaterThanOrEqual(9);
-    expect(s.evictions).toBe(31 - s.entries);
-    expect(c.get(big, 'k39')).toBe(row.toString('latin1')); // the newest stay
-    expect(c.get(big, 'k10')).toBeUndefined(); // the oldest went
-    expect(c.get(small, 's00')).toBe(row.toString('latin1')); // from the largest view, not the oldest overall
+    expect(s.bytes).toBeLessThanOrEqual(s.maxBytes);
+    expect(s.entries).toBeGreaterThanOrEqual(49); // at least 7 of 8 segments full
+    expect(s.evictions).toBe(200 - s.entries);
+    expect(get(c, t, 'k199')).toBe(row.toString('latin1')); // the newest stay
+    expect(get(c, t, 'k000')).toBeUndefined(); // the oldest went
+    // Entries larger than a segment are not stored (nor is anything else disturbed).
+    expect(read(c, t, 'huge')(Buffer.alloc(2000))).toBe(false);
+    expect(get(c, t, 'k199')).toBe(row.toString('latin1'));
+  });
+
+  it('keys whose hashes collide are told apart by their bytes', () => {
+    const c = new NearCache(1 << 20);
+    const t = c.table(HEAD);
+    // Find two keys of one length with the same 32-bit hash (a birthday search: ~2^16 keys).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const key = `c${String(i).padStart(7, '0')}`;
+      const h = c.hash(t, k(key));
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, key];
+      else seen.set(h, key);
+    }
+    read(c, t, pair[0])(Buffer.from('first'));
+    read(c, t, pair[1])(Buffer.from('second'));
+    expect(get(c, t, pair[0])).toBe('first');
+    expect(get(c, t, pair[1])).toBe('second');
+    c.invalidate(HEAD, k(pair[0]));
+    expect(get(c, t, pair[0])).toBeUndefined();
+    expect(get(c, t, pair[1])).toBe('second');
+    c.verify();
+  });
+
+  it('agrees with a Map under random fills, invalidations, evictions and clears (index rebuilds included)', () => {
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const c = new NearCache(16 << 10);
+    const tables = [c.table(HEAD), c.table('ps:p:w@2:{')];
+    const model = new Map<string, string | null>();
+    for (let step = 0; step < 20000; step++) {
+      const t = tables[rnd(2)];
+      const key = `e${rnd(3000)}`;
+      const id = `${t}|${key}`;
+      const op = rnd(100);
+      if (op < 60) {
+        const got = get(c, t, key);
+        // The cache may have evicted it, but what it serves must be what was stored last.
+        if (got !== undefined) expect(got, id).toBe(model.get(id));
+      } else if (op < 92) {
+        const row = rnd(10) === 0 ? null : Buffer.from(`${id}#${step}`.repeat(1 + rnd(6)));
+        if (read(c, t, key)(row)) model.set(id, row === null ? null : row.toString('latin1'));
+      } else if (op < 99) {
+        c.invalidate(t === tables[0] ? HEAD : 'ps:p:w@2:{', k(key));
+        model.delete(id);
+        expect(get(c, t, key)).toBeUndefined();
+      }
+      if (step === 10000) {
+        c.clear();
+        model.clear();
+      }
+      if (step % 500 === 0) c.verify();
+    }
+    c.verify();
+    const s = c.stats();
+    expect(s.bytes).toBeLessThanOrEqual(s.maxBytes);
+    expect(s.evictions).toBeGreaterThan(0);
+    let present = 0;
+    for (const [id, v] of model) {
+      const [t, key] = id.split('|');
+      const got = get(c, Number(t), key);
+      if (got !== undefined) {
+        expect(got).toBe(v);
+        present++;
+      }
+    }
+    expect(present).toBe(s.entries);
   });
 });
 

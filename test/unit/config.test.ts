@@ -51,7 +51,7 @@ describe('online_store.near_cache_mb', () => {
   });
 
   it('a negative or non-numeric value is CONFIG_INVALID naming the field', async () => {
-    for (const bad of ['-1', '"lots"']) {
+    for (const bad of ['-1', '"lots"', '0.5', '40000']) {
       const e = await load(`project: t\nonline_store:\n  type: redis\n  near_cache_mb: ${bad}\n`).catch((x) => x);
       expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
       expect(e.describe()).toContain('online_store.near_cache_mb');

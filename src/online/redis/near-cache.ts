@@ -1,47 +1,89 @@
 /**
  * The near cache's table: rows (or their absence) by view and entity key, held in the serving
- * process, bounded in bytes. It knows nothing of Redis; `tracked-reads.ts` decides when an entry
- * may be used and feeds it invalidations. See docs/online.md ("Near cache").
+ * process outside the JS heap, bounded in bytes. It knows nothing of Redis; `tracked-reads.ts`
+ * decides when it may be used and feeds it invalidations. See docs/online.md ("Near cache").
  *
- * Layout, chosen by measurement (bench/serving/near-cache-micro.ts, and a profile of the bench's
- * near-cache server, where lookups of random entities over full tables are memory-bound):
- * - One table per view (by its row key head, `<prefix>:<project>:<view>@<version>:{`), keyed by
- *   the entity key as a latin1 string (one char per byte): a lookup hashes the few bytes of the
- *   entity key. A first version keyed one Map by whole row keys built per lookup (head + entity
- *   + `}`): 113 ns per lookup even with the rows hot in CPU caches.
- * - Rows are kept as latin1 strings, the Map's values themselves (null: no row stored): one
- *   object per row, holding its bytes, copied out with one `Buffer#write`. With an entry object
- *   holding a Buffer (three objects per row, the bytes behind a pointer) a 100-byte row cost
- *   ~580 ns to look up and copy out at random over 250k rows, against ~160 ns this way; strings
- *   are also cheap for the GC (no pointers inside, no ArrayBuffer each).
+ * Why outside the heap. The first version kept each row as a latin1 string in a Map per view
+ * (one object per row, cheap to look up). But a cache is all survivors: every row it stores
+ * lives on, and V8's young-generation collector copies each surviving object (twice, before it
+ * is promoted). While the cache fills (or churns), scavenges copied megabytes of rows: 8-24 ms
+ * pauses in the bench's near-cache server against 0.3-0.6 ms in the same server without it
+ * (`--trace-gc`, 2026-12-06), which is where that server's p99 went. Here the rows, their keys
+ * and the index are typed arrays: the collector never looks inside them, and a lookup or a
+ * fill allocates nothing on the heap.
  *
- * Reads in flight are tracked apart (`pending`: entity → token). A read stores its answer only
- * if its token is still there: an invalidation (or a newer read of the same key, or a clear)
- * removes or replaces it, so a value read before a write is never stored after that write's
- * invalidation.
+ * Layout:
+ * - Entries are appended to a ring of segments (off-heap buffers, allocated as first needed):
+ *   a 24-byte header (size, hash, view table, state, key length, row length), the entity key,
+ *   the row. Eviction is first in, first out, a segment at a time: when the ring comes round to
+ *   a segment, its entries leave the index and the segment is written over. No bookkeeping per
+ *   hit.
+ * - One index per view table (a request touches only its own views' indexes, which stay small
+ *   enough to sit in the CPU caches; one index for all views measured ~1.5x slower on reads of
+ *   5 views), open addressing with linear probing over one Uint32Array, two words a slot (one
+ *   cache line for both): the entry's address (in 8-byte units, so 32 GB of ring fit a uint32)
+ *   and its hash, compared before the key bytes. Removal leaves a tombstone; an index is
+ *   rebuilt when tombstones and entries fill half of it.
+ * - The hash is FNV-1a over the entity key's bytes, the view's table number mixed in, then an
+ *   avalanche; the key part is computed once for views that share entity keys, and no string
+ *   is made per row.
  *
- * Eviction: when over budget, the oldest entries (a Map's insertion order) of the view holding
- * the most go first. Cheap, no per-hit bookkeeping; a key evicted while hot comes back on its
- * next miss.
+ * Reads in flight: a miss takes a ticket, the epoch of its key's bucket (65,536 buckets by
+ * hash), and its answer is stored only if the epoch is unchanged. Every invalidation of a key
+ * bumps its bucket's epoch (whether the key is cached or not) and a clear bumps them all, so a
+ * value read before a write is never stored after that write's invalidation. Another key of the
+ * same bucket being invalidated meanwhile only costs a skipped fill.
+ *
+ * An address is valid until the next fill (which may write over its segment): copy a row out
+ * before anything else can run.
  */
 import type { ReadCacheStats } from '../ports.ts';
 
 export type NearCacheStats = ReadCacheStats;
 
-/** Estimated bytes per entry besides the row and entity key: the Map slot and two string headers. */
-export const ENTRY_OVERHEAD_BYTES = 64;
+/** Bytes of an entry besides its entity key and row (the header; entries are 8-byte aligned). */
+export const ENTRY_OVERHEAD_BYTES = 24;
 
-/** One view's rows (latin1 strings; null: known absent) and its reads in flight, by entity key (latin1). */
-export class ViewTable {
-  readonly rows = new Map<string, string | null>();
-  readonly pending = new Map<string, number>();
-}
+/** Largest and smallest segment: 1/8 of the budget, within these, a power of two. */
+const MAX_SEGMENT_BYTES = 16 << 20;
+const MIN_SEGMENT_BYTES = 1 << 10;
+/** The most a cache may hold: addresses are uint32 counts of 8-byte units. */
+export const MAX_NEAR_CACHE_BYTES = 2 ** 32 * 8 - 2 * MAX_SEGMENT_BYTES;
+
+const EMPTY = 0xffffffff;
+const TOMBSTONE = 0xfffffffe;
+const EPOCH_BITS = 16;
+const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
+
+/** Entry states (header word 2, bits 16-17). */
+const DEAD = 0;
+const ROW = 1;
+const ABSENT = 2;
+
+/** Rows shorter than this are copied by a loop; longer ones by `set` (a native memcpy). */
+const LOOP_COPY_BYTES = 32;
 
 export class NearCache {
-  private readonly tables = new Map<string, ViewTable>();
+  /** Bytes per segment, and log2 of its 8-byte units. */
+  private readonly segmentBytes: number;
+  private readonly unitShift: number;
+  private readonly segments: (Uint8Array | undefined)[];
+  private readonly words: (Uint32Array | undefined)[];
+  /** Bytes written into each segment (its entries lie in [0, used)). */
+  private readonly used: Int32Array;
+  /** The segment entries are appended to. */
+  private head = 0;
+
+  /** One index per view table (a request touches only its views' indexes: fewer cache misses). */
+  private readonly indexes: TableIndex[] = [];
+
+  private readonly epochs = new Uint32Array(1 << EPOCH_BITS);
+  private readonly tables = new Map<string, number>();
+
   private entries = 0;
   private bytes = 0;
-  private nextToken = 1;
+  /** Keys being read to be stored (reads in flight); kept by the caller through `reading`. */
+  pending = 0;
   hits = 0;
   misses = 0;
   invalidations = 0;
@@ -49,62 +91,121 @@ export class NearCache {
   clears = 0;
 
   constructor(readonly maxBytes: number) {
-    if (!(maxBytes > 0)) throw new RangeError(`near cache: maxBytes must be positive, got ${maxBytes}`);
+    if (!(maxBytes >= MIN_SEGMENT_BYTES && maxBytes <= MAX_NEAR_CACHE_BYTES)) {
+      throw new RangeError(`near cache: maxBytes must be from ${MIN_SEGMENT_BYTES} to ${MAX_NEAR_CACHE_BYTES}, got ${maxBytes}`);
+    }
+    let seg = MIN_SEGMENT_BYTES;
+    while (seg * 2 <= Math.min(MAX_SEGMENT_BYTES, maxBytes / 8)) seg *= 2;
+    this.segmentBytes = seg;
+    this.unitShift = Math.log2(seg) - 3;
+    const count = Math.max(1, Math.floor(maxBytes / seg));
+    this.segments = new Array(count);
+    this.words = new Array(count);
+    this.used = new Int32Array(count);
   }
 
-  /** The table of the view whose row keys start with `head` (`<prefix>:<project>:<view>@<version>:{`). */
-  table(head: string): ViewTable {
+  /** The table number of the view whose row keys start with `head` (`<prefix>:<project>:<view>@<version>:{`). */
+  table(head: string): number {
     let t = this.tables.get(head);
-    if (t === undefined) this.tables.set(head, (t = new ViewTable()));
+    if (t === undefined) {
+      if (this.tables.size >= 0xffff) throw new RangeError('near cache: more than 65,535 view versions');
+      this.tables.set(head, (t = this.tables.size));
+      this.indexes.push(new TableIndex(MIN_INDEX_SLOTS));
+    }
     return t;
   }
 
+  /** The hash of `key` in `table`; `lookup`, `ticket` and `fill` take it. */
+  hash(table: number, key: Uint8Array): number {
+    return tableHash(keyHash(key), table);
+  }
+
   /**
-   * The row of `entity` in `table`, as a latin1 string (copy it out with `buf.write(row, at,
-   * row.length, 'latin1')`), or null for a key known to hold no row; undefined when not cached
-   * (a miss: read it, after `pending`).
+   * The entry of `key` in `table` (an address for `rowLength` and `copyRow`, valid until the next
+   * fill), or -1 when it is not cached (a miss: take a `ticket`, read it, `fill`). Counts the hit or miss.
    */
-  get(table: ViewTable, entity: string): string | null | undefined {
-    const row = table.rows.get(entity);
-    if (row === undefined) this.misses++;
+  lookup(table: number, key: Uint8Array, hash: number): number {
+    const a = this.find(table, key, hash);
+    if (a < 0) this.misses++;
     else this.hits++;
-    return row;
+    return a;
   }
 
-  /** Marks `entity` of `table` as being read now; returns the token its `fill` must bring back. */
-  pending(table: ViewTable, entity: string): number {
-    const token = this.nextToken++;
-    table.pending.set(entity, token);
-    return token;
+  /** The row's length in bytes, or -1 for a key known to hold no row. */
+  rowLength(a: number): number {
+    const w = this.words[a >>> this.unitShift]!;
+    const at = (a & ((1 << this.unitShift) - 1)) << 1;
+    return (w[at + 2] >>> 16) === ABSENT ? -1 : w[at + 4];
+  }
+
+  /** Copies the row of entry `a` into `out` at `at`; returns its length. */
+  copyRow(a: number, out: Uint8Array, at: number): number {
+    const seg = a >>> this.unitShift;
+    const off = (a & ((1 << this.unitShift) - 1)) << 3;
+    const w = this.words[seg]!;
+    const len = w[(off >>> 2) + 4];
+    const s = off + ENTRY_OVERHEAD_BYTES + w[(off >>> 2) + 3];
+    const bytes = this.segments[seg]!;
+    if (len < LOOP_COPY_BYTES) for (let i = 0; i < len; i++) out[at + i] = bytes[s + i];
+    else out.set(bytes.subarray(s, s + len), at);
+    return len;
+  }
+
+  /** What a read of the key with `hash` must bring back to `fill`: its bucket's epoch now. */
+  ticket(hash: number): number {
+    return this.epochs[hash & EPOCH_MASK];
   }
 
   /**
-   * Stores the answer of the read that `pending` returned `token` for: `row` is copied (into a
-   * string), null stores "no row". Does nothing when the key was invalidated, cleared or taken
-   * by a newer read since. Returns whether it stored.
+   * Stores the answer of a read that took `ticket` before it was sent: `row` is copied, null
+   * stores "no row". Does nothing when the key's bucket was invalidated (or the cache cleared)
+   * since, or the entry would not fit a segment. Returns whether it stored.
    */
-  fill(table: ViewTable, entity: string, token: number, row: Buffer | null): boolean {
-    if (table.pending.get(entity) !== token) return false;
-    table.pending.delete(entity);
-    const value = row === null ? null : row.toString('latin1');
-    const old = table.rows.get(entity);
-    if (old !== undefined) this.forget(old, entity);
-    table.rows.set(entity, value);
+  fill(table: number, key: Uint8Array, hash: number, ticket: number, row: Uint8Array | null): boolean {
+    if (this.epochs[hash & EPOCH_MASK] !== ticket) return false;
+    const rowLen = row === null ? 0 : row.length;
+    const size = (ENTRY_OVERHEAD_BYTES + key.length + rowLen + 7) & ~7;
+    if (size > this.segmentBytes || key.length > 0xffff) return false;
+    const old = this.find(table, key, hash);
+    if (old >= 0) this.remove(table, old, hash);
+    if (this.segments[this.head] === undefined) this.allocate(this.head);
+    else if (this.used[this.head] + size > this.segmentBytes) this.advance();
+    const seg = this.head;
+    const off = this.used[seg];
+    this.used[seg] = off + size;
+    const bytes = this.segments[seg]!;
+    const w = this.words[seg]!;
+    const wi = off >>> 2;
+    w[wi] = size;
+    w[wi + 1] = hash;
+    w[wi + 2] = table | ((row === null ? ABSENT : ROW) << 16);
+    w[wi + 3] = key.length;
+    w[wi + 4] = rowLen;
+    w[wi + 5] = 0;
+    bytes.set(key, off + ENTRY_OVERHEAD_BYTES);
+    if (row !== null) {
+      const s = off + ENTRY_OVERHEAD_BYTES + key.length;
+      if (rowLen < LOOP_COPY_BYTES) for (let i = 0; i < rowLen; i++) bytes[s + i] = row[i];
+      else bytes.set(row, s);
+    }
+    this.insert(table, seg * 2 ** this.unitShift + (off >>> 3), hash);
     this.entries++;
-    this.bytes += ENTRY_OVERHEAD_BYTES + entity.length + (value?.length ?? 0);
-    this.evict();
+    this.bytes += size;
     return true;
   }
 
-  /** The read that `pending` returned `token` for failed: forget it (nothing else will). */
-  cancel(table: ViewTable, entity: string, token: number): void {
-    if (table.pending.get(entity) === token) table.pending.delete(entity);
-  }
-
   /** Forgets `entity` of the view with row key head `head` (this process wrote it). */
-  invalidate(head: string, entity: string): void {
+  invalidate(head: string, entity: Uint8Array): void {
     const table = this.tables.get(head);
-    if (table !== undefined) this.drop(table, entity);
+    // No table: nothing of the view was ever read, so nothing is cached or in flight.
+    if (table === undefined) return;
+    const hash = this.hash(table, entity);
+    this.epochs[hash & EPOCH_MASK]++;
+    const a = this.find(table, entity, hash);
+    if (a >= 0) {
+      this.remove(table, a, hash);
+      this.invalidations++;
+    }
   }
 
   /**
@@ -114,18 +215,17 @@ export class NearCache {
   invalidateKey(key: string): void {
     const open = key.indexOf('{');
     if (open < 0 || key.charCodeAt(key.length - 1) !== 0x7d) return;
-    const table = this.tables.get(key.slice(0, open + 1));
-    if (table !== undefined) this.drop(table, key.slice(open + 1, key.length - 1));
+    if (!this.tables.has(key.slice(0, open + 1))) return;
+    this.invalidate(key.slice(0, open + 1), Buffer.from(key.slice(open + 1, key.length - 1), 'latin1'));
   }
 
   /** Forgets everything, reads in flight included (their fills will store nothing). */
   clear(): void {
     if (this.entries > 0) this.clears++;
-    // Emptied, not dropped: a read in flight holds its view's table.
-    for (const t of this.tables.values()) {
-      t.rows.clear();
-      t.pending.clear();
-    }
+    for (let i = 0; i < this.epochs.length; i++) this.epochs[i]++;
+    this.used.fill(0);
+    this.head = 0;
+    for (const ix of this.indexes) ix.clear();
     this.entries = 0;
     this.bytes = 0;
   }
@@ -144,39 +244,194 @@ export class NearCache {
       entries: this.entries,
       bytes: this.bytes,
       maxBytes: this.maxBytes,
-      pending: [...this.tables.values()].reduce((n, t) => n + t.pending.size, 0),
+      pending: this.pending,
     };
   }
 
-  /** An invalidation: the row goes, and a read in flight of it will not store what it read. */
-  private drop(table: ViewTable, entity: string): void {
-    table.pending.delete(entity);
-    const row = table.rows.get(entity);
-    if (row === undefined) return;
-    table.rows.delete(entity);
-    this.forget(row, entity);
-    this.invalidations++;
-  }
-
-  private forget(row: string | null, entity: string): void {
-    this.entries--;
-    this.bytes -= ENTRY_OVERHEAD_BYTES + entity.length + (row?.length ?? 0);
-  }
-
-  /** Drops the oldest entries of the largest view table until the cache fits its budget. */
-  private evict(): void {
-    while (this.bytes > this.maxBytes && this.entries > 0) {
-      let largest: ViewTable | undefined;
-      for (const t of this.tables.values()) if (largest === undefined || t.rows.size > largest.rows.size) largest = t;
-      const rows = largest!.rows;
-      let n = 0;
-      for (const [entity, row] of rows) {
-        rows.delete(entity);
-        this.forget(row, entity);
-        this.evictions++;
-        // Re-pick the largest table now and then, not after every entry.
-        if (this.bytes <= this.maxBytes || ++n === 64) break;
+  /**
+   * For tests: checks that the index holds exactly the live entries, each under its hash, and
+   * that the counters add up; throws naming the first inconsistency.
+   */
+  verify(): void {
+    let live = 0;
+    let size = 0;
+    for (let t = 0; t < this.indexes.length; t++) {
+      const ix = this.indexes[t];
+      let taken = 0;
+      let tableLive = 0;
+      for (let i = 0; i <= ix.mask; i++) {
+        const a = ix.slots[2 * i];
+        if (a === EMPTY) continue;
+        taken++;
+        if (a === TOMBSTONE) continue;
+        const w = this.words[a >>> this.unitShift]!;
+        const wi = ((a & ((1 << this.unitShift) - 1)) << 3) >>> 2;
+        if (w[wi + 2] >>> 16 === DEAD) throw new Error(`near cache: table ${t} slot ${i} points at a dead entry`);
+        if ((w[wi + 2] & 0xffff) !== t) throw new Error(`near cache: table ${t} slot ${i} points at an entry of table ${w[wi + 2] & 0xffff}`);
+        if (w[wi + 1] !== ix.slots[2 * i + 1]) throw new Error(`near cache: table ${t} slot ${i} has hash ${ix.slots[2 * i + 1]}, its entry ${w[wi + 1]}`);
+        tableLive++;
+        size += w[wi];
       }
+      if (taken !== ix.taken || tableLive !== ix.live) throw new Error(`near cache: table ${t} has ${taken} slots taken and ${tableLive} live; its counters say ${ix.taken} and ${ix.live}`);
+      live += tableLive;
+    }
+    let stored = 0;
+    for (let seg = 0; seg < this.segments.length; seg++) {
+      const w = this.words[seg];
+      if (!w) continue;
+      for (let off = 0; off < this.used[seg]; off += w[off >>> 2]) if (w[(off >>> 2) + 2] >>> 16 !== DEAD) stored++;
+    }
+    if (live !== this.entries || stored !== this.entries || size !== this.bytes) {
+      throw new Error(`near cache: ${live} indexed and ${stored} stored live entries of ${size} bytes; counters say ${this.entries}, ${this.bytes}`);
     }
   }
+
+  /** The live entry of `key` in `table`, or -1. */
+  private find(table: number, key: Uint8Array, hash: number): number {
+    const { slots, mask } = this.indexes[table];
+    const n = key.length;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const a = slots[2 * i];
+      if (a === EMPTY) return -1;
+      if (a === TOMBSTONE || slots[2 * i + 1] !== hash) continue;
+      const seg = a >>> this.unitShift;
+      const off = (a & ((1 << this.unitShift) - 1)) << 3;
+      const w = this.words[seg]!;
+      const wi = off >>> 2;
+      if ((w[wi + 2] & 0xffff) !== table || w[wi + 3] !== n) continue;
+      const bytes = this.segments[seg]!;
+      const k = off + ENTRY_OVERHEAD_BYTES;
+      let same = true;
+      for (let j = 0; j < n; j++) {
+        if (bytes[k + j] !== key[j]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return a;
+    }
+  }
+
+  private insert(table: number, a: number, hash: number): void {
+    let ix = this.indexes[table];
+    if ((ix.taken + 1) * 4 > (ix.mask + 1) * 3) ix = this.indexes[table] = ix.rebuilt();
+    const { slots, mask } = ix;
+    let i = hash & mask;
+    while (slots[2 * i] !== EMPTY && slots[2 * i] !== TOMBSTONE) i = (i + 1) & mask;
+    if (slots[2 * i] === EMPTY) ix.taken++;
+    slots[2 * i] = a;
+    slots[2 * i + 1] = hash;
+    ix.live++;
+  }
+
+  /** Takes entry `a` (with `hash`) out of its table's index and marks it dead. */
+  private remove(table: number, a: number, hash: number): void {
+    const ix = this.indexes[table];
+    ix.live--;
+    const { slots, mask } = ix;
+    let i = hash & mask;
+    while (slots[2 * i] !== a) {
+      if (slots[2 * i] === EMPTY) throw new Error(`near cache: entry ${a} is not in its index`);
+      i = (i + 1) & mask;
+    }
+    slots[2 * i] = TOMBSTONE;
+    const seg = a >>> this.unitShift;
+    const wi = ((a & ((1 << this.unitShift) - 1)) << 3) >>> 2;
+    const w = this.words[seg]!;
+    w[wi + 2] &= 0xffff; // state DEAD
+    this.entries--;
+    this.bytes -= w[wi];
+  }
+
+  /** Moves appends to the next segment of the ring, evicting what it holds. */
+  private advance(): void {
+    const next = (this.head + 1) % this.segments.length;
+    if (this.segments[next] === undefined) this.allocate(next);
+    else {
+      const w = this.words[next]!;
+      const end = this.used[next];
+      for (let off = 0; off < end; ) {
+        const wi = off >>> 2;
+        if (w[wi + 2] >>> 16 !== DEAD) {
+          this.remove(w[wi + 2] & 0xffff, next * 2 ** this.unitShift + (off >>> 3), w[wi + 1]);
+          this.evictions++;
+        }
+        off += w[wi];
+      }
+    }
+    this.used[next] = 0;
+    this.head = next;
+  }
+
+  private allocate(seg: number): void {
+    const buf = new ArrayBuffer(this.segmentBytes);
+    this.segments[seg] = new Uint8Array(buf);
+    this.words[seg] = new Uint32Array(buf);
+    this.used[seg] = 0;
+  }
+
+}
+
+const MIN_INDEX_SLOTS = 64;
+
+/**
+ * One view table's index: open addressing, linear probing, two words a slot (the entry's address
+ * or EMPTY / TOMBSTONE, and its hash). Rebuilt when entries and tombstones take half of it.
+ */
+class TableIndex {
+  readonly slots: Uint32Array;
+  readonly mask: number;
+  /** Slots holding an entry or a tombstone. */
+  taken = 0;
+  /** Slots holding an entry. */
+  live = 0;
+
+  constructor(capacity: number) {
+    this.slots = new Uint32Array(2 * capacity).fill(EMPTY);
+    this.mask = capacity - 1;
+  }
+
+  clear(): void {
+    this.slots.fill(EMPTY);
+    this.taken = 0;
+    this.live = 0;
+  }
+
+  /** A new index of the live entries: larger when they fill a quarter of this one, else rid of tombstones. */
+  rebuilt(): TableIndex {
+    let capacity = MIN_INDEX_SLOTS;
+    while (capacity < this.live * 2) capacity *= 2;
+    const next = new TableIndex(capacity);
+    const { slots } = next;
+    for (let i = 0; i <= this.mask; i++) {
+      const a = this.slots[2 * i];
+      if (a === EMPTY || a === TOMBSTONE) continue;
+      const hash = this.slots[2 * i + 1];
+      let j = hash & next.mask;
+      while (slots[2 * j] !== EMPTY) j = (j + 1) & next.mask;
+      slots[2 * j] = a;
+      slots[2 * j + 1] = hash;
+      next.taken++;
+      next.live++;
+    }
+    return next;
+  }
+}
+
+/** FNV-1a over the key's bytes (the part of the hash that is the same in every table). */
+export function keyHash(key: Uint8Array): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  return h;
+}
+
+/** The hash of a key in `table`, from its `keyHash`: the table mixed in, then an avalanche (murmur3's finalizer). */
+export function tableHash(keyHash: number, table: number): number {
+  let h = keyHash ^ Math.imul(table + 1, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }

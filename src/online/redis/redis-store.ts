@@ -21,7 +21,7 @@ import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RedisReadConnection, bulkHeaderLength, mgetHeaderLength, writeBulkHeader, writeMgetHeader } from './read-connection.ts';
 import { RowKeys } from './row-key.ts';
 import { TrackedReads } from './tracked-reads.ts';
-import type { NearCacheStats, ViewTable } from './near-cache.ts';
+import { keyHash, tableHash, type NearCacheStats } from './near-cache.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
 export interface RedisStoreOptions {
@@ -69,6 +69,10 @@ export interface RedisStoreOptions {
 
 const WRITE_ROWS_SHA = createHash('sha1').update(WRITE_ROWS_LUA).digest('hex');
 const EMPTY = Buffer.alloc(0);
+/** readSpansNear's marks for a row not cached, and cached as having no row. */
+const MISS = -1;
+const NO_ROW = -2;
+const EMPTY_HASHES = new Int32Array(0);
 /** The Buffer-reply variant ioredis defines beside the script's command. */
 const READ_ROWS_BUFFER = `${READ_ROWS_COMMAND}Buffer`;
 
@@ -324,95 +328,112 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
   private async readSpansNear(tracked: RedisReadConnection, batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions): Promise<Buffer> {
     const { views, entityKeys } = batch;
     const cache = this.near!.cache;
-    const hitRows: (string | null | undefined)[] = new Array(total);
-    const missKeys: string[] = [];
-    const missTables: ViewTable[] = [];
-    const missTokens: number[] = [];
+    // Per row: its cache entry's address, MISS, or NO_ROW (cached as absent).
+    const hit = new Float64Array(total);
+    const tables: number[] = new Array(views.length);
     const missView: number[] = [];
     const missEntity: number[] = [];
+    const missHash: number[] = [];
+    const missTicket: number[] = [];
     let hitBytes = 0;
     let cmdBytes = 0;
     let r = 0;
-    // Views with the same join keys share one entity key array (ports.ts): their keys as strings once.
+    // Views with the same join keys share one entity key array (ports.ts): its hashes once.
     let lastKeys: readonly Buffer[] | undefined;
-    let strings: string[] = [];
+    let keyHashes: Int32Array = EMPTY_HASHES;
     for (let j = 0; j < views.length; j++) {
-      const table = cache.table(this.keyHead(views[j]));
+      const table = (tables[j] = cache.table(this.keyHead(views[j])));
       const prefixes = this.bulkPrefixes(views[j]);
       const keys = entityKeys[j];
       if (keys !== lastKeys) {
         lastKeys = keys;
-        strings = new Array(keys.length);
-        for (let i = 0; i < keys.length; i++) strings[i] = keys[i].toString('latin1');
+        keyHashes = new Int32Array(keys.length);
+        for (let i = 0; i < keys.length; i++) keyHashes[i] = keyHash(keys[i]);
       }
       for (let i = 0; i < keys.length; i++, r++) {
-        const key = strings[i];
-        const row = cache.get(table, key);
-        hitRows[r] = row;
-        if (row === undefined) {
-          missKeys.push(key);
-          missTables.push(table);
-          missTokens.push(cache.pending(table, key));
+        const key = keys[i];
+        const hash = tableHash(keyHashes[i], table);
+        const a = cache.lookup(table, key, hash);
+        if (a < 0) {
+          hit[r] = MISS;
           missView.push(j);
           missEntity.push(i);
-          const n = keys[i].length;
+          missHash.push(hash);
+          missTicket.push(cache.ticket(hash));
+          const n = key.length;
           cmdBytes += (prefixes[n] ?? this.bulkPrefix(views[j], n)).length + n + 3;
-        } else if (row !== null) hitBytes += row.length;
+        } else {
+          const len = cache.rowLength(a);
+          hit[r] = len < 0 ? NO_ROW : a;
+          if (len > 0) hitBytes += len;
+        }
       }
     }
-    const m = missKeys.length;
-    let reply: Buffer = EMPTY;
-    let missSpans: Int32Array | undefined;
-    if (m > 0) {
-      const cmd = tracked.commandBuffer(mgetHeaderLength(m) + cmdBytes);
-      let at = writeMgetHeader(cmd, 0, m);
-      for (let k = 0; k < m; k++) {
-        const entity = entityKeys[missView[k]][missEntity[k]];
-        at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
-      }
-      missSpans = m === total ? spans : new Int32Array(2 * m);
-      try {
-        reply = await tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
-      } catch (e) {
-        for (let k = 0; k < m; k++) cache.cancel(missTables[k], missKeys[k], missTokens[k]);
-        if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
-        throw unavailable(e, 'read');
-      }
-      for (let k = 0; k < m; k++) {
-        const s = missSpans[2 * k];
-        cache.fill(missTables[k], missKeys[k], missTokens[k], s < 0 ? null : reply.subarray(s, missSpans[2 * k + 1]));
-      }
-      // Nothing was cached: the reply is the answer, spans already in place.
-      if (m === total) return reply;
-    }
-    let fetchedBytes = 0;
-    for (let k = 0; k < m; k++) if (missSpans![2 * k] >= 0) fetchedBytes += missSpans![2 * k + 1] - missSpans![2 * k];
-    const out = Buffer.allocUnsafe(hitBytes + fetchedBytes);
-    let at = 0;
-    let k = 0;
-    for (r = 0; r < total; r++) {
-      const row = hitRows[r];
-      if (row === null) {
-        spans[2 * r] = -1;
-        spans[2 * r + 1] = -1;
-      } else if (row !== undefined) {
-        spans[2 * r] = at;
-        at += out.write(row, at, row.length, 'latin1');
-        spans[2 * r + 1] = at;
-      } else {
-        // A fetched row: misses come in row order.
-        const s = missSpans![2 * k];
-        const e = missSpans![2 * k + 1];
-        k++;
-        if (s < 0) {
+    const m = missView.length;
+    // Cached rows are copied out now: an address is valid only until the next fill, and other
+    // requests' fills run while this one waits for Redis.
+    let cached = EMPTY;
+    if (m < total) {
+      cached = Buffer.allocUnsafe(hitBytes);
+      let at = 0;
+      for (r = 0; r < total; r++) {
+        const a = hit[r];
+        if (a === MISS) continue;
+        if (a === NO_ROW) {
           spans[2 * r] = -1;
           spans[2 * r + 1] = -1;
           continue;
         }
         spans[2 * r] = at;
-        at += reply.copy(out, at, s, e);
+        at += cache.copyRow(a, cached, at);
         spans[2 * r + 1] = at;
       }
+      if (m === 0) return cached;
+    }
+    const cmd = tracked.commandBuffer(mgetHeaderLength(m) + cmdBytes);
+    let at = writeMgetHeader(cmd, 0, m);
+    for (let k = 0; k < m; k++) {
+      const entity = entityKeys[missView[k]][missEntity[k]];
+      at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
+    }
+    const missSpans = m === total ? spans : new Int32Array(2 * m);
+    let reply: Buffer;
+    cache.pending += m;
+    try {
+      reply = await tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
+      throw unavailable(e, 'read');
+    } finally {
+      cache.pending -= m;
+    }
+    for (let k = 0; k < m; k++) {
+      const s = missSpans[2 * k];
+      cache.fill(tables[missView[k]], entityKeys[missView[k]][missEntity[k]], missHash[k], missTicket[k], s < 0 ? null : reply.subarray(s, missSpans[2 * k + 1]));
+    }
+    // Nothing was cached: the reply is the answer, spans already in place.
+    if (m === total) return reply;
+    let fetchedBytes = 0;
+    for (let k = 0; k < m; k++) if (missSpans[2 * k] >= 0) fetchedBytes += missSpans[2 * k + 1] - missSpans[2 * k];
+    // One buffer, as the port wants: the cached rows (spans already set), then the fetched ones.
+    const out = Buffer.allocUnsafe(hitBytes + fetchedBytes);
+    cached.copy(out, 0);
+    at = hitBytes;
+    let k = 0;
+    for (r = 0; r < total; r++) {
+      if (hit[r] !== MISS) continue;
+      // A fetched row: misses come in row order.
+      const s = missSpans[2 * k];
+      const e = missSpans[2 * k + 1];
+      k++;
+      if (s < 0) {
+        spans[2 * r] = -1;
+        spans[2 * r + 1] = -1;
+        continue;
+      }
+      spans[2 * r] = at;
+      at += reply.copy(out, at, s, e);
+      spans[2 * r + 1] = at;
     }
     return out;
   }
@@ -706,7 +727,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       // connection and may arrive after the write's answer (a failed call may have applied a
       // prefix, so it invalidates too).
       const cache = this.near.cache;
-      for (let i = 0; i < rows.length; i++) cache.invalidate(this.keyHead(rows[i].view), rows[i].entity.toString('latin1'));
+      for (let i = 0; i < rows.length; i++) cache.invalidate(this.keyHead(rows[i].view), rows[i].entity);
     }
   }
 
