@@ -16,6 +16,12 @@ export interface OnlineReadBatch {
    * them from one record per entity.
    */
   readonly entityKeys: readonly (readonly Buffer[])[];
+  /**
+   * Per view, its ttl in ms (0: none). A reader that serves rows from a cache uses it to read
+   * again a cached row whose record may have expired in the store by now (its event time +
+   * ttl + grace has passed: `expiry.ts`), so such a row reads as the store has it, not as cached.
+   */
+  readonly ttlMs?: readonly number[];
 }
 
 export interface ReadOptions {

@@ -80,7 +80,7 @@ export async function getOnlineFeatures(
   const spans = int32s(2 * views.length * n);
   let data: Buffer;
   try {
-    const read = reader.readSpans({ views: plan.storageIds, entityKeys: views.map((v) => groupKeys[v.keyGroup]) }, spans);
+    const read = reader.readSpans({ views: plan.storageIds, entityKeys: views.map((v) => groupKeys[v.keyGroup]), ttlMs: plan.ttlMs }, spans);
     data = await (cancel ? Promise.race([read, cancel.promise]) : read);
   } catch (e) {
     options.onRead?.((performance.now() - started) / 1000, false);

@@ -48,6 +48,8 @@ export interface RequestPlan {
   joinKeyNames: readonly string[];
   /** `views[i].storageId`, ready to hand to `readRows`. */
   storageIds: readonly string[];
+  /** `views[i].ttlMs`, handed to `readSpans` with the storage ids. */
+  ttlMs: readonly number[];
   /** Response metadata (feature names, registry version) already encoded as protobuf. */
   metadataBytes: Buffer;
 }
@@ -149,6 +151,7 @@ function buildPlan(snapshot: RegistrySnapshot, resolved: ResolvedRequest, label:
     joinKeys: [...joinKeys.values()],
     joinKeyNames: [...joinKeys.keys()],
     storageIds: views.map((v) => v.storageId),
+    ttlMs: views.map((v) => v.ttlMs),
     metadataBytes: encodeMetadata(featureNames, snapshot.version),
   });
 }

@@ -214,7 +214,7 @@ describe('redis store with a near cache', () => {
     });
 
   beforeAll(async () => {
-    server = await startRedis();
+    server = await startRedis({ args: ['--enable-debug-command', 'yes'] });
     admin = new Redis(server.url);
     store = await RedisOnlineStore.create({ url: server.url, project: 'nc', keyPrefix: 'ps', nearCacheBytes: 1 << 20, commandTimeoutMs: 500, connectTimeoutMs: 500 });
   });
@@ -227,6 +227,44 @@ describe('redis store with a near cache', () => {
     await store?.close();
     admin?.disconnect();
     await server?.stop();
+  });
+
+  it('a cached row that may have expired in Redis (event time + ttl + grace passed) is read again, so it reads as Redis has it', async () => {
+    const ttl = 3_600_000; // grace: another hour
+    const spans = new Int32Array(4);
+    const readTtl = async (id: number) => {
+      const data = await store.readSpans({ views: ['t@1'], entityKeys: [[e(id)]], ttlMs: [ttl] }, spans);
+      return spans[0] < 0 ? null : data.subarray(spans[0], spans[1]).toString('hex');
+    };
+    // Redis' own expiry cycle would delete the key and send the invalidation soon after its
+    // PXAT; with it off, only a read of the key (lazy expiry) finds it gone, as can happen under
+    // load with many keys due.
+    await admin.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
+    try {
+      const old = Buffer.from(enc.encode(Date.now() - 2 * ttl - 1000, null, [1n]));
+      const fresh = Buffer.from(enc.encode(Date.now(), null, [2n]));
+      await store.writeRows([
+        { view: 't@1', entity: e(1), row: old, expireAtMs: Date.now() + 300 },
+        { view: 't@1', entity: e(2), row: fresh, expireAtMs: Date.now() + 300 },
+      ]);
+      expect(await readTtl(1)).toBe(old.toString('hex'));
+      expect(await readTtl(2)).toBe(fresh.toString('hex'));
+      const hits = store.nearCacheStats()!.hits;
+      const before = await mgets();
+      // Still in Redis: the old row is fetched again (a miss), the fresh one served from the cache.
+      expect(await readTtl(1)).toBe(old.toString('hex'));
+      expect(await readTtl(2)).toBe(fresh.toString('hex'));
+      expect(await mgets()).toBe(before + 1);
+      expect(store.nearCacheStats()!.hits).toBe(hits + 1);
+      await new Promise((r) => setTimeout(r, 400));
+      // Both keys are past their PXAT now. The old row reads as Redis has it: gone.
+      expect(await readTtl(1)).toBeNull();
+      // The fresh one is still cached (no invalidation has come: nothing deleted the key), as the
+      // docs say: a row whose event time is recent is kept until Redis says otherwise.
+      expect(await readTtl(2)).toBe(fresh.toString('hex'));
+    } finally {
+      await admin.call('DEBUG', 'SET-ACTIVE-EXPIRE', '1');
+    }
   });
 
   it('a second read of the same rows, present and absent, does not reach Redis', async () => {

@@ -9,7 +9,7 @@ import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
 import { decodeOnlineFeatures } from '../../src/client/response-decoder.ts';
-import { NOW, servingRows, servingSnapshot } from './fixture.ts';
+import { HOUR, NOW, servingRows, servingSnapshot } from './fixture.ts';
 
 /** The port's contract over a Map: enough for the pure encoder tests (adapters have their own suites). */
 function mapReader(rows: Map<string, Buffer>): OnlineReader {
@@ -49,6 +49,14 @@ describe('response encoder', () => {
     expect(direct.column('rating').values).toEqual([4.5, null, null]);
     expect(direct.column('vehicle').statuses).toEqual(['PRESENT', 'NOT_FOUND', 'NOT_FOUND']);
     expect(direct.column('tags').values[0]).toEqual(['a', 'b']);
+  });
+
+  it("hands each view's ttl to the reader with the read (a caching reader needs it)", async () => {
+    let seen: readonly number[] | undefined;
+    const inner = mapReader(rows);
+    const reader: OnlineReader = { ...inner, readSpans: async (batch, spans) => ((seen = batch.ttlMs), inner.readSpans(batch, spans)) };
+    await getOnlineFeatures(compileSnapshot(snapshot), reader, { features: ['driver_stats:trips_today', 'driver_profile:vehicle'], entities: { driver_id: [1] } }, { limits, now: NOW });
+    expect(seen).toEqual([2 * HOUR, 0]);
   });
 
   it('encodes an empty entity list and large values (multi-byte lengths)', async () => {

@@ -39,6 +39,7 @@
  * before anything else can run.
  */
 import type { ReadCacheStats } from '../ports.ts';
+import { rowEventMsAt } from '../row-codec.ts';
 
 export type NearCacheStats = ReadCacheStats;
 
@@ -137,6 +138,21 @@ export class NearCache {
     const w = this.words[a >>> this.unitShift]!;
     const at = (a & ((1 << this.unitShift) - 1)) << 1;
     return (w[at + 2] >>> 16) === ABSENT ? -1 : w[at + 4];
+  }
+
+  /** The event time (epoch ms) of the row of entry `a` (one with a row: `rowLength(a) >= 0`). */
+  rowEventMs(a: number): number {
+    const seg = a >>> this.unitShift;
+    const off = (a & ((1 << this.unitShift) - 1)) << 3;
+    const w = this.words[seg]!;
+    const s = off + ENTRY_OVERHEAD_BYTES + w[(off >>> 2) + 3];
+    return rowEventMsAt(this.segments[seg]!, s, s + w[(off >>> 2) + 4]);
+  }
+
+  /** A `lookup` that found an entry the caller will not use (it reads the key again): a miss after all. */
+  notUsed(): void {
+    this.hits--;
+    this.misses++;
   }
 
   /** Copies the row of entry `a` into `out` at `at`; returns its length. */

@@ -17,6 +17,7 @@ import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 
 import { PitstopError, isPitstopError } from '../../core/errors.ts';
 import { packRows, type OnlineReadBatch, type OnlineReader, type OnlineWrite, type OnlineWriter, type ReadCacheStatsSource, type ReadOptions, type WriteOptions, type WriteResult } from '../ports.ts';
 import { ROW_HEADER_BYTES } from '../row-codec.ts';
+import { expiryGraceMs } from '../expiry.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RedisReadConnection, bulkHeaderLength, mgetHeaderLength, writeBulkHeader, writeMgetHeader } from './read-connection.ts';
 import { RowKeys } from './row-key.ts';
@@ -341,8 +342,13 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     // Views with the same join keys share one entity key array (ports.ts): its hashes once.
     let lastKeys: readonly Buffer[] | undefined;
     let keyHashes: Int32Array = EMPTY_HASHES;
+    const now = Date.now();
     for (let j = 0; j < views.length; j++) {
       const table = (tables[j] = cache.table(this.keyHead(views[j])));
+      // A cached row with an event time this old may have expired in Redis (its PXAT is its
+      // write time + ttl + grace, and it was written at or after its event time): read it again.
+      const ttl = batch.ttlMs?.[j] ?? 0;
+      const staleAtOrBefore = ttl > 0 ? now - ttl - expiryGraceMs(ttl) : -Infinity;
       const prefixes = this.bulkPrefixes(views[j]);
       const keys = entityKeys[j];
       if (keys !== lastKeys) {
@@ -353,7 +359,11 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       for (let i = 0; i < keys.length; i++, r++) {
         const key = keys[i];
         const hash = tableHash(keyHashes[i], table);
-        const a = cache.lookup(table, key, hash);
+        let a = cache.lookup(table, key, hash);
+        if (a >= 0 && ttl > 0 && cache.rowLength(a) >= 0 && cache.rowEventMs(a) <= staleAtOrBefore) {
+          cache.notUsed();
+          a = MISS;
+        }
         if (a < 0) {
           hit[r] = MISS;
           missView.push(j);

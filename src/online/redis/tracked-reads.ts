@@ -16,10 +16,10 @@
  * A FLUSHDB or FLUSHALL (an invalidation with no keys) empties it too.
  *
  * What a cached read can miss: a write becomes visible to cached reads when its invalidation
- * arrives, a network hop after the write (the same holds for any replica read). A row past its
- * expiry (PXAT) stays cached until Redis deletes it (on access or by its active expiry cycle,
- * which then sends the invalidation); serving marks such a row OUTSIDE_MAX_AGE by its event time
- * rather than NOT_FOUND.
+ * arrives, a network hop after the write (the same holds for any replica read). An expired key's
+ * invalidation comes only when Redis deletes it (on access or in its expiry cycle), so the store
+ * reads a cached row again once it may have expired (event time + ttl + grace passed; the
+ * batch's `ttlMs`): it then reads as Redis has it.
  */
 import { Redis } from 'ioredis';
 import { NearCache } from './near-cache.ts';
