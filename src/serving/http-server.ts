@@ -34,19 +34,37 @@ export interface HttpServerOptions {
 }
 
 
-async function readJson(req: http.IncomingMessage, max: number): Promise<any> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new PitstopError('LIMIT_EXCEEDED', `the request body exceeds ${max} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (e) {
-    throw new PitstopError('BAD_REQUEST', `the request body is not valid JSON: ${(e as Error).message}`);
-  }
+/**
+ * The request body as JSON. Events rather than `for await` (an async iterator per request cost
+ * ~4% of the HTTP server's CPU in a closed-loop profile). A body over `max` bytes is refused
+ * once it is known to be, and the rest of it is read and dropped, so the answer still reaches
+ * the client on the same connection.
+ */
+function readJson(req: http.IncomingMessage, max: number): Promise<any> {
+  return new Promise((resolve, reject) => {
+    let chunks: Buffer[] | null = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (chunks === null) return;
+      if (size > max) {
+        chunks = null;
+        reject(new PitstopError('LIMIT_EXCEEDED', `the request body exceeds ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (chunks === null) return;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      try {
+        resolve(JSON.parse(body.toString('utf8')));
+      } catch (e) {
+        reject(new PitstopError('BAD_REQUEST', `the request body is not valid JSON: ${(e as Error).message}`));
+      }
+    });
+    req.once('error', reject);
+  });
 }
 
 export const TIMEOUT_HEADER = 'x-pitstop-timeout-ms';
