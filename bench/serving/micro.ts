@@ -11,9 +11,8 @@ import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
 import { decodeValue } from '../../src/online/value-codec.ts';
-import { jsonFriendly } from '../../src/online/lookup.ts';
 import { encodeJsonResponse } from '../../src/serving/json-encoder.ts';
-import { STATUS_NAMES } from '../../src/serving/result.ts';
+import { referenceJson } from '../../test/support/json-reference.ts';
 import { benchRows, benchSnapshot, ENTITIES } from './fixture.ts';
 
 const rows = new Map<string, Buffer>();
@@ -70,24 +69,7 @@ async function time(name: string, entities: number, service: string, iterations:
 
   // HTTP/JSON: the direct writer against an object tree of decoded values through JSON.stringify
   // (what the HTTP server did before the writer).
-  const tree = () => {
-    const n = r.entityCount;
-    const results = r.plan.featureNames.map((_, f) => {
-      const v = r.plan.featureView[f];
-      const type = r.plan.featureTypes[f];
-      const values = [];
-      const statuses = [];
-      const ts = [];
-      for (let i = 0; i < n; i++) {
-        const k = f * n + i;
-        values.push(r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(r.data, r.valueStart[k], r.valueEnd[k])) : null);
-        statuses.push(STATUS_NAMES[r.statuses[k]]);
-        ts.push(r.eventTsMs[v * n + i]);
-      }
-      return { values, statuses, event_timestamps_ms: ts };
-    });
-    return Buffer.from(JSON.stringify({ metadata: { feature_names: r.plan.featureNames, registry_version: r.registryVersion }, results }));
-  };
+  const tree = () => Buffer.from(referenceJson(r));
   if (!tree().equals(encodeJsonResponse(r))) throw new Error(`${name}: the JSON writer and the object tree disagree`);
   const jsonIters = Math.max(50, iterations / 5);
   for (let i = 0; i < 50; i++) tree(), encodeJsonResponse(r);

@@ -11,28 +11,9 @@ import { jsonFriendly } from '../../src/online/lookup.ts';
 import { decodeValue, encodeValue } from '../../src/online/value-codec.ts';
 import { encodeJsonResponse } from '../../src/serving/json-encoder.ts';
 import { compileSnapshot } from '../../src/serving/plan.ts';
-import { STATUS_NAMES, type OnlineFeaturesResult } from '../../src/serving/result.ts';
+import type { OnlineFeaturesResult } from '../../src/serving/result.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
-
-/** The reference: what the HTTP server answered before the direct writer. */
-function referenceJson(r: OnlineFeaturesResult): string {
-  const { plan, entityCount: n } = r;
-  const results = plan.featureNames.map((_, f) => {
-    const v = plan.featureView[f];
-    const type = plan.featureTypes[f];
-    const values = [];
-    const statuses = [];
-    const ts = [];
-    for (let i = 0; i < n; i++) {
-      const k = f * n + i;
-      values.push(r.valueEnd[k] > r.valueStart[k] ? jsonFriendly(type, decodeValue(r.data, r.valueStart[k], r.valueEnd[k])) : null);
-      statuses.push(STATUS_NAMES[r.statuses[k]]);
-      ts.push(r.eventTsMs[v * n + i]);
-    }
-    return { values, statuses, event_timestamps_ms: ts };
-  });
-  return JSON.stringify({ metadata: { feature_names: plan.featureNames, registry_version: r.registryVersion }, results });
-}
+import { referenceJson } from '../support/json-reference.ts';
 
 const EDGES: Record<ScalarType, unknown[]> = {
   int64: [0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 49 - 1, 2 ** 49, 2 ** 53 - 1, 2n ** 53n + 1n, -1, -(2 ** 31), -(2n ** 63n), 2n ** 63n - 1n],
