@@ -15,7 +15,7 @@
  * load generator's (see LOADGEN_NODE_FLAGS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,32 @@ function node(argv: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return child;
 }
 
+/** Clock ticks per second of utime and stime in /proc/<pid>/stat (USER_HZ: 100 on Linux x86_64 and arm64). */
+const USER_HZ = 100;
+
+/**
+ * CPU time (user + system, in clock ticks) used so far by process `pid` and its descendants
+ * (`serve --workers N` runs workers as child processes). Read before and after a run, it gives a
+ * server's CPU per request: a figure the machine's noise moves far less than latency.
+ */
+function treeCpuTicks(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  let ticks = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm) ": state is field 3, utime field 14, stime field 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (kids) for (const k of kids.split(' ')) ticks += treeCpuTicks(Number(k));
+    }
+  } catch {
+    // The process is gone (or /proc is not there): it counts nothing.
+  }
+  return ticks;
+}
+
 async function waitFor(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
@@ -211,9 +237,12 @@ async function main(): Promise<void> {
     writeFileSync(path.join(nearRepo, 'pitstop.yaml'), repoConfig(nearGrpcPort, nearHttpPort, `  near_cache_mb: ${NEAR_CACHE_MB}\n`));
     writeFileSync(path.join(tmp, 'views.json'), JSON.stringify(serviceViews()));
     const serveFlags = SERVER_NODE_OPTIONS.split(' ').filter(Boolean);
-    node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]);
-    for (let w = 0; w < workers; w++) node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]);
-    node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/near`] : []), 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]);
+    // Each target's processes, for its CPU per request.
+    const pids: Record<'p' | 'f' | 'e' | 'c', (number | undefined)[]> = { p: [], f: [], e: [], c: [] };
+    pids.p.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]).pid);
+    for (let w = 0; w < workers; w++) pids.f.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]).pid);
+    pids.c.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/near`] : []), 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]).pid);
+    const cpuTicks = (who: 'p' | 'f' | 'e' | 'c') => pids[who].reduce((n: number, pid) => n + treeCpuTicks(pid), 0);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 'pitstop serve');
     await waitFor(async () => (await fetch(`http://127.0.0.1:${nearHttpPort}/readyz`)).ok, 'pitstop serve (near cache)');
     const probe = new PitstopClient(`127.0.0.1:${floorPort}`);
@@ -237,7 +266,7 @@ async function main(): Promise<void> {
     const httpAnswer = await fetch(`http://127.0.0.1:${httpPort}/v1/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: httpBody });
     if (!httpAnswer.ok) throw new Error(`pitstop HTTP answered ${httpAnswer.status}`);
     writeFileSync(path.join(tmp, 'echo-http.json'), Buffer.from(await httpAnswer.arrayBuffer()));
-    node([...serveFlags, '--import', 'tsx', 'bench/serving/echo-server.ts', String(echoPort), path.join(tmp, 'echo.json'), String(echoHttpPort), path.join(tmp, 'echo-http.json')]);
+    pids.e.push(node([...serveFlags, '--import', 'tsx', 'bench/serving/echo-server.ts', String(echoPort), path.join(tmp, 'echo.json'), String(echoHttpPort), path.join(tmp, 'echo-http.json')]).pid);
     const eprobe = new PitstopClient(echo);
     await waitFor(async () => (await eprobe.getOnlineFeaturesRaw({ featureService: 'fs_10', entities: { driver_id: [1] } }, { timeoutMs: 500 })).length >= 0, 'echo server');
     eprobe.close();
@@ -263,13 +292,18 @@ async function main(): Promise<void> {
       const runs: Record<'p' | 'f' | 'e' | 'c', LoadgenResult[]> = { p: [], f: [], e: [], c: [] };
       const targets = { p: pitstop, f: floor, e: echo, c: near };
       const cacheBefore = await nearCacheCounters(nearHttpPort);
+      // Server CPU over each target's runs, and the requests it answered in them (warm-up included).
+      const cpu = { p: { ticks: 0, requests: 0 }, f: { ticks: 0, requests: 0 }, e: { ticks: 0, requests: 0 }, c: { ticks: 0, requests: 0 } };
       for (let seg = 0; seg < SEGMENTS; seg++) {
         // ABCD then DCBA: no target always runs first. Quick runs measure the echo reference and
         // the near-cache server in one segment each (half the samples of pitstop and the floor), to stay
         // under 2 minutes.
         const order = seg % 2 === 0 ? (['p', 'f', 'e', 'c'] as const) : quick ? (['f', 'p'] as const) : (['c', 'e', 'f', 'p'] as const);
         for (const who of order) {
+          const ticksBefore = cpuTicks(who);
           const r = await loadgen(tmp, targets[who], pool, s.rate, DURATION_S / SEGMENTS);
+          cpu[who].ticks += cpuTicks(who) - ticksBefore;
+          cpu[who].requests += Math.round(WARMUP_S * s.rate) + r.sent;
           runs[who].push(r);
           log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo', c: 'pitstop near cache' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
         }
@@ -283,9 +317,12 @@ async function main(): Promise<void> {
       const hitRate = looked > 0 ? Math.round(((cacheAfter.hits - cacheBefore.hits) / looked) * 1000) / 1000 : null;
       log(`  near cache: p50 ${c.latencyMs.p50} p99 ${c.latencyMs.p99} ms, hit rate ${hitRate} over ${looked} rows looked up, ${cacheAfter.entries} entries`);
       log(`${s.name} @ ${s.rate}/s: pitstop p50 ${p.latencyMs.p50} p99 ${p.latencyMs.p99} ms | floor p50 ${f.latencyMs.p50} p99 ${f.latencyMs.p99} ms | echo p50 ${e.latencyMs.p50} p99 ${e.latencyMs.p99} ms | send lag p99 ${p.sendLagMs.p99}/${f.sendLagMs.p99}/${e.sendLagMs.p99} ms, generator ${JSON.stringify(p.generator)}`);
+      const cpuUs = (who: 'p' | 'f' | 'e' | 'c') => (cpu[who].requests > 0 ? Math.round((cpu[who].ticks * 1e6) / USER_HZ / cpu[who].requests) : null);
+      const serverCpuUsPerRequest = { pitstop: cpuUs('p'), floor: cpuUs('f'), echo: cpuUs('e'), nearCache: cpuUs('c') };
+      log(`  server CPU per request (µs): pitstop ${serverCpuUsPerRequest.pitstop}, floor ${serverCpuUsPerRequest.floor}, echo ${serverCpuUsPerRequest.echo}, near cache ${serverCpuUsPerRequest.nearCache}`);
       const speed = cpuSpeed();
       log(`  machine speed after ${s.name}: ${speed} M loop iterations/s (${speedAtStart} at start)`);
-      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) } });
+      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, serverCpuUsPerRequest, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) } });
     }
 
     if (only) return;
@@ -404,6 +441,14 @@ function table(r: any): string {
     lines.push(
       `| ${s.name} | ${s.rate} | ${s.pitstop.latencyMs.p50} ms | ${s.pitstop.latencyMs.p99} ms | ${s.pitstop.latencyMs.p999} ms | ${s.pitstop.achievedRate} | ${errs(s.pitstop)} | ${s.floor.latencyMs.p50} ms | ${s.floor.latencyMs.p99} ms | ${s.floor.latencyMs.p999} ms | ${s.echo.latencyMs.p50} ms | ${s.echo.latencyMs.p99} ms | ${s.p50Ratio} | ${s.p99Ratio} | ${nc(s, (c) => `${c.latencyMs.p50} ms | ${c.latencyMs.p99} ms | ${c.latencyMs.p999} ms | ${errs(c)} | ${c.hitRate}`)} | ${s.pitstop.sendLagMs.p99} / ${s.floor.sendLagMs.p99} / ${s.echo.sendLagMs.p99} / ${nc(s, (c) => c.sendLagMs.p99)} ms |`,
     );
+  }
+  // Runs before 2026-12-06 20:50 UTC have no server CPU figures.
+  if (r.scenarios.some((s: any) => s.serverCpuUsPerRequest)) {
+    lines.push('', 'Server CPU per request (user + system over each target\'s runs, warm-up included; /proc, 10 ms ticks), µs, pitstop / floor / echo / near cache:', '');
+    for (const s of r.scenarios) {
+      const c = s.serverCpuUsPerRequest;
+      if (c) lines.push(`- ${s.name}: ${c.pitstop} / ${c.floor} / ${c.echo} / ${c.nearCache}${c.pitstop && c.floor ? ` (pitstop ${(c.pitstop / c.floor).toFixed(2)}x the floor)` : ''}`);
+    }
   }
   lines.push('', `Saturation, 1 x 50 (open-loop sweep; highest achieved rate): pitstop ${r.sweep1x50.pitstop.saturation}/s, floor ${r.sweep1x50.floor.saturation}/s, ratio ${r.sweep1x50.ratio}.`);
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
