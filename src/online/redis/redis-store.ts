@@ -360,7 +360,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
         const key = keys[i];
         const hash = tableHash(keyHashes[i], table);
         let a = cache.lookup(table, key, hash);
-        if (a >= 0 && ttl > 0 && cache.rowLength(a) >= 0 && cache.rowEventMs(a) <= staleAtOrBefore) {
+        const len = a >= 0 ? cache.rowLength(a) : -1;
+        if (len >= 0 && ttl > 0 && cache.rowEventMs(a) <= staleAtOrBefore) {
           cache.notUsed();
           a = MISS;
         }
@@ -373,7 +374,6 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
           const n = key.length;
           cmdBytes += (prefixes[n] ?? this.bulkPrefix(views[j], n)).length + n + 3;
         } else {
-          const len = cache.rowLength(a);
           hit[r] = len < 0 ? NO_ROW : a;
           if (len > 0) hitBytes += len;
         }
