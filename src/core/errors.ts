@@ -58,3 +58,8 @@ export class PitstopError extends Error {
 export function isPitstopError(e: unknown): e is PitstopError {
   return e instanceof PitstopError;
 }
+
+/** Text from input as an error message shows it: JSON-quoted, cut at 40 characters. */
+export function shownText(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}

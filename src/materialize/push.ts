@@ -11,8 +11,8 @@
  * created timestamp field; features by name (absent = null). Any other field is an error (a
  * misspelt feature must not silently become null).
  */
-import { decodeBase64, shownText } from '../core/base64.ts';
-import { PitstopError, isPitstopError, type Problem } from '../core/errors.ts';
+import { decodeBase64 } from '../core/base64.ts';
+import { PitstopError, isPitstopError, shownText, type Problem } from '../core/errors.ts';
 import type { FeatureViewVersion, RegistrySnapshot } from '../core/registry-model.ts';
 import type { PushLog } from '../offline/ports.ts';
 import { EntityKeyEncoder, decodeEntityKey } from '../online/entity-key.ts';

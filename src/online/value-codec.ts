@@ -10,7 +10,7 @@
  *
  * Encoders are chosen once per feature type (`valueEncoder`), not per value.
  */
-import { PitstopError } from '../core/errors.ts';
+import { PitstopError, shownText } from '../core/errors.ts';
 import { listElementType, type FeatureType, type ScalarType } from '../core/feature-types.ts';
 import { parseInstant } from '../core/time.ts';
 import { ByteWriter } from './byte-writer.ts';
@@ -35,7 +35,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 const TWO_32 = 4294967296;
 
 function mismatch(field: string, type: string, v: unknown): never {
-  const shown = typeof v === 'bigint' ? `${v}n` : typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'bytes' : String(v);
+  const shown = typeof v === 'bigint' ? `${v}n` : typeof v === 'string' ? shownText(v) : Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'bytes' : String(v);
   throw new PitstopError('VALUE_TYPE_MISMATCH', `${field}: expected ${type}, got ${typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? 'an object' : `${typeof v} ${shown}`}`);
 }
 

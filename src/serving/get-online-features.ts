@@ -7,8 +7,8 @@
  * buffer, no object per row), then a pass over the rows that fills flat typed arrays (value
  * offsets into that buffer, statuses, event times).
  */
-import { decodeBase64, shownText } from '../core/base64.ts';
-import { PitstopError } from '../core/errors.ts';
+import { decodeBase64 } from '../core/base64.ts';
+import { PitstopError, shownText } from '../core/errors.ts';
 import type { OnlineReader } from '../online/ports.ts';
 import type { Cancellation } from './cancellation.ts';
 import { deadlineError } from './error-map.ts';
