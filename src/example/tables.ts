@@ -11,6 +11,18 @@ const u = (col: string, extra = '') => `((hash(i, $2::BIGINT, '${col}'${extra}) 
 const pick = (col: string, n: string) => `(hash(i, $2::BIGINT, '${col}') % ${n})`;
 /** Row numbers with each row's event time, computed once per row (the outer SELECT uses it several times). */
 const rows = `(SELECT i, to_timestamp($4::BIGINT + ${pick('event_ts', '$5::BIGINT')}::BIGINT) AS ts FROM range($1::BIGINT) t(i)) r`;
+/**
+ * The same, except that the last `$3` rows are a fresh snapshot of every entity in turn (`fresh`
+ * true; entity `i - ($1 - $3) + 1`), with event times 10 to 30 minutes before the end and so
+ * created times (up to 10 minutes later) before it too. A view with a short ttl (driver_stats,
+ * 1h) then reads PRESENT for every entity right after `npm start` generates data ending now,
+ * instead of OUTSIDE_MAX_AGE for most (one row per driver every ~7 hours on average otherwise).
+ */
+const freshFrom = '($1::BIGINT - $3::BIGINT)';
+const rowsWithFreshSnapshot = `(SELECT i, i >= ${freshFrom} AS fresh,
+    to_timestamp(CASE WHEN i >= ${freshFrom} THEN $4::BIGINT + $5::BIGINT - 600 - ${pick('fresh_ts', '1200')}::BIGINT
+                      ELSE $4::BIGINT + ${pick('event_ts', '$5::BIGINT')}::BIGINT END) AS ts
+    FROM range($1::BIGINT) t(i)) r`;
 
 export interface ExampleTable {
   /** Directory under the output directory (sources point at `data/<dir>/*.parquet`). */
@@ -52,7 +64,7 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
     entities: drivers,
     sql: `
       SELECT
-        (1 + ${pick('driver', '$3::BIGINT')})::BIGINT AS driver_id,
+        (CASE WHEN fresh THEN i - ${freshFrom} + 1 ELSE 1 + ${pick('driver', '$3::BIGINT')} END)::BIGINT AS driver_id,
         ts AS event_ts,
         ts + to_seconds(${pick('created', '600')}::BIGINT) AS created_ts,
         (0.5 + 0.5 * ${u('acceptance')})::FLOAT AS acceptance_rate,
@@ -60,7 +72,7 @@ export const EXAMPLE_TABLES: readonly ExampleTable[] = [
         ${pick('completed', '5000')}::BIGINT AS completed_trips,
         ${pick('online', '720')}::INTEGER AS online_minutes,
         ['sedan', 'suv', 'van', 'bike'][(1 + ${pick('vehicle', '4')})::BIGINT] AS vehicle_type
-      FROM ${rows}`,
+      FROM ${rowsWithFreshSnapshot}`,
   },
   {
     dir: 'driver_embeddings',

@@ -37,7 +37,7 @@ describe('quickstart serves after materializing', () => {
       expect(stdout).toContain(`curl -s http://${httpHost}:${httpPort}/v1/get-online-features`);
       expect(stdout).toContain('grpcurl -plaintext');
 
-      // The embedding view has no ttl, so the materialized values are PRESENT.
+      // The embedding view has no ttl, so its materialized values are PRESENT.
       const res = await fetch(`http://${httpHost}:${httpPort}/v1/get-online-features`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -48,6 +48,8 @@ describe('quickstart serves after materializing', () => {
       expect(body.results[0].statuses).toEqual(['PRESENT', 'PRESENT']);
       expect(body.results[0].values[0]).toHaveLength(16);
       expect(typeof (body.results[1].values[0] as number)).toBe('number');
+      // driver_stats (ttl 1h) too: the generated data ends with a snapshot of every driver.
+      expect(body.results[1].statuses).toEqual(['PRESENT', 'PRESENT']);
 
       const client = new PitstopClient(`${grpcHost}:${grpcPort}`);
       try {
