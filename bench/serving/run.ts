@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     eprobe.close();
     if (args.includes('--hold')) {
       // Debugging: leave everything running for manual load (loadgen configs land in tmp).
-      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, echo, requests: requestPool(SCENARIOS[0], 42), http: httpPort }));
+      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, echo, near, requests: requestPool(SCENARIOS[0], 42), requestsByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42)])), http: httpPort, pids }));
       log(`holding: ${tmp}/targets.json; Ctrl-C to stop`);
       await new Promise((r) => process.once('SIGINT', r));
       return;
