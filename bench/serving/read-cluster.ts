@@ -14,6 +14,8 @@
  *             (keys packed in one argument, src/online/redis/read-script.ts)
  *   pipeline  one pipeline of E MGETs per master (one per entity; the shape of the adapter's cluster
  *             read before 2026-12-06, on storage format 2)
+ *   near      `direct` with a near cache (`nearCacheBytes`, a tracker per master): every row cached
+ *             by the warm-up reads, so no master is asked
  */
 import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
@@ -28,6 +30,7 @@ try {
   const seeds = cluster.seeds.split(',');
   const store = await RedisOnlineStore.create({ clusterNodes: seeds, project: PROJECT });
   const scripted = await RedisOnlineStore.create({ clusterNodes: seeds, project: PROJECT, directReads: false });
+  const near = await RedisOnlineStore.create({ clusterNodes: seeds, project: PROJECT, nearCacheBytes: 256 << 20 });
   for (const batch of benchRows(Date.now())) await store.writeRows(batch);
   // The adapter's client options, so only the command shape differs.
   const client = new Cluster(
@@ -56,6 +59,7 @@ try {
     const variants: Record<string, () => Promise<unknown>> = {
       direct: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
       script: () => scripted.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
+      near: () => near.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
       pipeline: () => {
         const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
         for (const k of entityKeys) {
@@ -87,8 +91,11 @@ try {
     }
   }
   client.disconnect();
+  const n = near.nearCacheStats()!;
+  console.log(`near cache: ${n.hits} hits, ${n.misses} misses, ${n.clears} clears`);
   await store.close();
   await scripted.close();
+  await near.close();
 } finally {
   await cluster.stop();
 }

@@ -27,8 +27,9 @@ export const RedisOnlineStoreSchema = z.strictObject({
   /**
    * Megabytes of rows each serving process keeps in memory, kept right by Redis' invalidation
    * messages (client-side caching with tracking; src/online/redis/tracked-reads.ts). A hit
-   * skips the Redis round trip. 0 (the default): no near cache. Needs a standalone Redis 6+
-   * (`url`, not `cluster_nodes`) and `direct_reads: true`. See docs/online.md ("Near cache").
+   * skips the Redis round trip. 0 (the default): no near cache. Needs Redis 6+ and
+   * `direct_reads: true`; on a cluster (`cluster_nodes`) each master is tracked on its own and
+   * the slot map is refreshed every second. See docs/online.md ("Near cache").
    */
   near_cache_mb: z
     .number()

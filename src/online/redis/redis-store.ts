@@ -21,7 +21,7 @@ import { expiryGraceMs } from '../expiry.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RedisReadConnection, bulkHeaderLength, mgetHeaderLength, writeBulkHeader, writeMgetHeader } from './read-connection.ts';
 import { RowKeys } from './row-key.ts';
-import { TrackedReads } from './tracked-reads.ts';
+import { ClusterTrackedReads, TrackedReads, nodeUrl } from './tracked-reads.ts';
 import { keyHash, tableHash, type NearCacheStats } from './near-cache.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
@@ -74,6 +74,12 @@ const EMPTY = Buffer.alloc(0);
 const MISS = -1;
 const NO_ROW = -2;
 const EMPTY_HASHES = new Int32Array(0);
+/** How often a cluster store with a near cache refreshes its slot map (ioredis `slotsRefreshInterval`). */
+const NEAR_SLOTS_REFRESH_MS = 1000;
+/** A near-cache read on a cluster that must go around the cache (readSpansNear catches it). */
+const BYPASS = new Error('near cache: read around the cache');
+/** Reads a near-cache read's misses (miss k: row `missEntity[k]` of view `missView[k]`): sets `missSpans` and returns the buffer they point into. */
+type MissFetch = (missView: readonly number[], missEntity: readonly number[], missSpans: Int32Array) => Promise<Buffer>;
 /** The Buffer-reply variant ioredis defines beside the script's command. */
 const READ_ROWS_BUFFER = `${READ_ROWS_COMMAND}Buffer`;
 
@@ -140,8 +146,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     options: RedisStoreOptions,
     /** The direct MGET connection serving reads on a standalone server (read-connection.ts), when the URL allows one. */
     private readonly reader: RedisReadConnection | undefined,
-    /** The near cache and its tracked connections, when configured. */
-    private readonly near: TrackedReads | undefined,
+    /** The near cache and its tracked connections, when configured (a tracker per master on a cluster). */
+    private readonly near: TrackedReads | ClusterTrackedReads | undefined,
   ) {
     this.keys = new RowKeys(options.keyPrefix ?? 'ps', options.project);
     this.rowsPerScript = Math.max(1, options.rowsPerScript ?? 256);
@@ -175,6 +181,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
         redisOptions,
         clusterRetryStrategy: retry,
         slotsRefreshTimeout: options.connectTimeoutMs ?? 2000,
+        // With a near cache most reads never reach a master, so no MOVED would tell of a
+        // failover: the slot map is refreshed every second instead, and a new master set empties
+        // the cache (ClusterTrackedReads).
+        ...((options.nearCacheBytes ?? 0) > 0 ? { slotsRefreshInterval: NEAR_SLOTS_REFRESH_MS } : {}),
       };
       client = new Cluster(nodes, clusterOptions);
     } else {
@@ -186,12 +196,12 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     client.defineCommand(READ_ROWS_COMMAND, { lua: READ_ROWS_LUA, readOnly: true });
     const url = options.url ?? 'redis://127.0.0.1:6379';
     const nearBytes = options.nearCacheBytes ?? 0;
-    if (nearBytes > 0 && (cluster || options.directReads === false || !RedisReadConnection.supports(url))) {
+    if (nearBytes > 0 && (options.directReads === false || (!cluster && !RedisReadConnection.supports(url)))) {
       client.disconnect();
-      throw new PitstopError('CONFIG_INVALID', `online_store.near_cache_mb needs a standalone Redis (url, not cluster_nodes) read directly (direct_reads: true, a redis:// or rediss:// url without query options)`);
+      throw new PitstopError('CONFIG_INVALID', `online_store.near_cache_mb needs reads over direct connections (direct_reads: true; on a standalone Redis, a redis:// or rediss:// url without query options)`);
     }
     let reader: RedisReadConnection | undefined;
-    let near: TrackedReads | undefined;
+    let near: TrackedReads | ClusterTrackedReads | undefined;
     const timeouts = { connectTimeoutMs: options.connectTimeoutMs ?? 2000, commandTimeoutMs: options.commandTimeoutMs ?? 1000 };
     try {
       await client.connect();
@@ -201,7 +211,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       }
       if (nearBytes > 0) {
         try {
-          near = await TrackedReads.start({ url, ...timeouts, maxBytes: nearBytes });
+          near = cluster
+            ? await ClusterTrackedReads.start({ ...timeouts, maxBytes: nearBytes }, (client as Cluster).nodes('master').map((n) => `${n.options.host}:${n.options.port}`))
+            : await TrackedReads.start({ url, ...timeouts, maxBytes: nearBytes });
         } catch (e) {
           throw new Error(`near cache: setting up tracking (Redis 6 or newer: CLIENT TRACKING) failed: ${(e as Error)?.message ?? e}`, { cause: e });
         }
@@ -266,9 +278,13 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     }
     if (spans.length < 2 * total) throw new PitstopError('INTERNAL', `online read: ${spans.length} span slots for ${total} rows`);
     if (total === 0) return EMPTY;
-    if (this.near) {
+    if (this.near instanceof TrackedReads) {
       const tracked = this.near.usable();
-      if (tracked) return this.readSpansNear(tracked, batch, total, spans, options);
+      if (tracked) return this.readSpansNear(batch, total, spans, options, (missView, missEntity, missSpans) => this.fetchMisses(tracked, batch, missView, missEntity, missSpans, options));
+    } else if (this.near) {
+      const masters = this.clusterMasters();
+      const conns = this.near.usable(masters);
+      if (conns) return this.readSpansNear(batch, total, spans, options, (missView, missEntity, missSpans) => this.fetchMissesCluster(conns, batch, missView, missEntity, missSpans, options));
     }
     if (this.reader) return this.readSpansMget(batch, total, spans, options);
     const groups = [...groupViews(entityKeys)];
@@ -326,7 +342,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
    * invalidation came first (near-cache.ts). The answer is one buffer, as the port wants: cached
    * rows copied in, then the fetched ones (or the MGET reply itself when nothing was cached).
    */
-  private async readSpansNear(tracked: RedisReadConnection, batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions): Promise<Buffer> {
+  private async readSpansNear(batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions, fetch: MissFetch): Promise<Buffer> {
     const { views, entityKeys } = batch;
     const cache = this.near!.cache;
     // Per row: its cache entry's address, MISS, or NO_ROW (cached as absent).
@@ -337,7 +353,6 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const missHash: number[] = [];
     const missTicket: number[] = [];
     let hitBytes = 0;
-    let cmdBytes = 0;
     let r = 0;
     // Views with the same join keys share one entity key array (ports.ts): its hashes once.
     let lastKeys: readonly Buffer[] | undefined;
@@ -349,7 +364,6 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       // write time + ttl + grace, and it was written at or after its event time): read it again.
       const ttl = batch.ttlMs?.[j] ?? 0;
       const staleAtOrBefore = ttl > 0 ? now - ttl - expiryGraceMs(ttl) : -Infinity;
-      const prefixes = this.bulkPrefixes(views[j]);
       const keys = entityKeys[j];
       if (keys !== lastKeys) {
         lastKeys = keys;
@@ -371,8 +385,6 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
           missEntity.push(i);
           missHash.push(hash);
           missTicket.push(cache.ticket(hash));
-          const n = key.length;
-          cmdBytes += (prefixes[n] ?? this.bulkPrefix(views[j], n)).length + n + 3;
         } else {
           hit[r] = len < 0 ? NO_ROW : a;
           if (len > 0) hitBytes += len;
@@ -400,18 +412,13 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       }
       if (m === 0) return cached;
     }
-    const cmd = tracked.commandBuffer(mgetHeaderLength(m) + cmdBytes);
-    let at = writeMgetHeader(cmd, 0, m);
-    for (let k = 0; k < m; k++) {
-      const entity = entityKeys[missView[k]][missEntity[k]];
-      at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
-    }
     const missSpans = m === total ? spans : new Int32Array(2 * m);
     let reply: Buffer;
     cache.pending += m;
     try {
-      reply = await tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
+      reply = await fetch(missView, missEntity, missSpans);
     } catch (e) {
+      if (e === BYPASS) return this.readSpansEach(batch, spans, options);
       if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
       throw unavailable(e, 'read');
     } finally {
@@ -428,7 +435,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     // One buffer, as the port wants: the cached rows (spans already set), then the fetched ones.
     const out = Buffer.allocUnsafe(hitBytes + fetchedBytes);
     cached.copy(out, 0);
-    at = hitBytes;
+    let at = hitBytes;
     let k = 0;
     for (r = 0; r < total; r++) {
       if (hit[r] !== MISS) continue;
@@ -446,6 +453,89 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       spans[2 * r + 1] = at;
     }
     return out;
+  }
+
+  /** A near-cache read's misses on a standalone server: one MGET over the tracked connection. */
+  private fetchMisses(tracked: RedisReadConnection, batch: OnlineReadBatch, missView: readonly number[], missEntity: readonly number[], missSpans: Int32Array, options: ReadOptions): Promise<Buffer> {
+    const { views, entityKeys } = batch;
+    const m = missView.length;
+    let bytes = mgetHeaderLength(m);
+    for (let k = 0; k < m; k++) bytes += this.bulkPrefix(views[missView[k]], entityKeys[missView[k]][missEntity[k]].length).length + entityKeys[missView[k]][missEntity[k]].length + 3;
+    const cmd = tracked.commandBuffer(bytes);
+    let at = writeMgetHeader(cmd, 0, m);
+    for (let k = 0; k < m; k++) {
+      const entity = entityKeys[missView[k]][missEntity[k]];
+      at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
+    }
+    return tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
+  }
+
+  /**
+   * A near-cache read's misses on a cluster: to each master, over its tracked connection, one
+   * write of single-key MGETs (any slot mix), the replies joined into one buffer. Rejects with
+   * BYPASS when a miss's slot has no master with a tracked connection, or a master answers MOVED
+   * or ASK (the slot map is stale): the read then goes around the cache.
+   */
+  private async fetchMissesCluster(conns: ReadonlyMap<string, RedisReadConnection>, batch: OnlineReadBatch, missView: readonly number[], missEntity: readonly number[], missSpans: Int32Array, options: ReadOptions): Promise<Buffer> {
+    const { views, entityKeys } = batch;
+    const slots = (this.client as Cluster).slots;
+    // Per master: its connection and the misses it owns (synchronously: `conns` is reused by the next read).
+    const byNode = new Map<RedisReadConnection, number[]>();
+    for (let k = 0; k < missView.length; k++) {
+      const conn = conns.get(slots[this.keys.slot(entityKeys[missView[k]][missEntity[k]])]?.[0] as string);
+      if (!conn) throw BYPASS;
+      let ks = byNode.get(conn);
+      if (!ks) byNode.set(conn, (ks = []));
+      ks.push(k);
+    }
+    const sends = [...byNode].map(([conn, ks]) => {
+      let bytes = 0;
+      for (const k of ks) {
+        const entity = entityKeys[missView[k]][missEntity[k]];
+        bytes += mgetHeaderLength(1) + this.bulkPrefix(views[missView[k]], entity.length).length + entity.length + 3;
+      }
+      const cmd = conn.commandBuffer(bytes);
+      let at = 0;
+      for (const k of ks) {
+        const entity = entityKeys[missView[k]][missEntity[k]];
+        at = writeMgetHeader(cmd, at, 1);
+        at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
+      }
+      const counts = new Array<number>(ks.length).fill(1);
+      const bases = ks.map((_, i) => i);
+      const nodeSpans = new Int32Array(2 * ks.length);
+      return { ks, nodeSpans, replies: conn.mgetMany(cmd.subarray(0, at), counts, bases, nodeSpans, options.signal) };
+    });
+    let replies: Buffer[][];
+    try {
+      replies = await Promise.all(sends.map((s) => s.replies));
+    } catch (e) {
+      if (REDIRECTED.test((e as Error)?.message ?? '')) throw BYPASS;
+      throw e;
+    }
+    const all = replies.flat();
+    const data = all.length === 1 ? all[0] : Buffer.concat(all);
+    let offset = 0;
+    for (let n = 0; n < sends.length; n++) {
+      const { ks, nodeSpans } = sends[n];
+      for (let i = 0; i < ks.length; i++) {
+        const k = ks[i];
+        if (nodeSpans[2 * i] < 0) missSpans[2 * k] = missSpans[2 * k + 1] = -1;
+        else {
+          missSpans[2 * k] = nodeSpans[2 * i] + offset;
+          missSpans[2 * k + 1] = nodeSpans[2 * i + 1] + offset;
+        }
+        offset += replies[n][i].length;
+      }
+    }
+    return data;
+  }
+
+  /** The cluster's masters, `host:port` (as in its slot map) to client. */
+  private clusterMasters(): Map<string, Redis> {
+    const masters = new Map<string, Redis>();
+    for (const n of (this.client as Cluster).nodes('master')) masters.set(`${n.options.host}:${n.options.port}`, n);
+    return masters;
   }
 
   /** Per view storage id, the row key head as a latin1 string (the near cache's table names). */
@@ -539,10 +629,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
    * master, sends the whole read through `readEach`, whose commands ioredis redirects.
    */
   private async readSpansCluster(batch: OnlineReadBatch, spans: Int32Array, base: number[], groups: ReadGroup[], options: ReadOptions): Promise<Buffer> {
-    const cluster = this.client as Cluster;
-    const slots = cluster.slots;
-    const masters = new Map<string, Redis>();
-    for (const n of cluster.nodes('master')) masters.set(`${n.options.host}:${n.options.port}`, n);
+    const slots = (this.client as Cluster).slots;
+    const masters = this.clusterMasters();
     const perNode = new Map<string, { client: Redis; only: (number[] | undefined)[] }>();
     for (let g = 0; g < groups.length; g++) {
       const entities = groups[g][0];
@@ -663,11 +751,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     if (known) return known.ready ? known : undefined;
     if (known === null || this.closed || (this.nodeRetryAt.get(node) ?? 0) > Date.now()) return undefined;
     this.nodeReaders.set(node, null);
-    // `host:port` from the slot map; an IPv6 host needs brackets in a URL.
-    const colon = node.lastIndexOf(':');
-    const host = node.slice(0, colon);
-    const url = `redis://${host.includes(':') ? `[${host}]` : host}${node.slice(colon)}`;
-    RedisReadConnection.connect({ url, connectTimeoutMs: this.connectTimeoutMs, commandTimeoutMs: this.commandTimeoutMs }).then(
+    RedisReadConnection.connect({ url: nodeUrl(node), connectTimeoutMs: this.connectTimeoutMs, commandTimeoutMs: this.commandTimeoutMs }).then(
       (reader) => {
         if (this.closed || this.nodeReaders.get(node) !== null) void reader.close();
         else this.nodeReaders.set(node, reader);

@@ -56,15 +56,18 @@ export class TrackedReads {
   private constructor(
     private readonly listener: Redis,
     private readonly options: TrackedReadsOptions,
+    cache: NearCache | undefined,
   ) {
-    this.cache = new NearCache(options.maxBytes);
+    this.cache = cache ?? new NearCache(options.maxBytes);
   }
 
   /**
    * Connects the listener and the tracked connection. Rejects (with Redis' error, e.g. an
    * unknown command on Redis < 6) when the first setup fails; later ones retry by themselves.
+   * With `cache`, fills and empties that cache (shared by a cluster's masters:
+   * `ClusterTrackedReads`) instead of one of its own.
    */
-  static async start(options: TrackedReadsOptions): Promise<TrackedReads> {
+  static async start(options: TrackedReadsOptions, cache?: NearCache): Promise<TrackedReads> {
     const listener = new Redis(options.url, {
       lazyConnect: true,
       // RESP2: invalidations come as pub/sub messages on the channel, which ioredis hands over
@@ -79,7 +82,7 @@ export class TrackedReads {
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
     listener.on('error', () => {});
-    const t = new TrackedReads(listener, options);
+    const t = new TrackedReads(listener, options, cache);
     listener.on('messageBuffer', (channel: Buffer, message: unknown) => t.onMessage(channel, message));
     listener.on('close', () => t.lost('the invalidation listener disconnected'));
     try {
@@ -202,4 +205,131 @@ export class TrackedReads {
     this.lost('closed');
     this.listener.disconnect();
   }
+}
+
+/**
+ * The near cache on a Redis Cluster: a `TrackedReads` (listener and tracked connection) per
+ * master, all filling one cache. Every row lives on one master (its entity's hash tag), is read
+ * over that master's tracked connection, and that master sends its invalidations.
+ *
+ * The cache is used only while every master has a ready tracker; it is emptied whenever any of
+ * them loses a connection (as on a standalone server) and whenever the set of masters changes
+ * (a failover promotes a replica that never tracked our reads; a removed master can no longer
+ * tell us anything). A slot moving between masters needs nothing more: MIGRATE deletes the keys
+ * on the old master, whose tracker then invalidates them, and later reads track them on the new
+ * master. Reads around the cache (while a tracker is starting or down) go the cluster's usual way.
+ */
+export class ClusterTrackedReads {
+  readonly cache: NearCache;
+  /** Per master (`host:port`, as in the slot map): its tracker, or null while it starts. */
+  private readonly nodes = new Map<string, TrackedReads | null>();
+  /** When a master whose tracker failed to start may be tried again (epoch ms). */
+  private readonly retryAt = new Map<string, number>();
+  private closed = false;
+  /** The masters the cache was last used with; a change empties the cache. */
+  private masters = new Set<string>();
+  private readonly connections = new Map<string, RedisReadConnection>();
+
+  private constructor(private readonly options: Omit<TrackedReadsOptions, 'url'>) {
+    this.cache = new NearCache(options.maxBytes);
+  }
+
+  /**
+   * Starts a tracker per master and waits for them all, so a cluster that cannot track
+   * (Redis < 6) is refused at start. Masters that appear later are started on first use.
+   */
+  static async start(options: Omit<TrackedReadsOptions, 'url'>, masters: readonly string[]): Promise<ClusterTrackedReads> {
+    const c = new ClusterTrackedReads(options);
+    try {
+      await Promise.all(
+        masters.map(async (node) => {
+          c.nodes.set(node, null);
+          c.nodes.set(node, await TrackedReads.start({ ...options, url: nodeUrl(node) }, c.cache));
+        }),
+      );
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+    c.masters = new Set(masters);
+    return c;
+  }
+
+  /**
+   * Per master, its tracked connection, when the cache may be used for a read now (every master
+   * of `masters` has a ready tracker); else null, and trackers missing for new masters are
+   * started in the background. The map is reused: read it before the next call.
+   */
+  usable(masters: ReadonlyMap<string, unknown>): ReadonlyMap<string, RedisReadConnection> | null {
+    if (this.closed) return null;
+    let same = masters.size === this.masters.size;
+    if (same) for (const node of masters.keys()) if (!this.masters.has(node)) same = false;
+    if (!same) {
+      // Failover or a master added or removed: what the cache holds was tracked by a master set
+      // that is gone. Trackers of nodes no longer masters are closed.
+      this.masters = new Set(masters.keys());
+      this.cache.clear();
+      for (const [node, t] of this.nodes) {
+        if (masters.has(node)) continue;
+        this.nodes.delete(node);
+        void t?.close();
+      }
+    }
+    this.connections.clear();
+    let all = true;
+    for (const node of masters.keys()) {
+      const t = this.nodes.get(node);
+      if (t === undefined) {
+        this.startNode(node);
+        all = false;
+        continue;
+      }
+      // Checked on every tracker even after one is found down: usable() empties the cache when
+      // its tracked connection reconnected, which must not wait for a later read.
+      const conn = t?.usable() ?? null;
+      if (conn === null) all = false;
+      else this.connections.set(node, conn);
+    }
+    return all ? this.connections : null;
+  }
+
+  /** Why the cache is not in use ('' while it is), for messages and tests. */
+  get down(): string {
+    if (this.closed) return 'closed';
+    for (const [node, t] of this.nodes) {
+      if (t === null) return `${node}: starting`;
+      if (t.down !== '') return `${node}: ${t.down}`;
+    }
+    return '';
+  }
+
+  private startNode(node: string): void {
+    if (this.closed || (this.retryAt.get(node) ?? 0) > Date.now()) return;
+    this.nodes.set(node, null);
+    TrackedReads.start({ ...this.options, url: nodeUrl(node) }, this.cache).then(
+      (t) => {
+        if (this.closed || this.nodes.get(node) !== null) void t.close();
+        else this.nodes.set(node, t);
+      },
+      () => {
+        if (this.nodes.get(node) === null) this.nodes.delete(node);
+        this.retryAt.set(node, Date.now() + 1000);
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cache.clear();
+    const all = [...this.nodes.values()];
+    this.nodes.clear();
+    await Promise.all(all.map((t) => t?.close()));
+  }
+}
+
+/** `redis://host:port` of a slot-map node (`host:port`; an IPv6 host in brackets). */
+export function nodeUrl(node: string): string {
+  const colon = node.lastIndexOf(':');
+  const host = node.slice(0, colon);
+  return `redis://${host.includes(':') ? `[${host}]` : host}${node.slice(colon)}`;
 }
