@@ -27,3 +27,11 @@ onlineStoreContract('redis standalone, near cache', async () => {
     teardown: () => server.stop(),
   };
 });
+
+onlineStoreContract('redis cluster, near cache', async () => {
+  const cluster = await startRedisCluster(3);
+  return {
+    open: () => RedisOnlineStore.create({ clusterNodes: cluster.seeds.split(','), project: 'contract', nearCacheBytes: 1 << 20 }),
+    teardown: () => cluster.stop(),
+  };
+});

@@ -261,7 +261,8 @@ export class ClusterTrackedReads {
    * started in the background. The map is reused: read it before the next call.
    */
   usable(masters: ReadonlyMap<string, unknown>): ReadonlyMap<string, RedisReadConnection> | null {
-    if (this.closed) return null;
+    // No masters known (the cluster client is between connections): nothing can be tracked.
+    if (this.closed || masters.size === 0) return null;
     let same = masters.size === this.masters.size;
     if (same) for (const node of masters.keys()) if (!this.masters.has(node)) same = false;
     if (!same) {
