@@ -78,8 +78,8 @@ const EMPTY_HASHES = new Int32Array(0);
 const NEAR_SLOTS_REFRESH_MS = 1000;
 /** A near-cache read on a cluster that must go around the cache (readSpansNear catches it). */
 const BYPASS = new Error('near cache: read around the cache');
-/** Reads a near-cache read's misses (miss k: row `missEntity[k]` of view `missView[k]`): sets `missSpans` and returns the buffer they point into. */
-type MissFetch = (missView: readonly number[], missEntity: readonly number[], missSpans: Int32Array) => Promise<Buffer>;
+/** Where a near-cache read sends its misses: the tracked connection (standalone), or each master's (cluster). */
+type Tracked = RedisReadConnection | ReadonlyMap<string, RedisReadConnection>;
 /** The Buffer-reply variant ioredis defines beside the script's command. */
 const READ_ROWS_BUFFER = `${READ_ROWS_COMMAND}Buffer`;
 
@@ -278,13 +278,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     }
     if (spans.length < 2 * total) throw new PitstopError('INTERNAL', `online read: ${spans.length} span slots for ${total} rows`);
     if (total === 0) return EMPTY;
-    if (this.near instanceof TrackedReads) {
-      const tracked = this.near.usable();
-      if (tracked) return this.readSpansNear(batch, total, spans, options, (missView, missEntity, missSpans) => this.fetchMisses(tracked, batch, missView, missEntity, missSpans, options));
-    } else if (this.near) {
-      const masters = this.clusterMasters();
-      const conns = this.near.usable(masters);
-      if (conns) return this.readSpansNear(batch, total, spans, options, (missView, missEntity, missSpans) => this.fetchMissesCluster(conns, batch, missView, missEntity, missSpans, options));
+    if (this.near) {
+      const tracked = this.near instanceof TrackedReads ? this.near.usable() : this.near.usable(this.clusterMasters());
+      if (tracked) return this.readSpansNear(batch, total, spans, options, tracked);
     }
     if (this.reader) return this.readSpansMget(batch, total, spans, options);
     const groups = [...groupViews(entityKeys)];
@@ -342,7 +338,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
    * invalidation came first (near-cache.ts). The answer is one buffer, as the port wants: cached
    * rows copied in, then the fetched ones (or the MGET reply itself when nothing was cached).
    */
-  private async readSpansNear(batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions, fetch: MissFetch): Promise<Buffer> {
+  private async readSpansNear(batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions, tracked: Tracked): Promise<Buffer> {
     const { views, entityKeys } = batch;
     const cache = this.near!.cache;
     // Per row: its cache entry's address, MISS, or NO_ROW (cached as absent).
@@ -416,7 +412,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     let reply: Buffer;
     cache.pending += m;
     try {
-      reply = await fetch(missView, missEntity, missSpans);
+      reply = await (tracked instanceof RedisReadConnection
+        ? this.fetchMisses(tracked, batch, missView, missEntity, missSpans, options)
+        : this.fetchMissesCluster(tracked, batch, missView, missEntity, missSpans, options));
     } catch (e) {
       if (e === BYPASS) return this.readSpansEach(batch, spans, options);
       if ((e as Error)?.name === 'AbortError') throw new PitstopError('DEADLINE_EXCEEDED', 'online read aborted');
@@ -460,7 +458,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const { views, entityKeys } = batch;
     const m = missView.length;
     let bytes = mgetHeaderLength(m);
-    for (let k = 0; k < m; k++) bytes += this.bulkPrefix(views[missView[k]], entityKeys[missView[k]][missEntity[k]].length).length + entityKeys[missView[k]][missEntity[k]].length + 3;
+    for (let k = 0; k < m; k++) {
+      const n = entityKeys[missView[k]][missEntity[k]].length;
+      bytes += this.bulkPrefix(views[missView[k]], n).length + n + 3;
+    }
     const cmd = tracked.commandBuffer(bytes);
     let at = writeMgetHeader(cmd, 0, m);
     for (let k = 0; k < m; k++) {
