@@ -1,7 +1,7 @@
 /**
- * The near cache's connections (config `online_store.near_cache_mb`; standalone Redis 6+):
- * Redis' server-assisted client-side caching in its REDIRECT form
- * (https://redis.io/docs/latest/develop/reference/client-side-caching/).
+ * The near cache's connections (config `online_store.near_cache_mb`; Redis 6+, standalone, or a
+ * cluster through `ClusterTrackedReads` below): Redis' server-assisted client-side caching in its
+ * REDIRECT form (https://redis.io/docs/latest/develop/reference/client-side-caching/).
  *
  * - A listener connection (ioredis) subscribed to `__redis__:invalidate`.
  * - A read connection of its own (read-connection.ts) with `CLIENT TRACKING ON REDIRECT <the
