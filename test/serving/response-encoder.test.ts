@@ -3,13 +3,16 @@
  * what we spliced), and the client's direct decoder against both.
  */
 import { describe, expect, it } from 'vitest';
-import { packRows, type OnlineReader, type OnlineReadBatch } from '../../src/online/ports.ts';
+import { packRows, viewStorageId, type OnlineReader, type OnlineReadBatch } from '../../src/online/ports.ts';
 import { getOnlineFeatures } from '../../src/serving/get-online-features.ts';
 import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
 import { decodeOnlineFeatures } from '../../src/client/response-decoder.ts';
 import { HOUR, NOW, servingRows, servingSnapshot } from './fixture.ts';
+import { lookupView } from '../../src/registry/resolve.ts';
+import { RowEncoder } from '../../src/online/row-codec.ts';
+import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
 
 /** The port's contract over a Map: enough for the pure encoder tests (adapters have their own suites). */
 function mapReader(rows: Map<string, Buffer>): OnlineReader {
@@ -59,10 +62,40 @@ describe('response encoder', () => {
     expect(seen).toEqual([2 * HOUR, 0]);
   });
 
-  it('encodes an empty entity list and large values (multi-byte lengths)', async () => {
+  it('encodes an empty entity list', async () => {
     const r = await getOnlineFeatures(compileSnapshot(snapshot), mapReader(rows), { features: ['driver_stats:trips_today'], entities: { driver_id: [] } }, { limits, now: NOW });
     const decoded = servingMethods().GetOnlineFeatures.responseDeserialize(encodeResponse(r)) as any;
     expect(decoded.results).toHaveLength(1);
     expect(decoded.results[0].values ?? []).toEqual([]);
+  });
+
+  it('encodes large values (31 to 2,000 bytes: both copy paths, multi-byte lengths) byte for byte', async () => {
+    const v = lookupView(snapshot, 'driver_profile');
+    const enc = new RowEncoder(v.features);
+    const keys = new EntityKeyEncoder(v.joinKeys);
+    const big = new Map(rows);
+    // Strings of every length around the copy thresholds (32 bytes, 4-byte steps) and the
+    // one-byte length limit (127), and a long list: driver ids 10.. get one each.
+    const lengths = [29, 30, 31, 32, 33, 34, 35, 36, 37, 63, 64, 65, 125, 126, 127, 128, 129, 1999];
+    const ids = lengths.map((_, i) => 10 + i);
+    lengths.forEach((len, i) => {
+      const text = Array.from({ length: len }, (_, c) => String.fromCharCode(97 + ((c * 7 + i) % 26))).join('');
+      const tags = Array.from({ length: 1 + (len % 9) * 7 }, (_, t) => `${text.slice(0, 1 + (t % 40))}#${t}`);
+      big.set(`${viewStorageId(v.name, v.version)}|${Buffer.from(keys.encodeRecord({ driver_id: ids[i] })).toString('hex')}`, Buffer.from(enc.encode(NOW - 1000, null, [text, len, tags])));
+    });
+    const r = await getOnlineFeatures(compileSnapshot(snapshot), mapReader(big), { features: ['driver_profile:vehicle', 'driver_profile:tags', 'driver_profile:seats'], entities: { driver_id: ids } }, { limits, now: NOW });
+    const bytes = encodeResponse(r);
+    const decoded = servingMethods().GetOnlineFeatures.responseDeserialize(bytes) as any;
+    const direct = decodeOnlineFeatures(bytes);
+    lengths.forEach((len, i) => {
+      const text = Array.from({ length: len }, (_, c) => String.fromCharCode(97 + ((c * 7 + i) % 26))).join('');
+      const tags = Array.from({ length: 1 + (len % 9) * 7 }, (_, t) => `${text.slice(0, 1 + (t % 40))}#${t}`);
+      expect(decoded.results[0].values[i].string_val).toBe(text);
+      expect(decoded.results[1].values[i].string_list_val.val).toEqual(tags);
+      expect(decoded.results[2].values[i].int32_val).toBe(len);
+      expect(direct.column('vehicle').values[i]).toBe(text);
+      expect(direct.column('tags').values[i]).toEqual(tags);
+    });
+    expect(direct.column('vehicle').statuses).toEqual(lengths.map(() => 'PRESENT'));
   });
 });
