@@ -9,6 +9,7 @@
  *   1: metadata (precomputed per plan)            2: FeatureVector, one per feature
  *   FeatureVector { 1: Value (repeated, length-delimited), 2: packed statuses, 4: packed int64 ts }
  */
+import { copyViaViews } from '../core/copy-bytes.ts';
 import type { OnlineFeaturesResult } from './result.ts';
 import { int32s } from './slab.ts';
 
@@ -118,6 +119,9 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
   let pos = plan.metadataBytes.length;
   // Packed timestamps per view, written once and copied into every feature of the view.
   const tsBlocks: (Buffer | undefined)[] = new Array(nViews);
+  // Values of 32 bytes or more are copied through these (made on first need; core/copy-bytes.ts).
+  let dv: DataView | undefined;
+  let ov: DataView | undefined;
   for (let f = 0; f < nFeatures; f++) {
     const v = plan.featureView[f];
     out[pos++] = 0x12;
@@ -131,7 +135,14 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
       else pos = writeVarint(out, pos, l);
       if (l > 0) {
         if (l < 32) for (let b = s; b < e; b++) out[pos++] = data[b];
-        else pos += data.copy(out, pos, s, e);
+        else {
+          if (dv === undefined) {
+            dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+            ov = new DataView(out.buffer, out.byteOffset, out.byteLength);
+          }
+          copyViaViews(dv, data, s, ov!, out, pos, l);
+          pos += l;
+        }
       }
     }
     if (n === 0) continue;

@@ -38,6 +38,7 @@
  * An address is valid until the next fill (which may write over its segment): copy a row out
  * before anything else can run.
  */
+import { copyViaViews } from '../../core/copy-bytes.ts';
 import type { ReadCacheStats } from '../ports.ts';
 import { rowEventMsAt } from '../row-codec.ts';
 
@@ -64,11 +65,9 @@ const ABSENT = 2;
 
 /**
  * Rows shorter than this are copied by a byte loop. Longer ones are stored by `set` (a native
- * memcpy; `fill` has the row as a view already) and copied out four bytes a step through
- * DataViews. A `set` there would need a `subarray` view per row, and in the bench's near-cache
- * server those views were the largest source of garbage reaching the old generation (a
- * major-GC-inclusive heap sample, 2026-12-06). The DataView copy is also faster:
- * `near-cache-micro.ts` 100 × 50 79-80 → 71-72 µs per read, 500 × 10 73-74 → 64 µs.
+ * memcpy; `fill` has the row as a view already) and copied out through DataViews
+ * (`copyViaViews`: no view object per row). Against `set(subarray())`, `near-cache-micro.ts`
+ * 100 × 50 79-80 → 71-72 µs per read, 500 × 10 73-74 → 64 µs (2026-12-06).
  */
 const LOOP_COPY_BYTES = 32;
 
@@ -184,11 +183,7 @@ export class NearCache {
       this.outBytes = out;
       this.outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
     }
-    const src = this.views[seg]!;
-    const dst = this.outView!;
-    let i = 0;
-    for (; i + 4 <= len; i += 4) dst.setUint32(at + i, src.getUint32(s + i));
-    for (; i < len; i++) out[at + i] = bytes[s + i];
+    copyViaViews(this.views[seg]!, bytes, s, this.outView!, out, at, len);
     return len;
   }
 
