@@ -21,6 +21,7 @@ import { expiryGraceMs } from '../expiry.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RedisReadConnection, bulkHeaderLength, mgetHeaderLength, writeBulkHeader, writeMgetHeader } from './read-connection.ts';
 import { RowKeys } from './row-key.ts';
+import { PerNode } from './per-node.ts';
 import { ClusterTrackedReads, TrackedReads, nodeUrl } from './tracked-reads.ts';
 import { keyHash, tableHash, type NearCacheStats } from './near-cache.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
@@ -131,13 +132,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
   private readonly directReads: boolean;
   private readonly connectTimeoutMs: number;
   /**
-   * Cluster: a direct read connection per master (`host:port`), made on first use in the
-   * background (null while connecting); reads go through the read script until every master a
-   * read needs has a ready one.
+   * Cluster: a direct read connection per master, made on first use in the background; reads go
+   * through the read script until every master a read needs has a ready one.
    */
-  private readonly nodeReaders = new Map<string, RedisReadConnection | null>();
-  /** Cluster: when a node whose direct connection failed to open may be tried again (epoch ms). */
-  private readonly nodeRetryAt = new Map<string, number>();
+  private readonly nodeReaders: PerNode<RedisReadConnection>;
   private closed = false;
 
   private constructor(
@@ -155,6 +153,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     this.atomicMsPerRow = Math.max(0, options.atomicMsPerRow ?? 0.02);
     this.directReads = options.directReads !== false;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.nodeReaders = new PerNode((node) => RedisReadConnection.connect({ url: nodeUrl(node), connectTimeoutMs: this.connectTimeoutMs, commandTimeoutMs: this.commandTimeoutMs }));
   }
 
   /** Connect (standalone or cluster), register the write script, ping. Rejects ONLINE_STORE_UNAVAILABLE. */
@@ -748,32 +747,16 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
 
   /** A ready direct connection to cluster node `node` (`host:port`), or undefined, starting one in the background when there is none. */
   private nodeReader(node: string): RedisReadConnection | undefined {
-    const known = this.nodeReaders.get(node);
-    if (known) return known.ready ? known : undefined;
-    if (known === null || this.closed || (this.nodeRetryAt.get(node) ?? 0) > Date.now()) return undefined;
-    this.nodeReaders.set(node, null);
-    RedisReadConnection.connect({ url: nodeUrl(node), connectTimeoutMs: this.connectTimeoutMs, commandTimeoutMs: this.commandTimeoutMs }).then(
-      (reader) => {
-        if (this.closed || this.nodeReaders.get(node) !== null) void reader.close();
-        else this.nodeReaders.set(node, reader);
-      },
-      () => {
-        // Not reachable now: the script path serves, and a read a second from now tries again.
-        if (this.nodeReaders.get(node) === null) this.nodeReaders.delete(node);
-        this.nodeRetryAt.set(node, Date.now() + 1000);
-      },
-    );
-    return undefined;
+    const reader = this.nodeReaders.get(node);
+    return reader?.ready ? reader : undefined;
   }
+
 
   /** Closes the direct connections of nodes that are no longer masters (failover, resharding). */
   private pruneNodeReaders(masters: Map<string, unknown>): void {
-    for (const [node, reader] of this.nodeReaders) {
-      if (masters.has(node)) continue;
-      this.nodeReaders.delete(node);
-      void reader?.close();
-    }
+    this.nodeReaders.prune(masters);
   }
+
 
   /** `readEach`'s rows copied into one buffer as spans (cluster fallback). */
   private async readSpansEach(batch: OnlineReadBatch, spans: Int32Array, options: ReadOptions): Promise<Buffer> {
@@ -940,8 +923,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     this.closed = true;
     await this.near?.close();
     await this.reader?.close();
-    await Promise.all([...this.nodeReaders.values()].map((r) => r?.close()));
-    this.nodeReaders.clear();
+    await this.nodeReaders.close();
     try {
       await this.client.quit();
     } catch {

@@ -24,6 +24,7 @@
 import { Redis } from 'ioredis';
 import { NearCache } from './near-cache.ts';
 import { RedisReadConnection } from './read-connection.ts';
+import { PerNode } from './per-node.ts';
 
 const CHANNEL = '__redis__:invalidate';
 
@@ -221,17 +222,16 @@ export class TrackedReads {
  */
 export class ClusterTrackedReads {
   readonly cache: NearCache;
-  /** Per master (`host:port`, as in the slot map): its tracker, or null while it starts. */
-  private readonly nodes = new Map<string, TrackedReads | null>();
-  /** When a master whose tracker failed to start may be tried again (epoch ms). */
-  private readonly retryAt = new Map<string, number>();
+  /** Per master: its tracker, started on first use (or by `start`). */
+  private readonly nodes: PerNode<TrackedReads>;
   private closed = false;
   /** The masters the cache was last used with; a change empties the cache. */
   private masters = new Set<string>();
   private readonly connections = new Map<string, RedisReadConnection>();
 
-  private constructor(private readonly options: Omit<TrackedReadsOptions, 'url'>) {
+  private constructor(options: Omit<TrackedReadsOptions, 'url'>) {
     this.cache = new NearCache(options.maxBytes);
+    this.nodes = new PerNode((node) => TrackedReads.start({ ...options, url: nodeUrl(node) }, this.cache));
   }
 
   /**
@@ -241,12 +241,7 @@ export class ClusterTrackedReads {
   static async start(options: Omit<TrackedReadsOptions, 'url'>, masters: readonly string[]): Promise<ClusterTrackedReads> {
     const c = new ClusterTrackedReads(options);
     try {
-      await Promise.all(
-        masters.map(async (node) => {
-          c.nodes.set(node, null);
-          c.nodes.set(node, await TrackedReads.start({ ...options, url: nodeUrl(node) }, c.cache));
-        }),
-      );
+      await Promise.all(masters.map((node) => c.nodes.openNow(node)));
     } catch (e) {
       await c.close();
       throw e;
@@ -270,24 +265,15 @@ export class ClusterTrackedReads {
       // that is gone. Trackers of nodes no longer masters are closed.
       this.masters = new Set(masters.keys());
       this.cache.clear();
-      for (const [node, t] of this.nodes) {
-        if (masters.has(node)) continue;
-        this.nodes.delete(node);
-        void t?.close();
-      }
+      this.nodes.prune(masters);
     }
     this.connections.clear();
     let all = true;
     for (const node of masters.keys()) {
-      const t = this.nodes.get(node);
-      if (t === undefined) {
-        this.startNode(node);
-        all = false;
-        continue;
-      }
       // Checked on every tracker even after one is found down: usable() empties the cache when
-      // its tracked connection reconnected, which must not wait for a later read.
-      const conn = t?.usable() ?? null;
+      // its tracked connection reconnected, which must not wait for a later read. A master
+      // without a tracker gets one started.
+      const conn = this.nodes.get(node)?.usable() ?? null;
       if (conn === null) all = false;
       else this.connections.set(node, conn);
     }
@@ -297,34 +283,17 @@ export class ClusterTrackedReads {
   /** Why the cache is not in use ('' while it is), for messages and tests. */
   get down(): string {
     if (this.closed) return 'closed';
-    for (const [node, t] of this.nodes) {
+    for (const [node, t] of this.nodes.entries()) {
       if (t === null) return `${node}: starting`;
       if (t.down !== '') return `${node}: ${t.down}`;
     }
     return '';
   }
 
-  private startNode(node: string): void {
-    if (this.closed || (this.retryAt.get(node) ?? 0) > Date.now()) return;
-    this.nodes.set(node, null);
-    TrackedReads.start({ ...this.options, url: nodeUrl(node) }, this.cache).then(
-      (t) => {
-        if (this.closed || this.nodes.get(node) !== null) void t.close();
-        else this.nodes.set(node, t);
-      },
-      () => {
-        if (this.nodes.get(node) === null) this.nodes.delete(node);
-        this.retryAt.set(node, Date.now() + 1000);
-      },
-    );
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     this.cache.clear();
-    const all = [...this.nodes.values()];
-    this.nodes.clear();
-    await Promise.all(all.map((t) => t?.close()));
+    await this.nodes.close();
   }
 }
 
