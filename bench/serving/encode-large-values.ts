@@ -20,7 +20,7 @@ const keys = new EntityKeyEncoder(v.joinKeys);
 const rows = new Map<string, Buffer>();
 const ids = Array.from({ length: 100 }, (_, i) => i);
 for (const id of ids) rows.set(`${viewStorageId(v.name, v.version)}|${Buffer.from(keys.encodeRecord({ driver_id: id })).toString('hex')}`, Buffer.from(enc.encode(NOW - 1000, null, [`vehicle-${'x'.repeat(40)}-${id}`, 4, Array.from({ length: 8 }, (_, t) => `tag${t}-${id}`)])));
-const readRows = async (b: OnlineReadBatch) => b.views.map((vv, j) => b.entityKeys[j].map((k) => rows.get(`${vv}|${k.toString('hex')}`) ?? null));
+const readRows = async (b: OnlineReadBatch) => b.views.map((vv, j) => b.entityKeys[j].toArray().map((k) => rows.get(`${vv}|${k.toString('hex')}`) ?? null));
 const reader = { readRows, readSpans: async (b: OnlineReadBatch, spans: Int32Array) => packRows(await readRows(b), spans), async ping() {}, async close() {} };
 const r = await getOnlineFeatures(compileSnapshot(snapshot), reader as any, { features: ['driver_profile:vehicle', 'driver_profile:tags'], entities: { driver_id: ids } }, { limits: { maxEntities: 1000, maxFeatures: 1000 }, now: NOW });
 const scratch = { buf: Buffer.allocUnsafeSlow(1 << 16) } as ResponseScratch;

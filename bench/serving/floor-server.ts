@@ -29,7 +29,7 @@ server.addService(
       const req = call.request;
       const ids = views[req.feature_service] ?? [];
       const vals: any[] = req.entities?.driver_id?.val ?? [];
-      const entityKeys = vals.map((v) => keys.encode([v.int64_val]));
+      const entityKeys = keys.encodeColumns([vals.map((v) => v.int64_val)], vals.length);
       const spans = new Int32Array(2 * ids.length * entityKeys.length);
       store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans).then(
         (data) => callback(null, data),

@@ -17,7 +17,7 @@ import { benchRows, benchSnapshot, ENTITIES } from './fixture.ts';
 
 const rows = new Map<string, Buffer>();
 for (const batch of benchRows(Date.now())) for (const w of batch) rows.set(`${w.view}|${w.entity.toString('hex')}`, Buffer.from(w.row));
-const readRows = async (b: OnlineReadBatch) => b.views.map((v, j) => b.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
+const readRows = async (b: OnlineReadBatch) => b.views.map((v, j) => b.entityKeys[j].toArray().map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
 const reader: OnlineReader = {
   readRows,
   readSpans: async (b, spans) => packRows(await readRows(b), spans),

@@ -32,7 +32,7 @@ try {
   const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % ENTITIES);
   const spans = new Int32Array(2 * views.length * 100);
   const batch = () => {
-    const entities = Array.from({ length: 100 }, () => keys.encode([rnd()]));
+    const entities = keys.encodeColumns([Array.from({ length: 100 }, rnd)], 100);
     return { views, entityKeys: views.map(() => entities) };
   };
   // JIT first, through a store of another project (no rows: every key is cached as absent),

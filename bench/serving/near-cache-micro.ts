@@ -19,14 +19,14 @@ try {
   const views = serviceViews();
   // Fill the cache with every entity of the 25 views first (about what a long bench run holds),
   // so lookups meet full tables.
-  const all = Array.from({ length: ENTITIES }, (_, i) => keys.encode([i]));
+  const all = keys.encodeColumns([Array.from({ length: ENTITIES }, (_, i) => i)], ENTITIES);
   await near.readSpans({ views: views.fs_250, entityKeys: views.fs_250.map(() => all) }, new Int32Array(2 * views.fs_250.length * ENTITIES));
   for (const [name, service, n] of [['100x50', 'fs_50', 100], ['500x10', 'fs_10', 500], ['1x50', 'fs_50', 1]] as const) {
     // 256 requests of random ids, as the serving bench draws them: lookups all over the tables.
     let x = 42;
     const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % ENTITIES);
     const batches = Array.from({ length: 256 }, () => {
-      const entities = Array.from({ length: n }, () => keys.encode([rnd()]));
+      const entities = keys.encodeColumns([Array.from({ length: n }, rnd)], n);
       return { views: views[service], entityKeys: views[service].map(() => entities) };
     });
     const spans = new Int32Array(2 * views[service].length * n);

@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
-import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
+import { EntityKeyEncoder, EntityKeyList } from '../../src/online/entity-key.ts';
 import { RowKeys } from '../../src/online/redis/row-key.ts';
 import { startRedisCluster } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
@@ -56,10 +56,11 @@ try {
     const ids = views[service];
     const spans = new Int32Array(2 * e * ids.length);
     const entityKeys = Array.from({ length: e }, (_, i) => keys.encode([(i * 7919) % ENTITIES]));
+    const keyList = EntityKeyList.of(entityKeys);
     const variants: Record<string, () => Promise<unknown>> = {
-      direct: () => store.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
-      script: () => scripted.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
-      near: () => near.readSpans({ views: ids, entityKeys: ids.map(() => entityKeys) }, spans),
+      direct: () => store.readSpans({ views: ids, entityKeys: ids.map(() => keyList) }, spans),
+      script: () => scripted.readSpans({ views: ids, entityKeys: ids.map(() => keyList) }, spans),
+      near: () => near.readSpans({ views: ids, entityKeys: ids.map(() => keyList) }, spans),
       pipeline: () => {
         const byNode = new Map<string, ReturnType<Cluster['pipeline']>>();
         for (const k of entityKeys) {

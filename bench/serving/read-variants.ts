@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
-import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
+import { EntityKeyEncoder, EntityKeyList } from '../../src/online/entity-key.ts';
 import { RowKeys } from '../../src/online/redis/row-key.ts';
 import { startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, serviceViews } from './fixture.ts';
@@ -93,7 +93,8 @@ try {
       }
       return out;
     };
-    const batch = { views: ids, entityKeys: ids.map(() => entityKeys) };
+    const keyList = EntityKeyList.of(entityKeys);
+    const batch = { views: ids, entityKeys: ids.map(() => keyList) };
     const variants: Record<string, () => Promise<unknown>> = {
       direct: () => store.readSpans(batch, spans),
       script: () => scripted.readSpans(batch, spans),

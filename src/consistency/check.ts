@@ -8,6 +8,7 @@ import { PitstopError } from '../core/errors.ts';
 import type { OfflineReader } from '../offline/ports.ts';
 import type { OnlineReader } from '../online/ports.ts';
 import { decodeRow } from '../online/row-codec.ts';
+import { EntityKeyList } from '../online/entity-key.ts';
 import type { ResolvedRequest } from '../registry/resolve.ts';
 import type { SideRow } from './classify.ts';
 import { buildReport, type ConsistencyReport, type ViewComparison } from './report.ts';
@@ -60,7 +61,7 @@ export async function checkConsistency(request: ResolvedRequest, deps: Consisten
     const online: (SideRow | null)[] = [];
     for (let s = 0; s < sampled.length; s += readChunk) {
       const part = sampled.slice(s, s + readChunk);
-      const [rows] = await deps.online.readRows({ views: [id], entityKeys: [part.map((e) => e.entityKey)] });
+      const [rows] = await deps.online.readRows({ views: [id], entityKeys: [EntityKeyList.of(part.map((e) => e.entityKey))] });
       for (const row of rows) {
         if (row === null) {
           online.push(null);

@@ -87,9 +87,94 @@ export class EntityKeyEncoder {
     return w.slice(start);
   }
 
+  /**
+   * Encode n entities into one packed list, entity i's join key values being `columns[c][i]`
+   * (columns in join key order): one Buffer view and one offsets array for the whole list, not
+   * a Buffer per entity (serving's hot path; those were its largest source of garbage). The
+   * bytes live in the shared chunk, never overwritten. On a bad value nothing is kept and a
+   * BadEntityRow names the entity row, its cause the VALUE_TYPE_MISMATCH naming the join key.
+   */
+  encodeColumns(columns: readonly (readonly unknown[])[], n: number): EntityKeyList {
+    const w = this.w;
+    // Room for typical keys (a few bytes each) in the chunk, or a fresh chunk; longer keys grow it.
+    const room = 16 * (n + 1) + 256;
+    if (w.pos > w.buf.length - room) w.reset(Math.max(1 << 16, 2 * room));
+    const start = w.pos;
+    const offsets = new Int32Array(n + 1);
+    const writers = this.writers;
+    const joinKeys = this.joinKeys;
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        w.u8(ENTITY_KEY_FORMAT);
+        for (let c = 0; c < writers.length; c++) {
+          const v = columns[c][i];
+          const name = joinKeys[c].name;
+          if (v === null || v === undefined) throw new PitstopError('VALUE_TYPE_MISMATCH', `${name}: join key is missing`);
+          writers[c](w, v, name);
+        }
+        offsets[i + 1] = w.pos - start;
+      }
+    } catch (e) {
+      w.pos = start;
+      throw new BadEntityRow(i, e);
+    }
+    return new EntityKeyList(w.buf.subarray(start, w.pos), offsets, n);
+  }
+
   /** Encode from a record keyed by join key name. */
   encodeRecord(record: Readonly<Record<string, unknown>>): Buffer {
     return this.encode(this.joinKeys.map((k) => record[k.name]));
+  }
+}
+
+/** `encodeColumns` refused entity row `row`; `cause` says why. */
+export class BadEntityRow extends Error {
+  constructor(
+    readonly row: number,
+    override readonly cause: unknown,
+  ) {
+    super(`entity row ${row}: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'BadEntityRow';
+  }
+}
+
+/**
+ * The entity keys of n entity rows (one view's, or several views' sharing join keys), packed:
+ * key i is `bytes[offsets[i] .. offsets[i + 1])`. The online reader port takes lists, so a read
+ * of many entities costs two objects, not one Buffer per entity.
+ */
+export class EntityKeyList {
+  constructor(
+    /** Every key's bytes, back to back. */
+    readonly bytes: Uint8Array,
+    /** n + 1 offsets into `bytes`: key i starts at offsets[i] and ends at offsets[i + 1]; offsets[0] is 0. */
+    readonly offsets: Int32Array,
+    /** Entity rows in the list. */
+    readonly length: number = offsets.length - 1,
+  ) {}
+
+  /** Key i as a Buffer of its own (a view into `bytes`; cold paths: writes, tools, the cluster fallback). */
+  key(i: number): Buffer {
+    const s = this.offsets[i];
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + s, this.offsets[i + 1] - s);
+  }
+
+  /** Every key as its own Buffer. */
+  toArray(): Buffer[] {
+    const out: Buffer[] = new Array(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.key(i);
+    return out;
+  }
+
+  /** A list of the given keys (copied). */
+  static of(keys: readonly Uint8Array[]): EntityKeyList {
+    const offsets = new Int32Array(keys.length + 1);
+    let total = 0;
+    for (let i = 0; i < keys.length; i++) offsets[i + 1] = total += keys[i].length;
+    const bytes = Buffer.allocUnsafe(total);
+    for (let i = 0; i < keys.length; i++) bytes.set(keys[i], offsets[i]);
+    return new EntityKeyList(bytes, offsets, keys.length);
   }
 }
 

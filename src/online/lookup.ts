@@ -7,7 +7,7 @@ import { PitstopError } from '../core/errors.ts';
 import type { FeatureType } from '../core/feature-types.ts';
 import type { JoinKey } from '../core/registry-model.ts';
 import type { ResolvedRequest } from '../registry/resolve.ts';
-import { EntityKeyEncoder } from './entity-key.ts';
+import { EntityKeyEncoder, EntityKeyList } from './entity-key.ts';
 import type { OnlineReader } from './ports.ts';
 import { FIELD_STATUS_NAMES, createReadout, fillStatuses, type FieldStatusName } from './status.ts';
 import { decodeValue, type FeatureValue } from './value-codec.ts';
@@ -53,13 +53,13 @@ function joinKeyValue(k: JoinKey, v: unknown): unknown {
 }
 
 export async function lookupOnline(reader: OnlineReader, request: ResolvedRequest, entities: readonly Record<string, unknown>[], nowMs = Date.now()): Promise<LookupFeature[]> {
-  const keyArrays = new Map<string, Buffer[]>();
+  const keyArrays = new Map<string, EntityKeyList>();
   const entityKeys = request.views.map(({ view }) => {
     const sig = view.joinKeys.map((k) => `${k.name}:${k.type}`).join(',');
     let arr = keyArrays.get(sig);
     if (!arr) {
       const enc = new EntityKeyEncoder(view.joinKeys);
-      arr = entities.map((e, i) => {
+      arr = EntityKeyList.of(entities.map((e, i) => {
         for (const k of view.joinKeys) {
           if (e[k.name] === undefined) throw new PitstopError('BAD_REQUEST', `entity row ${i} lacks join key "${k.name}" needed by feature view ${view.name}`);
         }
@@ -68,7 +68,7 @@ export async function lookupOnline(reader: OnlineReader, request: ResolvedReques
         } catch (err) {
           throw new PitstopError('BAD_REQUEST', `entity row ${i}: ${(err as Error).message}`);
         }
-      });
+      }));
       keyArrays.set(sig, arr);
     }
     return arr;

@@ -5,17 +5,18 @@
  *
  * Serving depends on OnlineReader alone; materialization and push on OnlineWriter.
  */
+import type { EntityKeyList } from './entity-key.ts';
 
 /** One read: several view versions for several entity rows, answered in one round trip per store node. */
 export interface OnlineReadBatch {
   /** Storage ids of the view versions to read, `view@version` (see `viewStorageId`). */
   readonly views: readonly string[];
   /**
-   * `entityKeys[j][i]` is the encoded entity key of entity row i for view j. Views with the
-   * same join keys may share one array (the same reference), which lets an adapter read all of
-   * them from one record per entity.
+   * `entityKeys[j]` holds the encoded entity keys of view j's entity rows, packed
+   * (`entityKeys[j].key(i)` is entity row i's). Views with the same join keys may share one
+   * list (the same reference), which lets an adapter read all of them from one record per entity.
    */
-  readonly entityKeys: readonly (readonly Buffer[])[];
+  readonly entityKeys: readonly EntityKeyList[];
   /**
    * Per view, its ttl in ms (0: none). A reader that serves rows from a cache uses it to read
    * again a cached row whose record may have expired in the store by now (its event time +

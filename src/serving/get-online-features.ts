@@ -15,7 +15,7 @@ import { deadlineError } from './error-map.ts';
 import type { ServingSnapshot } from './plan.ts';
 import { STATUS, type OnlineFeaturesResult } from './result.ts';
 import { rowEventMsAt, rowValueOffsetsAt } from '../online/row-codec.ts';
-import type { EntityKeyEncoder } from '../online/entity-key.ts';
+import { BadEntityRow, type EntityKeyEncoder, type EntityKeyList } from '../online/entity-key.ts';
 import { float64s, int32s, uint8s } from './slab.ts';
 
 /** Scratch for one row's value offsets; reused (a request fills it synchronously). */
@@ -150,23 +150,19 @@ function entityCount(entities: Readonly<Record<string, readonly unknown[]>>, nee
   return n;
 }
 
-/** Entity keys of every entity row for one join-key list; a mistyped value names its key and row. */
-function buildEntityKeys(encoder: EntityKeyEncoder, entities: Readonly<Record<string, readonly unknown[]>>, n: number, base64Bytes: boolean): Buffer[] {
+/** Entity keys of every entity row for one join-key list, packed; a mistyped value names its key and row. */
+function buildEntityKeys(encoder: EntityKeyEncoder, entities: Readonly<Record<string, readonly unknown[]>>, n: number, base64Bytes: boolean): EntityKeyList {
   const keys = encoder.joinKeys;
   const columns = keys.map((k) => (base64Bytes && k.type === 'bytes' ? base64Column(entities[k.name], k.name, n) : entities[k.name]));
-  const scratch: unknown[] = new Array(keys.length);
-  const out: Buffer[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < columns.length; c++) scratch[c] = columns[c][i];
-    try {
-      out[i] = encoder.encode(scratch);
-    } catch (e) {
-      const name = keys.find((k, c) => String((e as Error).message).startsWith(`${k.name}:`) || columns[c][i] == null)?.name ?? keys[0].name;
-      const type = keys.find((k) => k.name === name)?.type;
-      throw new PitstopError('VALUE_TYPE_MISMATCH', `entities.${name}[${i}]: join key "${name}" must be ${type}: ${(e as Error).message}`, { cause: e });
-    }
+  try {
+    return encoder.encodeColumns(columns, n);
+  } catch (bad) {
+    if (!(bad instanceof BadEntityRow)) throw bad;
+    const { row: i, cause: e } = bad;
+    const name = keys.find((k, c) => String((e as Error).message).startsWith(`${k.name}:`) || columns[c][i] == null)?.name ?? keys[0].name;
+    const type = keys.find((k) => k.name === name)?.type;
+    throw new PitstopError('VALUE_TYPE_MISMATCH', `entities.${name}[${i}]: join key "${name}" must be ${type}: ${(e as Error).message}`, { cause: e });
   }
-  return out;
 }
 
 /** A bytes join key's column with its base64 texts decoded; anything else is left for the encoder to refuse. */

@@ -19,6 +19,7 @@ import { withRowEstimate } from '../../src/app/online.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
 import { startRedis } from '../support/redis-server.ts';
 import { tempDir } from '../offline/support/data.ts';
+import { keyList } from '../support/key-list.ts';
 
 const tmp = tempDir('pitstop-materialize-');
 const T0 = Date.parse('2024-01-01T00:00:00Z');
@@ -65,7 +66,7 @@ const baseSelect = `SELECT i::BIGINT AS driver_id,
 FROM range(${N}) t(i), range(3) u(h)`;
 
 async function readAll(store: OnlineReader, ids: number[]) {
-  const rows = await store.readRows({ views: ['driver_stats@1'], entityKeys: [ids.map((i) => encodeEntityKey(keys, [i]))] });
+  const rows = await store.readRows({ views: ['driver_stats@1'], entityKeys: [keyList(ids.map((i) => encodeEntityKey(keys, [i])))] });
   return rows[0].map((r) => (r ? decodeRow(r, view.features.length) : null));
 }
 

@@ -14,6 +14,7 @@ import { DuckDBOfflineStore } from '../../src/offline/duckdb-offline-store.ts';
 import { pushLogDir } from '../../src/offline/ports.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
 import { tempDir, writeTable } from '../offline/support/data.ts';
+import { keyList } from '../support/key-list.ts';
 
 const tmp = tempDir('pitstop-push-');
 const snapshot = buildSnapshot({
@@ -33,7 +34,7 @@ let pushLog: DuckDBPushLog;
 const offlineDir = path.join(tmp.dir, 'offline');
 
 async function read(id: number) {
-  const rows = await online.readRows({ views: ['rider_stats@1'], entityKeys: [[encodeEntityKey(view.joinKeys, [id])]] });
+  const rows = await online.readRows({ views: ['rider_stats@1'], entityKeys: [keyList([encodeEntityKey(view.joinKeys, [id])])] });
   return rows[0][0] ? decodeRow(rows[0][0], view.features.length) : null;
 }
 

@@ -13,6 +13,7 @@ import type { ReadCacheStatsSource } from '../../src/online/ports.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { decodeRow } from '../../src/online/row-codec.ts';
 import { startRedis } from '../support/redis-server.ts';
+import { keyList } from '../support/key-list.ts';
 
 const repo = mkdtempSync(path.join(os.tmpdir(), 'pitstop-app-online-'));
 afterAll(() => rmSync(repo, { recursive: true, force: true }));
@@ -33,7 +34,7 @@ describe('openOnlineStore', () => {
     execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'inherit' });
     const reader = await openOnlineReader(config);
     try {
-      const rows = await reader.readRows({ views: ['v@1'], entityKeys: [[key]] });
+      const rows = await reader.readRows({ views: ['v@1'], entityKeys: [keyList([key])] });
       expect(decodeRow(rows[0][0]!, 1).values).toEqual(['from child']);
     } finally {
       await reader.close();
@@ -45,7 +46,7 @@ describe('openOnlineStore', () => {
     try {
       const store = await openOnlineStore(resolveConfig(repo, { project: 'p', online_store: { type: 'redis', url: server.url } }));
       await store.ping();
-      expect((await store.readRows({ views: ['v@1'], entityKeys: [[key]] }))[0][0]).toBeNull();
+      expect((await store.readRows({ views: ['v@1'], entityKeys: [keyList([key])] }))[0][0]).toBeNull();
       await store.close();
     } finally {
       await server.stop();

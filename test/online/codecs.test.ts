@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 import path from 'node:path';
 import { decodeValue, encodeValue } from '../../src/online/value-codec.ts';
 import { RowEncoder, decodeRow, rowCreatedMs, rowEventMs, rowValue, rowValueOffsets, ROW_HEADER_BYTES } from '../../src/online/row-codec.ts';
-import { EntityKeyEncoder, decodeEntityKey, encodeEntityKey } from '../../src/online/entity-key.ts';
+import { BadEntityRow, EntityKeyEncoder, EntityKeyList, decodeEntityKey, encodeEntityKey } from '../../src/online/entity-key.ts';
 import { varintSize } from '../../src/online/byte-writer.ts';
 import type { FeatureType } from '../../src/core/feature-types.ts';
 
@@ -189,5 +189,57 @@ describe('entity key', () => {
     expect(() => encodeEntityKey(keys, [undefined])).toThrow(/rider_id: join key is missing/);
     expect(() => encodeEntityKey(keys, [1.5])).toThrow(/rider_id: expected int64/);
     expect(() => encodeEntityKey([{ name: 'city', type: 'string' }], [3])).toThrow(/city: expected string/);
+  });
+});
+
+describe('entity key lists (packed, as the reader port takes them)', () => {
+  const ck = [
+    { name: 'rider_id', type: 'int64' as const },
+    { name: 'city', type: 'string' as const },
+  ];
+  const ids = [0, 1, -7, 1001, 2 ** 40, '123456789012345678', 2n ** 62n];
+  const cities = ['ams', '', 'zürich', 'x'.repeat(300), 'b}', 'c', 'd'];
+
+  it('packs the same bytes as encoding each entity alone, and unpacks them', () => {
+    const list = new EntityKeyEncoder(ck).encodeColumns([ids, cities], ids.length);
+    expect(list.length).toBe(ids.length);
+    expect(list.offsets[0]).toBe(0);
+    expect(list.offsets[ids.length]).toBe(list.bytes.length);
+    ids.forEach((id, i) => {
+      const alone = encodeEntityKey(ck, [id, cities[i]]);
+      expect(list.key(i)).toEqual(alone);
+      expect(Buffer.from(list.bytes.subarray(list.offsets[i], list.offsets[i + 1]))).toEqual(alone);
+    });
+    expect(EntityKeyList.of(list.toArray()).bytes).toEqual(Buffer.from(list.bytes));
+    expect(new EntityKeyEncoder(ck).encodeColumns([[], []], 0).length).toBe(0);
+  });
+
+  it('a list stays intact while later lists are encoded (the shared chunk is never overwritten)', () => {
+    const enc = new EntityKeyEncoder([{ name: 'k', type: 'string' }]);
+    const first = enc.encodeColumns([['a', 'b', 'c']], 3);
+    const copy = Buffer.from(first.bytes);
+    // Enough bytes to grow and renew the encoder's chunk several times, long keys included.
+    for (let r = 0; r < 50; r++) enc.encodeColumns([Array.from({ length: 200 }, (_, i) => `${r}-${i}-${'y'.repeat(i % 3 === 0 ? 2000 : 5)}`)], 200);
+    expect(Buffer.from(first.bytes)).toEqual(copy);
+    expect(first.toArray().map((k) => decodeEntityKey([{ name: 'k', type: 'string' }], k)[0])).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a bad value names its row and key, and leaves nothing behind', () => {
+    const enc = new EntityKeyEncoder(ck);
+    const before = enc.encodeColumns([[1], ['a']], 1);
+    let caught: unknown;
+    try {
+      enc.encodeColumns([[1, 2, 3.5], ['a', 'b', 'c']], 3);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(BadEntityRow);
+    expect((caught as BadEntityRow).row).toBe(2);
+    expect(String(((caught as BadEntityRow).cause as Error).message)).toMatch(/rider_id: expected int64/);
+    expect(() => enc.encodeColumns([[1, 2], ['a', null]], 2)).toThrow(/entity row 1: city: join key is missing/);
+    // The refused rows' bytes were rolled back: the next list starts where the refused one did.
+    const after = enc.encodeColumns([[9], ['z']], 1);
+    expect(after.bytes.byteOffset).toBe(before.bytes.byteOffset + before.bytes.length);
+    expect(after.key(0)).toEqual(encodeEntityKey(ck, [9, 'z']));
   });
 });

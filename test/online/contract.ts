@@ -7,6 +7,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import type { OnlineReader, OnlineWriter, OnlineWrite } from '../../src/online/ports.ts';
 import { RowEncoder, decodeRow, rowEventMs } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
+import { keyList } from '../support/key-list.ts';
 
 export type Store = OnlineReader & OnlineWriter;
 
@@ -55,7 +56,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       const v = freshView();
       const row = rowOf(1000, 1000, 7);
       expect(await store.writeRows([{ view: v, entity: entity(1), row }])).toEqual({ written: 1, stale: 0 });
-      const got = await store.readRows({ views: [v], entityKeys: [[entity(1), entity(2)]] });
+      const got = await store.readRows({ views: [v], entityKeys: [keyList([entity(1), entity(2)])] });
       expect(got[0][0]!.equals(row)).toBe(true);
       expect(got[0][1]).toBeNull();
     });
@@ -65,17 +66,17 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       const e = entity(10);
       await store.writeRows([{ view: v, entity: e, row: rowOf(2000, 2000, 2) }]);
       expect(await store.writeRows([{ view: v, entity: e, row: rowOf(1000, 9999, 1) }])).toEqual({ written: 0, stale: 1 });
-      expect(trips((await store.readRows({ views: [v], entityKeys: [[e]] }))[0][0])).toBe(2n);
+      expect(trips((await store.readRows({ views: [v], entityKeys: [keyList([e])] }))[0][0])).toBe(2n);
       // same event time, later created time: a correction, wins
       expect((await store.writeRows([{ view: v, entity: e, row: rowOf(2000, 3000, 3) }])).written).toBe(1);
       // same event and created time: the stored row stays (idempotent replay)
       expect((await store.writeRows([{ view: v, entity: e, row: rowOf(2000, 3000, 99) }])).stale).toBe(1);
       // same event time, earlier or no created time: stale
       expect((await store.writeRows([{ view: v, entity: e, row: rowOf(2000, null, 98) }])).stale).toBe(1);
-      expect(trips((await store.readRows({ views: [v], entityKeys: [[e]] }))[0][0])).toBe(3n);
+      expect(trips((await store.readRows({ views: [v], entityKeys: [keyList([e])] }))[0][0])).toBe(3n);
       // a null value is still a row
       await store.writeRows([{ view: v, entity: e, row: rowOf(5000, null, null) }]);
-      expect(trips((await store.readRows({ views: [v], entityKeys: [[e]] }))[0][0])).toBeNull();
+      expect(trips((await store.readRows({ views: [v], entityKeys: [keyList([e])] }))[0][0])).toBeNull();
     });
 
     it('within one batch, the newest row per entity wins whatever the order', async () => {
@@ -87,7 +88,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
         { view: v, entity: e, row: rowOf(2000, 0, 2) },
       ]);
       expect(res).toEqual({ written: 1, stale: 2 });
-      expect(trips((await store.readRows({ views: [v], entityKeys: [[e]] }))[0][0])).toBe(3n);
+      expect(trips((await store.readRows({ views: [v], entityKeys: [keyList([e])] }))[0][0])).toBe(3n);
     });
 
     for (const atomic of [false, true]) {
@@ -134,7 +135,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
         const res = await store.writeRows(batch, { atomic });
         expect(res).toEqual({ written: expectWritten, stale: batch.length - expectWritten });
         const es = Array.from({ length: n }, (_, i) => entity(7000 + i));
-        const got = await store.readRows({ views: [v, w], entityKeys: [es, es] });
+        const got = await store.readRows({ views: [v, w], entityKeys: [keyList(es), keyList(es)] });
         expect(got[0].map(trips)).toEqual(es.map((_, i) => BigInt(9000 + i)));
         expect(got[1].map(trips)).toEqual(es.map((_, i) => (i % 7 === 0 ? BigInt(100 + i) : undefined)));
       });
@@ -152,7 +153,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
         { view: other, entity: e, row: rowOf(1000, 0, 3) },
       ]);
       const shared = [e, entity(31)];
-      const got = await store.readRows({ views: [v1, v2, other], entityKeys: [shared, shared, [entity(31), e]] });
+      const got = await store.readRows({ views: [v1, v2, other], entityKeys: [keyList(shared), keyList(shared), keyList([entity(31), e])] });
       expect(got.map((r) => r.map(trips))).toEqual([[1n, undefined], [2n, undefined], [undefined, 3n]]);
     });
 
@@ -171,7 +172,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       ]);
       const shared = [a, b, c];
       // Shared and separate key arrays, of different lengths, and a duplicate entity.
-      const batch = { views: [v1, v2, other], entityKeys: [shared, shared, [c, a, a, b]] };
+      const batch = { views: [v1, v2, other], entityKeys: [keyList(shared), keyList(shared), keyList([c, a, a, b])] };
       const rows = await store.readRows(batch);
       const spans = new Int32Array(2 * 10).fill(7); // no stale slot may survive
       const data = await store.readSpans(batch, spans);
@@ -181,9 +182,9 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       expect(fromSpans.map(trips)).toEqual([1n, undefined, undefined, undefined, 2n, undefined, 3n, 4n, 4n, undefined]);
       for (let r = 0; r < 10; r++) if (fromSpans[r] === null) expect([spans[2 * r], spans[2 * r + 1]]).toEqual([-1, -1]);
       // Nothing stored at all, and nothing asked.
-      expect(await store.readSpans({ views: [freshView()], entityKeys: [[a]] }, spans)).toBeInstanceOf(Buffer);
+      expect(await store.readSpans({ views: [freshView()], entityKeys: [keyList([a])] }, spans)).toBeInstanceOf(Buffer);
       expect([spans[0], spans[1]]).toEqual([-1, -1]);
-      expect((await store.readSpans({ views: [v1], entityKeys: [[]] }, spans)).length).toBe(0);
+      expect((await store.readSpans({ views: [v1], entityKeys: [keyList([])] }, spans)).length).toBe(0);
     });
 
     it('reads and writes a batch of many entities', async () => {
@@ -191,7 +192,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       const writes: OnlineWrite[] = [];
       for (let i = 0; i < 500; i++) writes.push({ view: v, entity: entity(1000 + i), row: rowOf(1000 + i, 0, i) });
       expect((await store.writeRows(writes)).written).toBe(500);
-      const got = await store.readRows({ views: [v], entityKeys: [writes.map((w) => w.entity)] });
+      const got = await store.readRows({ views: [v], entityKeys: [keyList(writes.map((w) => w.entity))] });
       expect(got[0].map((r) => rowEventMs(r!))).toEqual(writes.map((_, i) => 1000 + i));
     });
 
@@ -211,7 +212,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
           calls.push(other.writeRows(b.slice(k, k + 150)));
         }
         await Promise.all(calls);
-        const got = await store.readRows({ views: [v], entityKeys: [Array.from({ length: n }, (_, i) => entity(5000 + i))] });
+        const got = await store.readRows({ views: [v], entityKeys: [keyList(Array.from({ length: n }, (_, i) => entity(5000 + i)))] });
         expect(got[0].every((r) => trips(r) === 6n)).toBe(true);
       } finally {
         await other.close();
@@ -223,7 +224,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       await store.writeRows([{ view: v, entity: entity(40), row: rowOf(1000, 0, 40) }]);
       const again = await target.open();
       try {
-        expect(trips((await again.readRows({ views: [v], entityKeys: [[entity(40)]] }))[0][0])).toBe(40n);
+        expect(trips((await again.readRows({ views: [v], entityKeys: [keyList([entity(40)])] }))[0][0])).toBe(40n);
         await again.ping();
       } finally {
         await again.close();

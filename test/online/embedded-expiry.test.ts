@@ -11,6 +11,7 @@ import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { pushRows } from '../../src/materialize/push.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
+import { keyList } from '../support/key-list.ts';
 
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
 const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
@@ -27,7 +28,7 @@ describe('embedded store expiry', () => {
     return d;
   };
   const present = async (s: EmbeddedOnlineStore, view: string, ids: number[]) =>
-    (await s.readRows({ views: [view], entityKeys: [ids.map(e)] }))[0].map((r) => r !== null);
+    (await s.readRows({ views: [view], entityKeys: [keyList(ids.map(e))] }))[0].map((r) => r !== null);
 
   it('a write sweeps expired rows, oldest first and bounded; expiry only moves later; no expiry = never', async () => {
     let now = 1_000_000;

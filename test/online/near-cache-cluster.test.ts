@@ -12,6 +12,7 @@ import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { isPitstopError } from '../../src/core/errors.ts';
 import { eventually } from '../support/eventually.ts';
+import { keyList } from '../support/key-list.ts';
 
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
 const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
@@ -30,7 +31,7 @@ describe('near cache on a Redis Cluster', () => {
   let nodes: Redis[];
   const ids = Array.from({ length: 120 }, (_, i) => i);
   const views = ['a@1', 'b@1'];
-  const readAll = async () => hex(await store.readRows({ views, entityKeys: views.map(() => ids.map(e)) }));
+  const readAll = async () => hex(await store.readRows({ views, entityKeys: views.map(() => keyList(ids.map(e))) }));
   const expected = (value: (view: string, id: number) => number | null) => views.map((v) => ids.map((i) => (value(v, i) === null ? null : row(value(v, i)!).toString('hex'))));
   /** MGETs answered by the masters so far (each node's command stats). */
   const mgets = async () => {

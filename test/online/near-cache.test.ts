@@ -12,6 +12,7 @@ import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { isPitstopError } from '../../src/core/errors.ts';
 import { eventually } from '../support/eventually.ts';
+import { keyList } from '../support/key-list.ts';
 
 describe('near cache table', () => {
   const HEAD = 'ps:p:v@1:{';
@@ -196,7 +197,7 @@ describe('redis store with a near cache', () => {
   /** Another client, writing behind the store's back. */
   let admin: Redis;
   const mgets = async () => Number(/cmdstat_mget:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
-  const read = async (views: string[], ids: number[]) => (await store.readRows({ views, entityKeys: views.map(() => ids.map(e)) })).map((rows) => rows.map((r) => (r === null ? null : r.toString('hex'))));
+  const read = async (views: string[], ids: number[]) => (await store.readRows({ views, entityKeys: views.map(() => keyList(ids.map(e))) })).map((rows) => rows.map((r) => (r === null ? null : r.toString('hex'))));
 
   /** Waits until a read of these rows is answered from the cache (it is in use again). */
   const servedFromCache = (views: string[], ids: number[], ms?: number) =>
@@ -226,7 +227,7 @@ describe('redis store with a near cache', () => {
     const ttl = 3_600_000; // grace: another hour
     const spans = new Int32Array(4);
     const readTtl = async (id: number) => {
-      const data = await store.readSpans({ views: ['t@1'], entityKeys: [[e(id)]], ttlMs: [ttl] }, spans);
+      const data = await store.readSpans({ views: ['t@1'], entityKeys: [keyList([e(id)])], ttlMs: [ttl] }, spans);
       return spans[0] < 0 ? null : data.subarray(spans[0], spans[1]).toString('hex');
     };
     // Redis' own expiry cycle would delete the key and send the invalidation soon after its
@@ -413,7 +414,7 @@ describe('redis store with a near cache', () => {
     try {
       const ids = Array.from({ length: 200 }, (_, i) => i);
       await small.writeRows(ids.map((i) => ({ view: 'v@1', entity: e(i), row: row(i) })));
-      const rows = await small.readRows({ views: ['v@1'], entityKeys: [ids.map(e)] });
+      const rows = await small.readRows({ views: ['v@1'], entityKeys: [keyList(ids.map(e))] });
       expect(rows[0].map((r) => r?.toString('hex'))).toEqual(ids.map((i) => row(i).toString('hex')));
       const s = small.nearCacheStats()!;
       expect(s.bytes).toBeLessThanOrEqual(s.maxBytes);

@@ -14,6 +14,7 @@ import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import { eventually } from '../support/eventually.ts';
+import { keyList } from '../support/key-list.ts';
 
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
 const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
@@ -48,7 +49,7 @@ describe('redis cluster failover', () => {
     const ids = Array.from({ length: 200 }, (_, i) => i);
     await store.writeRows(ids.map((i) => ({ view: 'v@1', entity: e(i), row: row(i) })));
     const expected = ids.map((i) => row(i).toString('hex'));
-    const readAll = async (from = store) => (await from.readRows({ views: ['v@1'], entityKeys: [ids.map(e)] }))[0].map((r) => r?.toString('hex') ?? null);
+    const readAll = async (from = store) => (await from.readRows({ views: ['v@1'], entityKeys: [keyList(ids.map(e))] }))[0].map((r) => r?.toString('hex') ?? null);
     // Reads until every master has its direct connection open (they open in the background).
     const m0 = cluster.nodes[0];
     const old = new Redis({ host: m0.host, port: m0.port });

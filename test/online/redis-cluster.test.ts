@@ -11,6 +11,7 @@ import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { keySlot } from '../../src/online/redis/key-slot.ts';
 import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
+import { keyList } from '../support/key-list.ts';
 
 let cluster: RedisCluster;
 let store: RedisOnlineStore;
@@ -27,7 +28,7 @@ async function untilDirect(s: RedisOnlineStore, entities: Buffer[]): Promise<voi
   const masters = (s.redis as Cluster).nodes('master');
   for (let i = 0; i < 100; i++) {
     await Promise.all(masters.map((n) => n.config('RESETSTAT')));
-    await s.readRows({ views: ['v@1'], entityKeys: [entities] });
+    await s.readRows({ views: ['v@1'], entityKeys: [keyList(entities)] });
     const scripts = await Promise.all(masters.map(async (n) => /cmdstat_eval/.test(await n.info('commandstats'))));
     if (!scripts.some(Boolean)) return;
     await new Promise((r) => setTimeout(r, 20));
@@ -89,9 +90,9 @@ describe('redis cluster', () => {
     expect(owned.reduce((a, b) => a + b)).toBe(300);
 
     // Through the script: one EVALSHA per master, its MGETs (one per entity) inside.
-    await scripted.readRows({ views: ['v@1'], entityKeys: [entities] }); // loads the script on every master
+    await scripted.readRows({ views: ['v@1'], entityKeys: [keyList(entities)] }); // loads the script on every master
     await Promise.all(masters.map((n) => n.config('RESETSTAT')));
-    check(await scripted.readRows({ views: ['v@1', 'w@1'], entityKeys: [entities, entities] }));
+    check(await scripted.readRows({ views: ['v@1', 'w@1'], entityKeys: [keyList(entities), keyList(entities)] }));
     for (const [m, calls] of (await stats()).entries()) {
       expect(calls('evalsha')).toBe(1);
       expect(calls('mget')).toBe(owned[m]);
@@ -101,7 +102,7 @@ describe('redis cluster', () => {
     // the script meanwhile); once they are up, a read is plain MGETs, one per entity, no script.
     await untilDirect(store, entities);
     await Promise.all(masters.map((n) => n.config('RESETSTAT')));
-    check(await store.readRows({ views: ['v@1', 'w@1'], entityKeys: [entities, entities] }));
+    check(await store.readRows({ views: ['v@1', 'w@1'], entityKeys: [keyList(entities), keyList(entities)] }));
     for (const [m, calls] of (await stats()).entries()) {
       expect(calls('evalsha') + calls('eval')).toBe(0);
       expect(calls('mget')).toBe(owned[m]);
@@ -114,7 +115,7 @@ describe('redis cluster', () => {
       const client = s.redis as Cluster;
       const entities = Array.from({ length: 40 }, (_, i) => encodeEntityKey(keys, [i]));
       await s.writeRows(entities.map((entity, i) => ({ view: 'v@1', entity, row: Buffer.from(enc.encode(i, null, [BigInt(i)])) })));
-      const rows = () => s.readRows({ views: ['v@1'], entityKeys: [entities] });
+      const rows = () => s.readRows({ views: ['v@1'], entityKeys: [keyList(entities)] });
       if (path === 'direct') await untilDirect(s, entities);
       expect((await rows())[0].map((r) => r?.readDoubleLE(1))).toEqual(entities.map((_, i) => i));
       // Point one entity's slot at another master, as ioredis' map would be mid-resharding.
@@ -148,12 +149,12 @@ describe('redis cluster', () => {
     cluster.pauseNode(1);
     try {
       const t0 = Date.now();
-      await expect(store.readRows({ views: ['v@1'], entityKeys: [entities] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+      await expect(store.readRows({ views: ['v@1'], entityKeys: [keyList(entities)] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
       expect(Date.now() - t0).toBeLessThan(2000);
     } finally {
       cluster.resumeNode(1);
     }
-    const rows = await store.readRows({ views: ['v@1'], entityKeys: [entities] });
+    const rows = await store.readRows({ views: ['v@1'], entityKeys: [keyList(entities)] });
     expect(rows[0]).toHaveLength(60);
   });
 });

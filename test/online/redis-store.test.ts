@@ -8,6 +8,7 @@ import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
 import type { Redis } from 'ioredis';
+import { keyList } from '../support/key-list.ts';
 
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
 const row = (t: number) => Buffer.from(enc.encode(t, null, [BigInt(t)]));
@@ -41,7 +42,7 @@ describe('redis online store', () => {
     // another project in the same Redis never sees these rows
     const other = await RedisOnlineStore.create({ url: server.url, project: 'p2' });
     try {
-      expect((await other.readRows({ views: ['rides@1'], entityKeys: [[e(1)]] }))[0][0]).toBeNull();
+      expect((await other.readRows({ views: ['rides@1'], entityKeys: [keyList([e(1)])] }))[0][0]).toBeNull();
     } finally {
       await other.close();
     }
@@ -65,14 +66,14 @@ describe('redis online store', () => {
     // a row that expires is gone: entities that stop arriving do not leak
     await store.writeRows([{ view: 'a@1', entity: e(3), row: row(1), expireAtMs: Date.now() + 50 }]);
     await new Promise((r) => setTimeout(r, 120));
-    expect((await store.readRows({ views: ['a@1'], entityKeys: [[e(3)]] }))[0][0]).toBeNull();
+    expect((await store.readRows({ views: ['a@1'], entityKeys: [keyList([e(3)])] }))[0][0]).toBeNull();
   });
 
   it('falls back to EVAL when the script cache was flushed (write and read scripts)', async () => {
     await (store.redis as Redis).script('FLUSH');
     expect((await store.writeRows([{ view: 'n@1', entity: e(4), row: row(7) }])).written).toBe(1);
     await (store.redis as Redis).script('FLUSH');
-    expect((await scripted.readRows({ views: ['n@1'], entityKeys: [[e(4)]] }))[0][0]).toEqual(row(7));
+    expect((await scripted.readRows({ views: ['n@1'], entityKeys: [keyList([e(4)])] }))[0][0]).toEqual(row(7));
   });
 
   it('a standalone read is one MGET, whatever the entities and views (and one script call without direct reads)', async () => {
@@ -83,7 +84,7 @@ describe('redis online store', () => {
     ]);
     const redis = store.redis as Redis;
     const shared = [e(40), e(41), e(40)];
-    const batch = { views: ['g@1', 'h@1', 'k@1'], entityKeys: [shared, shared, [e(41), e(42)]] };
+    const batch = { views: ['g@1', 'h@1', 'k@1'], entityKeys: [keyList(shared), keyList(shared), keyList([e(41), e(42)])] };
     const want = [
       [row(40), null, row(40)],
       [row(41), null, row(41)],
@@ -117,7 +118,7 @@ describe('redis online store', () => {
     const keys = [e(60), e(61), e(99), e(62), e(63), e(64)];
     const want = [rows[0], rows[1], null, rows[2], rows[3], rows[4]];
     for (const s of [store, scripted]) {
-      const got = (await s.readRows({ views: ['big@1'], entityKeys: [keys] }))[0];
+      const got = (await s.readRows({ views: ['big@1'], entityKeys: [keyList(keys)] }))[0];
       // Buffer.equals: vitest's deep equality walks a 1 MB buffer byte by byte, for seconds.
       expect(got.map((r, i) => (r === null ? want[i] === null : want[i] !== null && r.equals(want[i]!)))).toEqual(want.map(() => true));
     }
@@ -133,7 +134,7 @@ describe('redis online store', () => {
     const keys = [...names.map(s), s('never written')];
     // views keyed differently: two groups in one read, rows in each group's own order
     for (const s of [store, scripted]) {
-      const got = await s.readRows({ views: ['named@1', 'byid@1', 'named@1'], entityKeys: [keys, [e(71), e(70)], [...keys].reverse()] });
+      const got = await s.readRows({ views: ['named@1', 'byid@1', 'named@1'], entityKeys: [keyList(keys), keyList([e(71), e(70)]), keyList([...keys].reverse())] });
       expect(got[0]).toEqual([...rows, null]);
       expect(got[1]).toEqual([null, row(70)]);
       expect(got[2]).toEqual([null, ...[...rows].reverse()]);
@@ -145,7 +146,7 @@ describe('redis online store', () => {
     const key = keyOf('g@1', e(43));
     await redis.hset(key, 'x', 'not a row');
     // MGET answers nil for a key of another type: the row is NOT_FOUND, the read goes on.
-    expect((await store.readRows({ views: ['g@1'], entityKeys: [[e(40), e(43)]] }))[0]).toEqual([row(40), null]);
+    expect((await store.readRows({ views: ['g@1'], entityKeys: [keyList([e(40), e(43)])] }))[0]).toEqual([row(40), null]);
     await expect(store.writeRows([{ view: 'g@1', entity: e(43), row: row(43) }])).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
     expect(await redis.hget(key, 'x')).toBe('not a row');
     await redis.del(key);
@@ -155,7 +156,7 @@ describe('redis online store', () => {
     await store.writeRows([{ view: 'd@1', entity: e(5), row: row(1) }]);
     await server.stop();
     const t0 = Date.now();
-    await expect(store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+    await expect(store.readRows({ views: ['d@1'], entityKeys: [keyList([e(5)])] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
     await expect(store.writeRows([{ view: 'd@1', entity: e(5), row: row(2) }])).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
     await expect(store.ping()).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
     expect(Date.now() - t0).toBeLessThan(1500);
@@ -171,21 +172,21 @@ describe('redis online store', () => {
     }
     expect(ok).toBe(true);
     expect((await store.writeRows([{ view: 'd@1', entity: e(5), row: row(3) }])).written).toBe(1);
-    expect((await store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }))[0][0]).toEqual(row(3));
+    expect((await store.readRows({ views: ['d@1'], entityKeys: [keyList([e(5)])] }))[0][0]).toEqual(row(3));
   });
 
   it('a hung server (SIGSTOP) fails reads within the command timeout instead of hanging', async () => {
     server.pause();
     try {
       const t0 = Date.now();
-      await expect(store.readRows({ views: ['d@1'], entityKeys: [[e(5)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
-      await expect(scripted.readRows({ views: ['d@1'], entityKeys: [[e(5)]] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+      await expect(store.readRows({ views: ['d@1'], entityKeys: [keyList([e(5)])] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+      await expect(scripted.readRows({ views: ['d@1'], entityKeys: [keyList([e(5)])] })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
       expect(Date.now() - t0).toBeLessThan(2500);
     } finally {
       server.resume();
     }
     // The timed-out read's late answer is not taken for the next read's (a different shape).
-    for (const s of [store, scripted]) expect((await s.readRows({ views: ['d@1'], entityKeys: [[e(6), e(5)]] }))[0]).toEqual([null, row(3)]);
+    for (const s of [store, scripted]) expect((await s.readRows({ views: ['d@1'], entityKeys: [keyList([e(6), e(5)])] }))[0]).toEqual([null, row(3)]);
   });
 
   it('a script call failing partway: Redis keeps earlier writes (non-atomic), an atomic call checks first and leaves nothing', async () => {
@@ -212,7 +213,7 @@ describe('redis online store', () => {
     // What Redis itself does (why the check is needed): without it the same call stops at the
     // bad key, and the rows before it stay written; a script error is no rollback.
     await expect(store.writeRows(batch)).rejects.toMatchObject({ reason: 'ONLINE_STORE_KEY_CONFLICT', message: expect.stringMatching(/WRONGTYPE/) });
-    expect((await store.readRows({ views: ['wt@1'], entityKeys: [[e(500), e(501), e(502), e(506)]] }))[0]).toEqual([row(500), row(501), row(502), null]);
+    expect((await store.readRows({ views: ['wt@1'], entityKeys: [keyList([e(500), e(501), e(502), e(506)])] }))[0]).toEqual([row(500), row(501), row(502), null]);
     await redis.del(wt(505));
   });
 
@@ -232,7 +233,7 @@ describe('redis online store', () => {
     } finally {
       await tight.close();
     }
-    expect((await store.readRows({ views: ['scaled@1'], entityKeys: [[e(2_000_000), e(2_000_000 + n - 1)]] }))[0]).toEqual([row(n + 1), row(n - 1)]);
+    expect((await store.readRows({ views: ['scaled@1'], entityKeys: [keyList([e(2_000_000), e(2_000_000 + n - 1)])] }))[0]).toEqual([row(n + 1), row(n - 1)]);
   }, 60_000);
 
   it('create() rejects quickly when nothing listens', async () => {
@@ -251,7 +252,7 @@ describe('redis online store', () => {
     } finally {
       await patient.close();
     }
-    expect((await store.readRows({ views: ['huge@1'], entityKeys: [[e(1_000_000 + n - 1)]] }))[0][0]).toEqual(row(n - 1));
+    expect((await store.readRows({ views: ['huge@1'], entityKeys: [keyList([e(1_000_000 + n - 1)])] }))[0][0]).toEqual(row(n - 1));
   }, 20_000);
 
   for (const atomic of [true, false]) {
@@ -295,7 +296,7 @@ describe('redis online store', () => {
   it('an aborted read rejects with DEADLINE_EXCEEDED, before it is sent or while Redis has not answered', async () => {
     const ac = new AbortController();
     ac.abort();
-    for (const s of [store, scripted]) await expect(s.readRows({ views: ['d@1'], entityKeys: [[e(5)]] }, { signal: ac.signal })).rejects.toMatchObject({ reason: 'DEADLINE_EXCEEDED' });
+    for (const s of [store, scripted]) await expect(s.readRows({ views: ['d@1'], entityKeys: [keyList([e(5)])] }, { signal: ac.signal })).rejects.toMatchObject({ reason: 'DEADLINE_EXCEEDED' });
     await store.writeRows([{ view: 'ab@1', entity: e(8), row: row(8) }]);
     server.pause();
     try {
@@ -303,13 +304,13 @@ describe('redis online store', () => {
         const late = new AbortController();
         const t0 = Date.now();
         setTimeout(() => late.abort(), 50);
-        await expect(s.readRows({ views: ['ab@1'], entityKeys: [[e(8)]] }, { signal: late.signal })).rejects.toMatchObject({ reason: 'DEADLINE_EXCEEDED' });
+        await expect(s.readRows({ views: ['ab@1'], entityKeys: [keyList([e(8)])] }, { signal: late.signal })).rejects.toMatchObject({ reason: 'DEADLINE_EXCEEDED' });
         // DEADLINE_EXCEEDED is the abort's; the 500 ms command timeout would be ONLINE_STORE_UNAVAILABLE.
         expect(Date.now() - t0).toBeLessThan(1500);
       }
     } finally {
       server.resume();
     }
-    for (const s of [store, scripted]) expect((await s.readRows({ views: ['ab@1'], entityKeys: [[e(9), e(8)]] }))[0]).toEqual([null, row(8)]);
+    for (const s of [store, scripted]) expect((await s.readRows({ views: ['ab@1'], entityKeys: [keyList([e(9), e(8)])] }))[0]).toEqual([null, row(8)]);
   });
 });

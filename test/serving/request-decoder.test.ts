@@ -38,6 +38,15 @@ describe('GetOnlineFeaturesRequest decoder', () => {
     });
   }
 
+  it('a join key column split over two value lists is merged, as protobuf merges a message given twice', () => {
+    const value = (n: number) => [0x0a, 0x02, 0x20, n]; // val { int64_val: n }
+    const list1 = [...value(1), ...value(2), 0x18, 0x07]; // and an unknown varint field 3, skipped
+    const list2 = value(3);
+    const entry = [0x0a, 0x02, 0x69, 0x64, 0x12, list1.length, ...list1, 0x12, list2.length, ...list2]; // key "id"
+    const bytes = Buffer.from([0x0a, 0x01, 0x73, 0x1a, entry.length, ...entry]); // feature_service "s", entities
+    expect(decodeGetOnlineFeaturesRequest(bytes)).toEqual({ featureService: 's', features: undefined, entities: { id: [1, 2, 3] }, fullFeatureNames: false });
+  });
+
   it('skips unknown fields and rejects truncated bytes with BAD_REQUEST', () => {
     const bytes = m.requestSerialize(PitstopClient.requestMessage({ features: ['v:f'], entities: { id: [1, 2] } }));
     const withUnknown = Buffer.concat([bytes, Buffer.from([0x78, 0x05, 0x82, 0x01, 0x02, 0x61, 0x62])]); // field 15 varint, field 16 bytes

@@ -16,7 +16,7 @@ import { EntityKeyEncoder } from '../../src/online/entity-key.ts';
 
 /** The port's contract over a Map: enough for the pure encoder tests (adapters have their own suites). */
 function mapReader(rows: Map<string, Buffer>): OnlineReader {
-  const readRows = async (batch: OnlineReadBatch) => batch.views.map((v, j) => batch.entityKeys[j].map((k) => rows.get(`${v}|${k.toString('hex')}`) ?? null));
+  const readRows = async (batch: OnlineReadBatch) => batch.views.map((v, j) => batch.entityKeys[j].toArray().map((k) => rows.get(`${v}|${k.toString("hex")}`) ?? null));
   return {
     readRows,
     readSpans: async (batch, spans) => packRows(await readRows(batch), spans),

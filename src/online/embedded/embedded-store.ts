@@ -106,7 +106,7 @@ export class EmbeddedOnlineStore implements OnlineReader, OnlineWriter, ExpiryBa
     for (let j = 0; j < batch.views.length; j++) {
       const keys = batch.entityKeys[j];
       const rows: (Buffer | null)[] = new Array(keys.length);
-      for (let i = 0; i < keys.length; i++) rows[i] = this.db.getBinary(storeKey(batch.views[j], keys[i])) ?? null;
+      for (let i = 0; i < keys.length; i++) rows[i] = this.db.getBinary(storeKey(batch.views[j], keys.key(i))) ?? null;
       out.push(rows);
     }
     return out;

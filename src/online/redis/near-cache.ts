@@ -135,11 +135,11 @@ export class NearCache {
   }
 
   /**
-   * The entry of `key` in `table` (an address for `rowLength` and `copyRow`, valid until the next
+   * The entry of `key` (its bytes `from .. to`) in `table` (an address for `rowLength` and `copyRow`, valid until the next
    * fill), or -1 when it is not cached (a miss: take a `ticket`, read it, `fill`). Counts the hit or miss.
    */
-  lookup(table: number, key: Uint8Array, hash: number): number {
-    const a = this.find(table, key, hash);
+  lookup(table: number, key: Uint8Array, hash: number, from = 0, to = key.length): number {
+    const a = this.find(table, key, hash, from, to);
     if (a < 0) this.misses++;
     else this.hits++;
     return a;
@@ -194,15 +194,16 @@ export class NearCache {
 
   /**
    * Stores the answer of a read that took `ticket` before it was sent: `row` is copied, null
-   * stores "no row". Does nothing when the key's bucket was invalidated (or the cache cleared)
+   * stores "no row"; the key is `key[from .. to)`. Does nothing when the key's bucket was invalidated (or the cache cleared)
    * since, or the entry would not fit a segment. Returns whether it stored.
    */
-  fill(table: number, key: Uint8Array, hash: number, ticket: number, row: Uint8Array | null): boolean {
+  fill(table: number, key: Uint8Array, hash: number, ticket: number, row: Uint8Array | null, from = 0, to = key.length): boolean {
     if (this.epochs[hash & EPOCH_MASK] !== ticket) return false;
     const rowLen = row === null ? 0 : row.length;
-    const size = (ENTRY_OVERHEAD_BYTES + key.length + rowLen + 7) & ~7;
-    if (size > this.segmentBytes || key.length > 0xffff) return false;
-    const old = this.find(table, key, hash);
+    const keyLen = to - from;
+    const size = (ENTRY_OVERHEAD_BYTES + keyLen + rowLen + 7) & ~7;
+    if (size > this.segmentBytes || keyLen > 0xffff) return false;
+    const old = this.find(table, key, hash, from, to);
     if (old >= 0) this.remove(table, old, hash);
     if (this.segments[this.head] === undefined) this.allocate(this.head);
     else if (this.used[this.head] + size > this.segmentBytes) this.advance();
@@ -215,12 +216,12 @@ export class NearCache {
     w[wi] = size;
     w[wi + 1] = hash;
     w[wi + 2] = table | ((row === null ? ABSENT : ROW) << 16);
-    w[wi + 3] = key.length;
+    w[wi + 3] = keyLen;
     w[wi + 4] = rowLen;
     w[wi + 5] = 0;
-    bytes.set(key, off + ENTRY_OVERHEAD_BYTES);
+    for (let i = 0, k = off + ENTRY_OVERHEAD_BYTES; i < keyLen; i++) bytes[k + i] = key[from + i];
     if (row !== null) {
-      const s = off + ENTRY_OVERHEAD_BYTES + key.length;
+      const s = off + ENTRY_OVERHEAD_BYTES + keyLen;
       if (rowLen < LOOP_COPY_BYTES) for (let i = 0; i < rowLen; i++) bytes[s + i] = row[i];
       else bytes.set(row, s);
     }
@@ -323,9 +324,10 @@ export class NearCache {
   }
 
   /** The live entry of `key` in `table`, or -1. */
-  private find(table: number, key: Uint8Array, hash: number): number {
+  /** The entry of the key `key[from .. to)` in `table`, or -1. */
+  private find(table: number, key: Uint8Array, hash: number, from = 0, to = key.length): number {
     const { slots, mask } = this.indexes[table];
-    const n = key.length;
+    const n = to - from;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const a = slots[2 * i];
       if (a === EMPTY) return -1;
@@ -339,7 +341,7 @@ export class NearCache {
       const k = off + ENTRY_OVERHEAD_BYTES;
       let same = true;
       for (let j = 0; j < n; j++) {
-        if (bytes[k + j] !== key[j]) {
+        if (bytes[k + j] !== key[from + j]) {
           same = false;
           break;
         }
@@ -455,10 +457,10 @@ class TableIndex {
   }
 }
 
-/** FNV-1a over the key's bytes (the part of the hash that is the same in every table). */
-export function keyHash(key: Uint8Array): number {
+/** FNV-1a over the key's bytes, `key[from .. to)` (the part of the hash that is the same in every table). */
+export function keyHash(key: Uint8Array, from = 0, to = key.length): number {
   let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  for (let i = from; i < to; i++) h = Math.imul(h ^ key[i], 0x01000193);
   return h;
 }
 

@@ -21,6 +21,7 @@ import { expiryGraceMs } from '../expiry.ts';
 import { READ_ROWS_COMMAND, READ_ROWS_LUA, ReadReply } from './read-script.ts';
 import { RedisReadConnection, bulkHeaderLength, mgetHeaderLength, writeBulkHeader, writeMgetHeader } from './read-connection.ts';
 import { RowKeys } from './row-key.ts';
+import type { EntityKeyList } from '../entity-key.ts';
 import { PerNode } from './per-node.ts';
 import { ClusterTrackedReads, TrackedReads, nodeUrl } from './tracked-reads.ts';
 import { keyHash, tableHash, type NearCacheStats } from './near-cache.ts';
@@ -282,7 +283,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       if (tracked) return this.readSpansNear(batch, total, spans, options, tracked);
     }
     if (this.reader) return this.readSpansMget(batch, total, spans, options);
-    const groups = [...groupViews(entityKeys)];
+    const groups = groupViews(entityKeys);
     let keyCount = 0;
     for (const [entities] of groups) keyCount += entities.length;
     if (keyCount === 0) return EMPTY;
@@ -309,9 +310,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     let bytes = mgetHeaderLength(total);
     for (let j = 0; j < views.length; j++) {
       const prefixes = this.bulkPrefixes(views[j]);
-      const keys = entityKeys[j];
-      for (let i = 0; i < keys.length; i++) {
-        const n = keys[i].length;
+      const offsets = entityKeys[j].offsets;
+      for (let i = 0; i < entityKeys[j].length; i++) {
+        const n = offsets[i + 1] - offsets[i];
         bytes += (prefixes[n] ?? this.bulkPrefix(views[j], n)).length + n + 3;
       }
     }
@@ -320,8 +321,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     let at = writeMgetHeader(cmd, 0, total);
     for (let j = 0; j < views.length; j++) {
       const prefixes = this.bulkPrefixes(views[j]);
-      const keys = entityKeys[j];
-      for (let i = 0; i < keys.length; i++) at = writeKeyBulk(cmd, at, prefixes[keys[i].length], keys[i]);
+      const { bytes: kb, offsets, length } = entityKeys[j];
+      for (let i = 0; i < length; i++) at = writeKeyBulk(cmd, at, prefixes[offsets[i + 1] - offsets[i]], kb, offsets[i], offsets[i + 1]);
     }
     try {
       return await reader.mget(cmd.subarray(0, at), total, spans, options.signal);
@@ -350,7 +351,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     let hitBytes = 0;
     let r = 0;
     // Views with the same join keys share one entity key array (ports.ts): its hashes once.
-    let lastKeys: readonly Buffer[] | undefined;
+    let lastKeys: EntityKeyList | undefined;
     let keyHashes: Int32Array = EMPTY_HASHES;
     const now = Date.now();
     for (let j = 0; j < views.length; j++) {
@@ -360,15 +361,15 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       const ttl = batch.ttlMs?.[j] ?? 0;
       const staleAtOrBefore = ttl > 0 ? now - ttl - expiryGraceMs(ttl) : -Infinity;
       const keys = entityKeys[j];
+      const { bytes: kb, offsets } = keys;
       if (keys !== lastKeys) {
         lastKeys = keys;
         keyHashes = new Int32Array(keys.length);
-        for (let i = 0; i < keys.length; i++) keyHashes[i] = keyHash(keys[i]);
+        for (let i = 0; i < keys.length; i++) keyHashes[i] = keyHash(kb, offsets[i], offsets[i + 1]);
       }
       for (let i = 0; i < keys.length; i++, r++) {
-        const key = keys[i];
         const hash = tableHash(keyHashes[i], table);
-        let a = cache.lookup(table, key, hash);
+        let a = cache.lookup(table, kb, hash, offsets[i], offsets[i + 1]);
         const len = a >= 0 ? cache.rowLength(a) : -1;
         if (len >= 0 && ttl > 0 && cache.rowEventMs(a) <= staleAtOrBefore) {
           cache.notUsed();
@@ -423,7 +424,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     }
     for (let k = 0; k < m; k++) {
       const s = missSpans[2 * k];
-      cache.fill(tables[missView[k]], entityKeys[missView[k]][missEntity[k]], missHash[k], missTicket[k], s < 0 ? null : reply.subarray(s, missSpans[2 * k + 1]));
+      const { bytes: kb, offsets } = entityKeys[missView[k]];
+      const i = missEntity[k];
+      cache.fill(tables[missView[k]], kb, missHash[k], missTicket[k], s < 0 ? null : reply.subarray(s, missSpans[2 * k + 1]), offsets[i], offsets[i + 1]);
     }
     // Nothing was cached: the reply is the answer, spans already in place.
     if (m === total) return reply;
@@ -458,14 +461,17 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const m = missView.length;
     let bytes = mgetHeaderLength(m);
     for (let k = 0; k < m; k++) {
-      const n = entityKeys[missView[k]][missEntity[k]].length;
+      const { offsets } = entityKeys[missView[k]];
+      const n = offsets[missEntity[k] + 1] - offsets[missEntity[k]];
       bytes += this.bulkPrefix(views[missView[k]], n).length + n + 3;
     }
     const cmd = tracked.commandBuffer(bytes);
     let at = writeMgetHeader(cmd, 0, m);
     for (let k = 0; k < m; k++) {
-      const entity = entityKeys[missView[k]][missEntity[k]];
-      at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
+      const { bytes: kb, offsets } = entityKeys[missView[k]];
+      const s = offsets[missEntity[k]];
+      const e = offsets[missEntity[k] + 1];
+      at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[e - s], kb, s, e);
     }
     return tracked.mget(cmd.subarray(0, at), m, missSpans, options.signal);
   }
@@ -482,7 +488,8 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     // Per master: its connection and the misses it owns (synchronously: `conns` is reused by the next read).
     const byNode = new Map<RedisReadConnection, number[]>();
     for (let k = 0; k < missView.length; k++) {
-      const conn = conns.get(slots[this.keys.slot(entityKeys[missView[k]][missEntity[k]])]?.[0] as string);
+      const { bytes: kb, offsets } = entityKeys[missView[k]];
+      const conn = conns.get(slots[this.keys.slot(kb, offsets[missEntity[k]], offsets[missEntity[k] + 1])]?.[0] as string);
       if (!conn) throw BYPASS;
       let ks = byNode.get(conn);
       if (!ks) byNode.set(conn, (ks = []));
@@ -491,15 +498,18 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const sends = [...byNode].map(([conn, ks]) => {
       let bytes = 0;
       for (const k of ks) {
-        const entity = entityKeys[missView[k]][missEntity[k]];
-        bytes += mgetHeaderLength(1) + this.bulkPrefix(views[missView[k]], entity.length).length + entity.length + 3;
+        const { offsets } = entityKeys[missView[k]];
+        const n = offsets[missEntity[k] + 1] - offsets[missEntity[k]];
+        bytes += mgetHeaderLength(1) + this.bulkPrefix(views[missView[k]], n).length + n + 3;
       }
       const cmd = conn.commandBuffer(bytes);
       let at = 0;
       for (const k of ks) {
-        const entity = entityKeys[missView[k]][missEntity[k]];
+        const { bytes: kb, offsets } = entityKeys[missView[k]];
+        const s = offsets[missEntity[k]];
+        const e = offsets[missEntity[k] + 1];
         at = writeMgetHeader(cmd, at, 1);
-        at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[entity.length], entity);
+        at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[missView[k]])[e - s], kb, s, e);
       }
       const counts = new Array<number>(ks.length).fill(1);
       const bases = ks.map((_, i) => i);
@@ -709,7 +719,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
           bases.push(k);
           at = writeMgetHeader(cmd, at, js.length);
           for (const j of js) {
-            at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[j])[e.length], e);
+            at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[j])[e.length], e, 0, e.length);
             rowOf[k++] = base[j] + i;
           }
         }
@@ -934,21 +944,21 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
 
 /**
  * Writes one row key as a RESP bulk string at `at` (room checked by the caller): `prefix` (from
- * `bulkPrefix`: the length line and the key head), the entity key, `}`, CRLF; returns the end.
+ * `bulkPrefix`: the length line and the key head), the entity key (`entity[from .. to)`), `}`, CRLF; returns the end.
  * The head with `set`, the entity key (a few bytes) with a loop: 9 µs for 500 keys, where
  * Buffer.copy for both took 19-33 µs (its call into C++ costs more than the copying).
  */
-function writeKeyBulk(cmd: Buffer, at: number, prefix: Buffer, entity: Uint8Array): number {
+function writeKeyBulk(cmd: Buffer, at: number, prefix: Buffer, entity: Uint8Array, from: number, to: number): number {
   cmd.set(prefix, at);
   at += prefix.length;
-  for (let b = 0; b < entity.length; b++) cmd[at++] = entity[b];
+  for (let b = from; b < to; b++) cmd[at++] = entity[b];
   cmd[at++] = 0x7d; // '}' closing the hash tag
   cmd[at++] = 13;
   cmd[at++] = 10;
   return at;
 }
 
-/** A group: views (indices) sharing one entity key array (the same reference), read with one MGET per entity. */
+/** A group: views (indices) sharing one entity key list (the same reference), its keys as Buffers, read with one MGET per entity. */
 type ReadGroup = [entities: readonly Buffer[], views: number[]];
 
 const READ_ROWS_SHA = createHash('sha1').update(READ_ROWS_LUA).digest('hex');
@@ -995,14 +1005,18 @@ function spanReply(reply: Buffer, offset: number, groups: ReadGroup[], only: (nu
   rd.done();
 }
 
-function groupViews(entityKeys: readonly (readonly Buffer[])[]): Map<readonly Buffer[], number[]> {
-  const groups = new Map<readonly Buffer[], number[]>();
+/**
+ * Views grouped by their entity key list (the same reference), each group's keys as Buffers of
+ * their own (the script and cluster paths take them one by one).
+ */
+function groupViews(entityKeys: readonly EntityKeyList[]): ReadGroup[] {
+  const groups = new Map<EntityKeyList, number[]>();
   for (let j = 0; j < entityKeys.length; j++) {
     const g = groups.get(entityKeys[j]);
     if (g) g.push(j);
     else groups.set(entityKeys[j], [j]);
   }
-  return groups;
+  return [...groups].map(([keys, js]) => [keys.toArray(), js]);
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -41,13 +41,13 @@ export class RowKeys {
 
   /**
    * The cluster slot of every row of `entity` (the hash tag is the entity alone), computed on
-   * `{entity}` written into a reused buffer (no Buffer per call).
+   * `{entity}` written into a reused buffer (no Buffer per call); the entity key is `entity[from .. to)`.
    */
-  slot(entity: Uint8Array): number {
-    const n = entity.length + 2;
+  slot(entity: Uint8Array, from = 0, to = entity.length): number {
+    const n = to - from + 2;
     if (this.scratch.length < n) this.scratch = Buffer.allocUnsafe(Math.max(n, 2 * this.scratch.length));
     this.scratch[0] = 0x7b;
-    this.scratch.set(entity, 1);
+    for (let i = from; i < to; i++) this.scratch[1 + i - from] = entity[i];
     this.scratch[n - 1] = 0x7d;
     return keySlot(this.scratch, n);
   }
