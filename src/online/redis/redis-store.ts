@@ -595,7 +595,11 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       let heads = 0;
       for (let v = 0; v < js.length; v++) heads += 4 + this.keys.head(views[js[v]]).length + 1;
       bytes += n * heads;
-      for (let k = 0; k < n; k++) bytes += js.length * entities[sel ? sel[k] : k].length;
+      const offsets = entities.offsets;
+      for (let k = 0; k < n; k++) {
+        const i = sel ? sel[k] : k;
+        bytes += js.length * (offsets[i + 1] - offsets[i]);
+      }
     }
     const packed = Buffer.allocUnsafe(bytes);
     const argv: (Buffer | number | string)[] = [packed];
@@ -609,18 +613,21 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       const heads = js.map((j) => this.keys.head(views[j]));
       // Byte writes, `set` for the head: as in readSpansMget, Buffer.copy and writeUInt32BE per
       // key cost more than the bytes they move.
+      const { bytes: kb, offsets } = entities;
       for (let k = 0; k < n; k++) {
-        const e = entities[sel ? sel[k] : k];
+        const i = sel ? sel[k] : k;
+        const s = offsets[i];
+        const e = offsets[i + 1];
         for (let v = 0; v < heads.length; v++) {
           const head = heads[v];
-          const len = head.length + e.length + 1;
+          const len = head.length + e - s + 1;
           packed[at] = len >>> 24;
           packed[at + 1] = (len >>> 16) & 0xff;
           packed[at + 2] = (len >>> 8) & 0xff;
           packed[at + 3] = len & 0xff;
           packed.set(head, at + 4);
           at += 4 + head.length;
-          for (let b = 0; b < e.length; b++) packed[at++] = e[b];
+          for (let b = s; b < e; b++) packed[at++] = kb[b];
           packed[at++] = 0x7d; // '}' closing the hash tag
         }
       }
@@ -643,9 +650,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const masters = this.clusterMasters();
     const perNode = new Map<string, { client: Redis; only: (number[] | undefined)[] }>();
     for (let g = 0; g < groups.length; g++) {
-      const entities = groups[g][0];
-      for (let i = 0; i < entities.length; i++) {
-        const node = slots[this.keys.slot(entities[i])]?.[0];
+      const { bytes: kb, offsets, length } = groups[g][0];
+      for (let i = 0; i < length; i++) {
+        const node = slots[this.keys.slot(kb, offsets[i], offsets[i + 1])]?.[0];
         const client = node === undefined ? undefined : masters.get(node);
         if (!client) return this.readSpansEach(batch, spans, options);
         let r = perNode.get(node!);
@@ -695,12 +702,12 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       for (let g = 0; g < groups.length; g++) {
         const sel = only[g];
         if (!sel) continue;
-        const [entities, js] = groups[g];
+        const [{ offsets }, js] = groups[g];
         elements += sel.length * js.length;
         for (const i of sel) {
-          const e = entities[i];
+          const n = offsets[i + 1] - offsets[i];
           bytes += mgetHeaderLength(js.length);
-          for (const j of js) bytes += this.bulkPrefix(views[j], e.length).length + e.length + 3;
+          for (const j of js) bytes += this.bulkPrefix(views[j], n).length + n + 3;
         }
       }
       const counts: number[] = [];
@@ -712,14 +719,15 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       for (let g = 0; g < groups.length; g++) {
         const sel = only[g];
         if (!sel) continue;
-        const [entities, js] = groups[g];
+        const [{ bytes: kb, offsets }, js] = groups[g];
         for (const i of sel) {
-          const e = entities[i];
+          const s = offsets[i];
+          const e = offsets[i + 1];
           counts.push(js.length);
           bases.push(k);
           at = writeMgetHeader(cmd, at, js.length);
           for (const j of js) {
-            at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[j])[e.length], e, 0, e.length);
+            at = writeKeyBulk(cmd, at, this.bulkPrefixes(views[j])[e - s], kb, s, e);
             rowOf[k++] = base[j] + i;
           }
         }
@@ -785,8 +793,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const reads: Promise<void>[] = [];
     for (const [keys, js] of groupViews(entityKeys)) {
       for (let i = 0; i < keys.length; i++) {
+        const entity = keys.key(i);
         reads.push(
-          this.client.mgetBuffer(js.map((j) => this.keys.key(views[j], keys[i]))).then((vals) => {
+          this.client.mgetBuffer(js.map((j) => this.keys.key(views[j], entity))).then((vals) => {
             for (let v = 0; v < js.length; v++) result[js[v]][i] = vals[v];
           }),
         );
@@ -958,8 +967,8 @@ function writeKeyBulk(cmd: Buffer, at: number, prefix: Buffer, entity: Uint8Arra
   return at;
 }
 
-/** A group: views (indices) sharing one entity key list (the same reference), its keys as Buffers, read with one MGET per entity. */
-type ReadGroup = [entities: readonly Buffer[], views: number[]];
+/** A group: views (indices) sharing one entity key list (the same reference), read with one MGET per entity. */
+type ReadGroup = [entities: EntityKeyList, views: number[]];
 
 const READ_ROWS_SHA = createHash('sha1').update(READ_ROWS_LUA).digest('hex');
 /** Errors of a cluster script call meaning "a key is not on this node (any more)". */
@@ -1005,10 +1014,7 @@ function spanReply(reply: Buffer, offset: number, groups: ReadGroup[], only: (nu
   rd.done();
 }
 
-/**
- * Views grouped by their entity key list (the same reference), each group's keys as Buffers of
- * their own (the script and cluster paths take them one by one).
- */
+/** Views grouped by their entity key list (the same reference). */
 function groupViews(entityKeys: readonly EntityKeyList[]): ReadGroup[] {
   const groups = new Map<EntityKeyList, number[]>();
   for (let j = 0; j < entityKeys.length; j++) {
@@ -1016,7 +1022,7 @@ function groupViews(entityKeys: readonly EntityKeyList[]): ReadGroup[] {
     if (g) g.push(j);
     else groups.set(entityKeys[j], [j]);
   }
-  return [...groups].map(([keys, js]) => [keys.toArray(), js]);
+  return [...groups];
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
