@@ -39,8 +39,14 @@ const profileDir = opt('--profile');
 /** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and HTTP. */
 const only = opt('--only')?.split(',');
 const DURATION_S = quick ? 3 : 10;
-/** Each scenario runs pitstop and the floor in alternating segments, so both see the same machine noise. */
-const SEGMENTS = 2;
+/**
+ * Each scenario runs the targets in alternating segments (ABCD, DCBA, ...), so all see the same
+ * machine noise. Full runs: four segments of 2.5 s, not two of 5 s (since 2026-12-06 23:10). On
+ * a VM whose speed drifts, one target's 1 x 50 p99 moved 5 -> 17 ms between segments a minute
+ * apart (runs at 22:50-23:00); with two segments one slow spell could decide a target's p99,
+ * finer interleaving spreads such spells over all targets. Costs ~1 minute of warm-ups.
+ */
+const SEGMENTS = quick ? 2 : 4;
 const WARMUP_S = quick ? 0.5 : 1;
 
 interface Scenario {
