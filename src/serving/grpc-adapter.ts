@@ -28,23 +28,35 @@ export interface AdapterOptions {
   label?: (request: any) => string;
 }
 
+/** The call's Cancellation, kept on the grpc-js call object for `onCancelled`. */
+const CANCEL = Symbol('pitstop.cancel');
+
+/**
+ * One 'cancelled' listener for every call (`this` is the call): a closure per call cost a
+ * `__name` defineProperty each under tsx (esbuild keepNames; 0.46% of the server's busy CPU at
+ * 1 x 50), and `once` a wrapper per call; the listener is removed when the call ends anyway.
+ */
+function onCancelled(this: ServerUnaryCall<unknown, unknown>): void {
+  (this as unknown as { [CANCEL]?: Cancellation })[CANCEL]?.abort(new PitstopError('DEADLINE_EXCEEDED', 'client cancelled or deadline passed'));
+}
+
 export function unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>, options: AdapterOptions): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const cancel = new Cancellation();
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
-    const onCancel = () => cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'client cancelled or deadline passed'));
-    call.once('cancelled', onCancel);
+    (call as unknown as { [CANCEL]?: Cancellation })[CANCEL] = cancel;
+    call.on('cancelled', onCancelled);
     const label = options.label ? safeLabel(options.label, call.request) : '';
     handler(call.request, { cancel, deadlineMs }).then(
       (res) => {
-        call.removeListener('cancelled', onCancel);
+        call.removeListener('cancelled', onCancelled);
         options.observe?.(method, (performance.now() - started) / 1000, 'OK', label);
         callback(null, res);
       },
       (e: unknown) => {
-        call.removeListener('cancelled', onCancel);
+        call.removeListener('cancelled', onCancelled);
         const err = publicError(e, options.log);
         options.observe?.(method, (performance.now() - started) / 1000, err.code, label);
         const trailer = new Metadata();
