@@ -11,15 +11,9 @@
  */
 import { Session } from 'node:inspector/promises';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
-import { PitstopServer } from '../../src/serving/server.ts';
-import { SnapshotHolder } from '../../src/serving/snapshot-holder.ts';
-import { decodeGetOnlineFeaturesRequest } from '../../src/serving/request-decoder.ts';
-import { encodeResponse } from '../../src/serving/response-encoder.ts';
-import { servingMethods } from '../../src/serving/proto.ts';
-import { PitstopClient } from '../../src/client/client.ts';
-import { Cancellation } from '../../src/serving/cancellation.ts';
 import { startRedis } from '../../test/support/redis-server.ts';
-import { ENTITIES, PROJECT, benchRows, benchSnapshot } from './fixture.ts';
+import { PROJECT, benchRows } from './fixture.ts';
+import { HANDLER_SCENARIOS, handlerPath, handlerRequests } from './handler-path.ts';
 
 const topArg = process.argv.indexOf('--top');
 const TOP = topArg >= 0 ? Number(process.argv[topArg + 1]) : 12;
@@ -37,28 +31,11 @@ session.connect();
 try {
   const store = await RedisOnlineStore.create({ url: redis.url, project: PROJECT });
   for (const batch of benchRows(Date.now())) await store.writeRows(batch);
-  const server = new PitstopServer({ holder: SnapshotHolder.fixed(benchSnapshot(), { log: () => {} }), reader: store, grpcPort: -1, httpPort: -1, limits: { maxEntities: 1000, maxFeatures: 1000, maxMessageBytes: 8 << 20 }, log: () => {} });
-  const m = servingMethods().GetOnlineFeatures;
-  const { service, metrics } = server;
-
-  for (const [entities, fs, n] of [
-    [1, 'fs_50', 4000],
-    [1, 'fs_250', 2000],
-    [100, 'fs_50', 400],
-    [500, 'fs_10', 200],
-  ] as const) {
-    const requests = Array.from({ length: 64 }, (_, r) =>
-      m.requestSerialize(PitstopClient.requestMessage({ featureService: fs, entities: { driver_id: Array.from({ length: entities }, (_, i) => (r * 7919 + i * 104729) % ENTITIES) } })),
-    );
-    // What the gRPC handler runs for one call (src/serving/grpc-server.ts, grpc-adapter.ts).
-    const call = async (buf: Buffer) => {
-      const started = performance.now();
-      const req = decodeGetOnlineFeaturesRequest(buf);
-      const res = await service.getOnlineFeatures(req, new Cancellation());
-      const bytes = encodeResponse(res);
-      metrics.observe('grpc', 'GetOnlineFeatures', (performance.now() - started) / 1000, 'OK', service.serviceLabel(req.featureService));
-      return bytes.length;
-    };
+  const call = handlerPath(store);
+  const counts = [4000, 2000, 400, 200];
+  for (const [s, [entities, fs]] of HANDLER_SCENARIOS.entries()) {
+    const n = counts[s];
+    const requests = handlerRequests(entities, fs);
     for (let i = 0; i < 300; i++) await call(requests[i % requests.length]);
     await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true } as never);
     for (let i = 0; i < n; i++) await call(requests[i % requests.length]);
