@@ -31,7 +31,20 @@ const serialize = servingMethods().GetOnlineFeatures.responseSerialize;
 async function time(name: string, entities: number, service: string, iterations: number): Promise<void> {
   const ids = Array.from({ length: entities }, (_, i) => (i * 7919) % ENTITIES);
   const req = { featureService: service, entities: { driver_id: ids } };
-  const lookup = async () => getOnlineFeatures(served, reader, req, { limits });
+  // The core timed alone: a reader that answers every call with the first call's rows (the
+  // request never changes here), so the Map lookups of the fake reader above are not in it.
+  let saved: { data: Buffer; spans: Int32Array } | undefined;
+  const replay: OnlineReader = {
+    ...reader,
+    async readSpans(b, spans) {
+      if (!saved) {
+        const data = await reader.readSpans(b, spans);
+        saved = { data, spans: spans.slice() };
+      } else spans.set(saved.spans);
+      return saved.data;
+    },
+  };
+  const lookup = async () => getOnlineFeatures(served, replay, req, { limits });
   for (let i = 0; i < 200; i++) encodeResponse(await lookup());
   let t = performance.now();
   for (let i = 0; i < iterations; i++) await lookup();
