@@ -141,7 +141,7 @@ export function onlineStoreContract(name: string, makeTarget: () => Promise<Cont
       });
     }
 
-    it('view versions and views never collide; shared and separate entity arrays both work', async () => {
+    it('view versions and views never collide; shared and separate entity key lists both work', async () => {
       const base = freshView().slice(0, -2);
       const v1 = `${base}@1`;
       const v2 = `${base}@2`;

@@ -28,7 +28,7 @@ import { PitstopError } from '../../core/errors.ts';
  * packed string costs Redis one string.sub, as a KEYS entry costs it one string. Undeclared keys
  * are allowed; on a cluster Redis still checks that each one is served by the node (below).
  *
- * A group is a set of views sharing one entity key array (views keyed by the same join keys).
+ * A group is a set of views sharing one entity key list (views keyed by the same join keys).
  * `no-writes`: Redis refuses any write from it, and the read still runs when the server is over
  * its memory limit.
  *

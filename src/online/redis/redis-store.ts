@@ -350,7 +350,7 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     const missTicket: number[] = [];
     let hitBytes = 0;
     let r = 0;
-    // Views with the same join keys share one entity key array (ports.ts): its hashes once.
+    // Views with the same join keys share one entity key list (ports.ts): its hashes once.
     let lastKeys: EntityKeyList | undefined;
     let keyHashes: Int32Array = EMPTY_HASHES;
     const now = Date.now();
