@@ -11,7 +11,7 @@
  *     docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
- * (default "--single-threaded-gc --no-memory-reducer", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
+ * (default "--single-threaded-gc --no-memory-reducer --initial-old-space-size=64", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
  * load generator's (see LOADGEN_NODE_FLAGS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -80,10 +80,15 @@ const SCENARIOS: Scenario[] = [
  * each server sits idle ~25 s per scenario while the others are measured; V8's memory reducer
  * then shrank its heap and grew it back so slowly that the next load ran a mark-compact every
  * ~300 ms (2026-12-06: pitstop p99 100 x 50 ~10 ms with it, 4.4 ms without).
+ * And `--initial-old-space-size=64`, which `pitstop serve` also starts its serving processes with
+ * (`serving.gc_initial_old_space_mb`): a server idle for a while after start-up and then loaded
+ * (every server here, between scenarios) could settle into a mark-compact every ~0.35 s, its
+ * old-generation limit under its live heap (2026-12-07 00:09: pitstop 29 per 10 s of 100 x 50 in
+ * 2 of 2 starts without it, 0-1 with it; docs/serving.md#runtime-settings).
  * BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults (pitstop serve then starts one worker process
- * with --no-memory-reducer, unless the bench repository sets serving.gc_memory_reducer: true).
+ * with --no-memory-reducer --initial-old-space-size=64, unless the bench repository says otherwise).
  */
-const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer';
+const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer --initial-old-space-size=64';
 
 /**
  * Machine speed probe: millions of iterations per second of a fixed integer loop over 300 ms, on

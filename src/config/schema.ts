@@ -90,6 +90,14 @@ export const ConfigSchema = z.strictObject({
        * (docs/serving.md#runtime-settings). True leaves V8's default.
        */
       gc_memory_reducer: z.boolean().default(false),
+      /**
+       * V8's initial old-generation size for `pitstop serve`'s serving processes, in MB (node's
+       * `--initial-old-space-size`); default 64, 0 leaves V8's default. A server left idle after
+       * start-up and then loaded could otherwise settle into a mark-compact every ~0.35 s with
+       * its old-generation limit under its live heap (~1.4x the CPU per request at 100 x 50;
+       * docs/serving.md#runtime-settings).
+       */
+      gc_initial_old_space_mb: z.number().int().min(0).max(65536).default(64),
     })
     .prefault({}),
 });

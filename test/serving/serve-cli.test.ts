@@ -85,7 +85,7 @@ describe('pitstop serve --workers 2', () => {
   }, 60_000);
 });
 
-describe('pitstop serve and V8\'s memory reducer (serving.gc_memory_reducer)', () => {
+describe('pitstop serve and V8\'s heap settings (serving.gc_memory_reducer, gc_initial_old_space_mb)', () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pitstop-serve-gc-'));
@@ -96,9 +96,8 @@ describe('pitstop serve and V8\'s memory reducer (serving.gc_memory_reducer)', (
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Starts `pitstop serve --workers 1` (plain node), waits until it listens; returns the serving process's command line. */
-  async function serveOnce(reducer?: boolean): Promise<{ cmdline: string[]; inProcess: boolean; stderr: string }> {
+  async function serveOnce(extra = ''): Promise<{ cmdline: string[]; inProcess: boolean; stderr: string }> {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const extra = reducer === undefined ? '' : `  gc_memory_reducer: ${reducer}\n`;
     writeFileSync(path.join(dir, 'pitstop.yaml'), `project: test\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n${extra}`);
     const child = spawn(process.execPath, ['bin/pitstop.mjs', 'serve', '--repo', dir, '--workers', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -118,16 +117,20 @@ describe('pitstop serve and V8\'s memory reducer (serving.gc_memory_reducer)', (
     }
   }
 
-  it('by default the serving process runs with --no-memory-reducer (one worker started with it)', async () => {
+  it('by default the serving process runs with --no-memory-reducer and a 64 MB initial old space (one worker started with them)', async () => {
     const r = await serveOnce();
     expect(r.inProcess, r.stderr).toBe(false);
     expect(r.cmdline).toContain('--no-memory-reducer');
-    expect(r.stderr).toContain('starting 1 worker (node --no-memory-reducer)');
+    expect(r.cmdline).toContain('--initial-old-space-size=64');
+    expect(r.stderr).toContain('starting 1 worker (node --no-memory-reducer --initial-old-space-size=64)');
   }, 30_000);
 
-  it('with gc_memory_reducer: true, --workers 1 serves in its own process with V8\'s defaults', async () => {
-    const r = await serveOnce(true);
+  it('gc_initial_old_space_mb sets the size; with it 0 and gc_memory_reducer: true, --workers 1 serves in its own process with V8\'s defaults', async () => {
+    const sized = await serveOnce('  gc_initial_old_space_mb: 128\n');
+    expect(sized.cmdline).toContain('--initial-old-space-size=128');
+    const r = await serveOnce('  gc_memory_reducer: true\n  gc_initial_old_space_mb: 0\n');
     expect(r.inProcess, r.stderr).toBe(true);
     expect(r.cmdline).not.toContain('--no-memory-reducer');
+    expect(r.cmdline.some((a) => a.startsWith('--initial-old-space-size'))).toBe(false);
   }, 30_000);
 });

@@ -29,6 +29,22 @@ describe('serving.gc_memory_reducer', () => {
   });
 });
 
+describe('serving.gc_initial_old_space_mb', () => {
+  it('is 64 unless set, takes 0 (V8\'s default) and other sizes', async () => {
+    expect((await load('project: t\n')).serving.gc_initial_old_space_mb).toBe(64);
+    expect((await load('project: t\nserving:\n  gc_initial_old_space_mb: 0\n')).serving.gc_initial_old_space_mb).toBe(0);
+    expect((await load('project: t\nserving:\n  gc_initial_old_space_mb: 256\n')).serving.gc_initial_old_space_mb).toBe(256);
+  });
+
+  it('a negative or fractional size is CONFIG_INVALID naming the field', async () => {
+    for (const bad of ['-1', '1.5', 'big']) {
+      const e = await load(`project: t\nserving:\n  gc_initial_old_space_mb: ${bad}\n`).catch((x) => x);
+      expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
+      expect(e.describe()).toContain('serving.gc_initial_old_space_mb');
+    }
+  });
+});
+
 describe('online_store.direct_reads', () => {
   it('is true unless set, and takes false', async () => {
     const redis = (yaml: string) => load(`project: t\nonline_store:\n  type: redis\n${yaml}`).then((c) => c.online_store as { direct_reads: boolean });

@@ -1,9 +1,9 @@
 /**
  * `pitstop serve [--workers N]`: online serving over gRPC and HTTP. N worker processes (default:
  * the number of cores) share the ports through node:cluster, started with the node flags
- * serving needs (`serverNodeFlags`: `--no-memory-reducer`). `--workers 1` serves in this process
- * when it already has those flags (or `serving.gc_memory_reducer: true` asks for none), else in
- * one worker process. The store is the embedded one by default, Redis when pitstop.yaml or
+ * serving needs (`serverNodeFlags`: `--no-memory-reducer`, `--initial-old-space-size=64`).
+ * `--workers 1` serves in this process when it already has those flags (or the config asks for
+ * none), else in one worker process. The store is the embedded one by default, Redis when pitstop.yaml or
  * PITSTOP_REDIS_URL says so. SIGTERM / SIGINT shut down gracefully (NOT_SERVING, drain, close).
  * /metrics in cluster mode is aggregated over all workers by the primary.
  */
@@ -193,14 +193,20 @@ async function servePrimary(ctx: CommandContext, workers: number, nodeFlags: rea
 
 /**
  * Node flags the serving processes need and this process was not started with:
- * `--no-memory-reducer` unless `serving.gc_memory_reducer` is true. V8 reads it when the heap is
- * set up (v8.setFlagsFromString at run time did not stop the reducer: `--trace-gc` still showed a
- * "(reduce)" mark-compact), and node refuses it in NODE_OPTIONS, so the workers are started
- * with it. Why it is off: docs/serving.md#runtime-settings.
+ * `--no-memory-reducer` unless `serving.gc_memory_reducer` is true, and
+ * `--initial-old-space-size=<serving.gc_initial_old_space_mb>` unless that is 0 (or the process
+ * already has an `--initial-old-space-size`). V8 reads them when the heap is set up
+ * (v8.setFlagsFromString at run time did not stop the reducer: `--trace-gc` still showed a
+ * "(reduce)" mark-compact), and node refuses `--no-memory-reducer` in NODE_OPTIONS, so the
+ * workers are started with them. Why: docs/serving.md#runtime-settings.
  */
-export function serverNodeFlags(serving: { gc_memory_reducer: boolean }, execArgv: readonly string[]): string[] {
-  if (serving.gc_memory_reducer) return [];
-  return execArgv.includes('--no-memory-reducer') ? [] : ['--no-memory-reducer'];
+export function serverNodeFlags(serving: { gc_memory_reducer: boolean; gc_initial_old_space_mb: number }, execArgv: readonly string[]): string[] {
+  const flags: string[] = [];
+  if (!serving.gc_memory_reducer && !execArgv.includes('--no-memory-reducer')) flags.push('--no-memory-reducer');
+  if (serving.gc_initial_old_space_mb > 0 && !execArgv.some((a) => a.startsWith('--initial-old-space-size'))) {
+    flags.push(`--initial-old-space-size=${serving.gc_initial_old_space_mb}`);
+  }
+  return flags;
 }
 
 export const serveCommand: Command = {
