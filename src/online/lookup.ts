@@ -64,7 +64,7 @@ export async function lookupOnline(reader: OnlineReader, request: ResolvedReques
           if (e[k.name] === undefined) throw new PitstopError('BAD_REQUEST', `entity row ${i} lacks join key "${k.name}" needed by feature view ${view.name}`);
         }
         try {
-          return Buffer.from(enc.encode(view.joinKeys.map((k) => joinKeyValue(k, e[k.name]))));
+          return enc.encode(view.joinKeys.map((k) => joinKeyValue(k, e[k.name])));
         } catch (err) {
           throw new PitstopError('BAD_REQUEST', `entity row ${i}: ${(err as Error).message}`);
         }
