@@ -74,12 +74,7 @@ export class EntityKeyEncoder {
     const start = w.pos;
     try {
       w.u8(ENTITY_KEY_FORMAT);
-      for (let i = 0; i < this.writers.length; i++) {
-        const v = values[i];
-        const name = this.joinKeys[i].name;
-        if (v === null || v === undefined) throw new PitstopError('VALUE_TYPE_MISMATCH', `${name}: join key is missing`);
-        this.writers[i](w, v, name);
-      }
+      for (let c = 0; c < this.writers.length; c++) this.writeKey(w, c, values[c]);
     } catch (e) {
       w.pos = start;
       throw e;
@@ -101,18 +96,12 @@ export class EntityKeyEncoder {
     if (w.pos > w.buf.length - room) w.reset(Math.max(1 << 16, 2 * room));
     const start = w.pos;
     const offsets = new Int32Array(n + 1);
-    const writers = this.writers;
-    const joinKeys = this.joinKeys;
+    const keys = this.writers.length;
     let i = 0;
     try {
       for (; i < n; i++) {
         w.u8(ENTITY_KEY_FORMAT);
-        for (let c = 0; c < writers.length; c++) {
-          const v = columns[c][i];
-          const name = joinKeys[c].name;
-          if (v === null || v === undefined) throw new PitstopError('VALUE_TYPE_MISMATCH', `${name}: join key is missing`);
-          writers[c](w, v, name);
-        }
+        for (let c = 0; c < keys; c++) this.writeKey(w, c, columns[c][i]);
         offsets[i + 1] = w.pos - start;
       }
     } catch (e) {
@@ -120,6 +109,13 @@ export class EntityKeyEncoder {
       throw new BadEntityRow(i, e);
     }
     return new EntityKeyList(w.buf.subarray(start, w.pos), offsets, n);
+  }
+
+  /** Writes join key `c`'s value; a missing or mistyped one is VALUE_TYPE_MISMATCH naming the key. */
+  private writeKey(w: ByteWriter, c: number, v: unknown): void {
+    const name = this.joinKeys[c].name;
+    if (v === null || v === undefined) throw new PitstopError('VALUE_TYPE_MISMATCH', `${name}: join key is missing`);
+    this.writers[c](w, v, name);
   }
 
   /** Encode from a record keyed by join key name. */
