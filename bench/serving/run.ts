@@ -5,7 +5,8 @@
  *     reference (echo-server.ts: canned answers, no Redis), and a second `pitstop serve` with a
  *     near cache (`online_store.near_cache_mb`; its hit rate per scenario is reported beside it);
  *  3. runs the open-loop load generator (loadgen.ts, its own process) per scenario against all
- *     four, then a rate sweep to saturation for 1 x 50, then HTTP/JSON 1 x 50 (the same generator over
+ *     four (pitstop twice, in segments of their own: with the typed client's default
+ *     `event_timestamps: PER_VIEW`, and with Feast's per-feature shape), then a rate sweep to saturation for 1 x 50, then HTTP/JSON 1 x 50 (the same generator over
  *     HTTP/1.1 against pitstop and an HTTP echo, and autocannon closed loop for throughput);
  *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
  *     docs/benchmarks.md quotes).
@@ -23,7 +24,7 @@ import autocannon from 'autocannon';
 import { FileRegistryStore } from '../../src/registry/file-store.ts';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
-import { PitstopClient } from '../../src/client/client.ts';
+import { PitstopClient, type EventTimestampsName } from '../../src/client/client.ts';
 import { freePort, startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, benchSnapshot, serviceViews } from './fixture.ts';
 import { mergeResults, type LoadgenConfig, type LoadgenResult } from './loadgen.ts';
@@ -181,10 +182,14 @@ function entityDraws(s: Scenario, seed: number): number[][] {
   return Array.from({ length: 256 }, () => Array.from({ length: s.entities }, rnd));
 }
 
-/** The gRPC request messages of a scenario (base64). */
-function requestPool(s: Scenario, seed: number): string[] {
+/**
+ * The gRPC request messages of a scenario (base64). Event timestamps as the typed client asks by
+ * default (once per view), or once per feature (Feast's shape). The floor and the echo ignore the
+ * field: the floor answers raw rows, the echo pitstop's per-view answer.
+ */
+function requestPool(s: Scenario, seed: number, eventTimestamps: EventTimestampsName = 'per_view'): string[] {
   const m = servingMethods().GetOnlineFeatures;
-  return entityDraws(s, seed).map((ids) => m.requestSerialize(PitstopClient.requestMessage({ featureService: s.service, entities: { driver_id: ids } })).toString('base64'));
+  return entityDraws(s, seed).map((ids) => m.requestSerialize(PitstopClient.requestMessage({ featureService: s.service, entities: { driver_id: ids }, eventTimestamps })).toString('base64'));
 }
 
 /** The same requests as HTTP/JSON bodies (base64). */
@@ -249,11 +254,13 @@ async function main(): Promise<void> {
     writeFileSync(path.join(tmp, 'views.json'), JSON.stringify(serviceViews()));
     const serveFlags = SERVER_NODE_OPTIONS.split(' ').filter(Boolean);
     // Each target's processes, for its CPU per request.
-    const pids: Record<'p' | 'f' | 'e' | 'c', (number | undefined)[]> = { p: [], f: [], e: [], c: [] };
+    // 'x' is pitstop asked for Feast's per-feature event timestamps: the same process as 'p'.
+    const pids: Record<'p' | 'f' | 'e' | 'c' | 'x', (number | undefined)[]> = { p: [], f: [], e: [], c: [], x: [] };
+    pids.x = pids.p;
     pids.p.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]).pid);
     for (let w = 0; w < workers; w++) pids.f.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]).pid);
     pids.c.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/near`] : []), 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]).pid);
-    const cpuTicks = (who: 'p' | 'f' | 'e' | 'c') => pids[who].reduce((n: number, pid) => n + treeCpuTicks(pid), 0);
+    const cpuTicks = (who: 'p' | 'f' | 'e' | 'c' | 'x') => pids[who].reduce((n: number, pid) => n + treeCpuTicks(pid), 0);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 'pitstop serve');
     await waitFor(async () => (await fetch(`http://127.0.0.1:${nearHttpPort}/readyz`)).ok, 'pitstop serve (near cache)');
     const probe = new PitstopClient(`127.0.0.1:${floorPort}`);
@@ -300,40 +307,43 @@ async function main(): Promise<void> {
     }
     for (const s of SCENARIOS.filter((x) => !only || only.includes(x.name))) {
       const pool = requestPool(s, 42);
-      const runs: Record<'p' | 'f' | 'e' | 'c', LoadgenResult[]> = { p: [], f: [], e: [], c: [] };
-      const targets = { p: pitstop, f: floor, e: echo, c: near };
+      const pools = { p: pool, f: pool, e: pool, c: pool, x: requestPool(s, 42, 'per_feature') };
+      const runs: Record<'p' | 'f' | 'e' | 'c' | 'x', LoadgenResult[]> = { p: [], f: [], e: [], c: [], x: [] };
+      const targets = { p: pitstop, f: floor, e: echo, c: near, x: pitstop };
       const cacheBefore = await nearCacheCounters(nearHttpPort);
       // Server CPU over each target's runs, and the requests it answered in them (warm-up included).
-      const cpu = { p: { ticks: 0, requests: 0 }, f: { ticks: 0, requests: 0 }, e: { ticks: 0, requests: 0 }, c: { ticks: 0, requests: 0 } };
+      const cpu = { p: { ticks: 0, requests: 0 }, f: { ticks: 0, requests: 0 }, e: { ticks: 0, requests: 0 }, c: { ticks: 0, requests: 0 }, x: { ticks: 0, requests: 0 } };
       for (let seg = 0; seg < SEGMENTS; seg++) {
         // ABCD then DCBA: no target always runs first. Quick runs measure the echo reference and
         // the near-cache server in one segment each (half the samples of pitstop and the floor), to stay
         // under 2 minutes.
-        const order = seg % 2 === 0 ? (['p', 'f', 'e', 'c'] as const) : quick ? (['f', 'p'] as const) : (['c', 'e', 'f', 'p'] as const);
+        const order = seg % 2 === 0 ? (['p', 'x', 'f', 'e', 'c'] as const) : quick ? (['f', 'x', 'p'] as const) : (['c', 'e', 'f', 'x', 'p'] as const);
         for (const who of order) {
           const ticksBefore = cpuTicks(who);
-          const r = await loadgen(tmp, targets[who], pool, s.rate, DURATION_S / SEGMENTS);
+          const r = await loadgen(tmp, targets[who], pools[who], s.rate, DURATION_S / SEGMENTS);
           cpu[who].ticks += cpuTicks(who) - ticksBefore;
           cpu[who].requests += Math.round(WARMUP_S * s.rate) + r.sent;
           runs[who].push(r);
-          log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo', c: 'pitstop near cache' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
+          log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo', c: 'pitstop near cache', x: 'pitstop per-feature timestamps' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
         }
       }
       const p = mergeResults(runs.p);
       const f = mergeResults(runs.f);
       const e = mergeResults(runs.e);
       const c = mergeResults(runs.c);
+      const x = mergeResults(runs.x);
       const cacheAfter = await nearCacheCounters(nearHttpPort);
       const looked = cacheAfter.hits + cacheAfter.misses - cacheBefore.hits - cacheBefore.misses;
       const hitRate = looked > 0 ? Math.round(((cacheAfter.hits - cacheBefore.hits) / looked) * 1000) / 1000 : null;
       log(`  near cache: p50 ${c.latencyMs.p50} p99 ${c.latencyMs.p99} ms, hit rate ${hitRate} over ${looked} rows looked up, ${cacheAfter.entries} entries`);
       log(`${s.name} @ ${s.rate}/s: pitstop p50 ${p.latencyMs.p50} p99 ${p.latencyMs.p99} ms | floor p50 ${f.latencyMs.p50} p99 ${f.latencyMs.p99} ms | echo p50 ${e.latencyMs.p50} p99 ${e.latencyMs.p99} ms | send lag p99 ${p.sendLagMs.p99}/${f.sendLagMs.p99}/${e.sendLagMs.p99} ms, generator ${JSON.stringify(p.generator)}`);
-      const cpuUs = (who: 'p' | 'f' | 'e' | 'c') => (cpu[who].requests > 0 ? Math.round((cpu[who].ticks * 1e6) / USER_HZ / cpu[who].requests) : null);
-      const serverCpuUsPerRequest = { pitstop: cpuUs('p'), floor: cpuUs('f'), echo: cpuUs('e'), nearCache: cpuUs('c') };
-      log(`  server CPU per request (µs): pitstop ${serverCpuUsPerRequest.pitstop}, floor ${serverCpuUsPerRequest.floor}, echo ${serverCpuUsPerRequest.echo}, near cache ${serverCpuUsPerRequest.nearCache}`);
+      const cpuUs = (who: 'p' | 'f' | 'e' | 'c' | 'x') => (cpu[who].requests > 0 ? Math.round((cpu[who].ticks * 1e6) / USER_HZ / cpu[who].requests) : null);
+      const serverCpuUsPerRequest = { pitstop: cpuUs('p'), floor: cpuUs('f'), echo: cpuUs('e'), nearCache: cpuUs('c'), pitstopPerFeature: cpuUs('x') };
+      log(`  pitstop per-feature timestamps: p50 ${x.latencyMs.p50} p99 ${x.latencyMs.p99} ms`);
+      log(`  server CPU per request (µs): pitstop ${serverCpuUsPerRequest.pitstop} (per-feature timestamps ${serverCpuUsPerRequest.pitstopPerFeature}), floor ${serverCpuUsPerRequest.floor}, echo ${serverCpuUsPerRequest.echo}, near cache ${serverCpuUsPerRequest.nearCache}`);
       const speed = cpuSpeed();
       log(`  machine speed after ${s.name}: ${speed} M loop iterations/s (${speedAtStart} at start)`);
-      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, serverCpuUsPerRequest, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) } });
+      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, serverCpuUsPerRequest, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) }, pitstopPerFeature: { ...strip(x), p50Ratio: ratio(x.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(x.latencyMs.p99, f.latencyMs.p99) } });
     }
 
     if (only) return;
@@ -453,6 +463,21 @@ function table(r: any): string {
       `| ${s.name} | ${s.rate} | ${s.pitstop.latencyMs.p50} ms | ${s.pitstop.latencyMs.p99} ms | ${s.pitstop.latencyMs.p999} ms | ${s.pitstop.achievedRate} | ${errs(s.pitstop)} | ${s.floor.latencyMs.p50} ms | ${s.floor.latencyMs.p99} ms | ${s.floor.latencyMs.p999} ms | ${s.echo.latencyMs.p50} ms | ${s.echo.latencyMs.p99} ms | ${s.p50Ratio} | ${s.p99Ratio} | ${nc(s, (c) => `${c.latencyMs.p50} ms | ${c.latencyMs.p99} ms | ${c.latencyMs.p999} ms | ${errs(c)} | ${c.hitRate}`)} | ${s.pitstop.sendLagMs.p99} / ${s.floor.sendLagMs.p99} / ${s.echo.sendLagMs.p99} / ${nc(s, (c) => c.sendLagMs.p99)} ms |`,
     );
   }
+  // Runs before 2026-12-07 01:00 UTC asked for per-feature event timestamps only (the figures above).
+  if (r.scenarios.some((s: any) => s.pitstopPerFeature)) {
+    lines.push(
+      '',
+      "pitstop above is asked for event timestamps once per view (`event_timestamps: PER_VIEW`, the typed client's default); the echo answers with that answer. The same server asked for Feast's shape (a list per feature), in segments of its own in the same run:",
+      '',
+      '| scenario | p50 | p99 | p99.9 | errors | p50 ratio | p99 ratio | answer bytes, per feature / per view | server CPU µs per request, per feature / per view | send lag p99 |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const s of r.scenarios) {
+      const x = s.pitstopPerFeature;
+      const c = s.serverCpuUsPerRequest;
+      lines.push(`| ${s.name} | ${x.latencyMs.p50} ms | ${x.latencyMs.p99} ms | ${x.latencyMs.p999} ms | ${errs(x)} | ${x.p50Ratio} | ${x.p99Ratio} | ${x.responseBytes} / ${s.pitstop.responseBytes} | ${c.pitstopPerFeature} / ${c.pitstop} | ${x.sendLagMs.p99} ms |`);
+    }
+  }
   // Runs before 2026-12-06 20:50 UTC have no server CPU figures.
   if (r.scenarios.some((s: any) => s.serverCpuUsPerRequest)) {
     lines.push('', 'Server CPU per request (user + system over each target\'s runs, warm-up included; /proc, 10 ms ticks), µs, pitstop / floor / echo / near cache:', '');
@@ -468,7 +493,8 @@ function table(r: any): string {
     lines.push(
       `- ${s.name} @ ${s.rate}/s: p99 < 10 ms ${yes(s.pitstop.latencyMs.p99 < 10)}; p99 within 1.3x floor ${yes(s.p99Ratio !== null && s.p99Ratio <= 1.3)}; p50 within 1.5x floor ${yes(s.p50Ratio !== null && s.p50Ratio <= 1.5)}` +
         (s.name === '100x50' ? `; p99 < 5 ms ${yes(s.pitstop.latencyMs.p99 < 5)}` : '') +
-        `; (moonshot) p99 vs echo ${s.p99VsEcho}x${s.nearCache ? `, with the near cache ${s.nearCache.p99VsEcho}x (hit rate ${s.nearCache.hitRate})` : ''}`,
+        `; (moonshot) p99 vs echo ${s.p99VsEcho}x${s.nearCache ? `, with the near cache ${s.nearCache.p99VsEcho}x (hit rate ${s.nearCache.hitRate})` : ''}` +
+        (s.pitstopPerFeature ? `; Feast's shape: p99 < 10 ms ${yes(s.pitstopPerFeature.latencyMs.p99 < 10)}, p99 within 1.3x floor ${yes(s.pitstopPerFeature.p99Ratio !== null && s.pitstopPerFeature.p99Ratio <= 1.3)}` : ''),
     );
   }
   lines.push(`- 1 x 50 saturation >= 80% of the floor's: ${yes(r.sweep1x50.ratio !== null && r.sweep1x50.ratio >= 0.8)}`);

@@ -13,9 +13,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { PROTO_LOADER_OPTIONS, SERVICE_NAME, servingMethods } from '../serving/proto.ts';
-import { decodeOnlineFeatures, type OnlineFeatures } from './response-decoder.ts';
+import { decodeOnlineFeatures, type EventTimestampsName, type OnlineFeatures } from './response-decoder.ts';
 
-export type { OnlineFeatures, FeatureColumn, FieldStatus } from './response-decoder.ts';
+export type { OnlineFeatures, FeatureColumn, FieldStatus, EventTimestampsName } from './response-decoder.ts';
 
 export interface GetOnlineFeaturesInput {
   /** Feature references `view[@version]:feature` (or give featureService). */
@@ -24,7 +24,20 @@ export interface GetOnlineFeaturesInput {
   /** Join key → one value per entity row: number/bigint (int64_val), string (string_val), Buffer (bytes_val). */
   entities: Readonly<Record<string, readonly unknown[]>>;
   fullFeatureNames?: boolean;
+  /**
+   * How the server sends event timestamps: 'per_view' (this client's default) sends each view's
+   * once and the client copies them into every column of the view, so `eventTimestampsMs` reads
+   * the same as with 'per_feature' (Feast's shape, the server's default) for fewer bytes on the
+   * wire; 'none' leaves them out (`eventTimestampsMs` empty).
+   */
+  eventTimestamps?: EventTimestampsName;
 }
+
+const EVENT_TIMESTAMPS_ENUM: Record<EventTimestampsName, string> = {
+  per_feature: 'EVENT_TIMESTAMPS_PER_FEATURE',
+  per_view: 'EVENT_TIMESTAMPS_PER_VIEW',
+  none: 'EVENT_TIMESTAMPS_NONE',
+};
 
 export interface CallOptions {
   /** Deadline relative to now, in ms; default 5000. */
@@ -73,6 +86,12 @@ function columns(entities: Readonly<Record<string, readonly unknown[]>>): Record
   return out;
 }
 
+function eventTimestampsOf(input: GetOnlineFeaturesInput): EventTimestampsName {
+  const mode = input.eventTimestamps ?? 'per_view';
+  if (!Object.hasOwn(EVENT_TIMESTAMPS_ENUM, mode)) throw new TypeError(`eventTimestamps must be 'per_feature', 'per_view' or 'none', got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
 export class PitstopClient {
   private readonly client: grpc.Client;
   private readonly methods = servingMethods();
@@ -109,11 +128,13 @@ export class PitstopClient {
       ...(input.featureService ? { feature_service: input.featureService } : { features: { val: input.features ?? [] } }),
       entities: columns(input.entities),
       full_feature_names: input.fullFeatureNames === true,
+      event_timestamps: EVENT_TIMESTAMPS_ENUM[eventTimestampsOf(input)],
     };
   }
 
   getOnlineFeatures(input: GetOnlineFeaturesInput, options: CallOptions = {}): Promise<OnlineFeatures> {
-    return this.call(this.methods.GetOnlineFeatures, PitstopClient.requestMessage(input), options, decodeOnlineFeatures);
+    const mode = eventTimestampsOf(input);
+    return this.call(this.methods.GetOnlineFeatures, PitstopClient.requestMessage(input), options, (b) => decodeOnlineFeatures(b, mode));
   }
 
   /** The undecoded response bytes (load generators skip decoding). */

@@ -4,6 +4,9 @@
  */
 import { decodeValue, type FeatureValue } from '../online/value-codec.ts';
 
+/** How the answer carries event timestamps (the request's `event_timestamps`, by name). */
+export type EventTimestampsName = 'per_feature' | 'per_view' | 'none';
+
 export const FIELD_STATUS = ['INVALID', 'PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] as const;
 export type FieldStatus = (typeof FIELD_STATUS)[number];
 
@@ -11,7 +14,10 @@ export interface FeatureColumn {
   /** One value per entity row (int64 as bigint, bytes as Buffer, timestamps as epoch ms, null when absent). */
   values: FeatureValue[];
   statuses: FieldStatus[];
-  /** Event time of each value in epoch ms (0 when NOT_FOUND). */
+  /**
+   * Event time of each value in epoch ms (0 when NOT_FOUND); empty when the request asked for
+   * `eventTimestamps: 'none'`.
+   */
   eventTimestampsMs: number[];
 }
 
@@ -51,11 +57,16 @@ class Cursor {
   }
 }
 
-export function decodeOnlineFeatures(buf: Buffer): OnlineFeatures {
+/**
+ * `eventTimestamps` is what the request asked for: with 'per_view', a vector without its own
+ * event times takes a copy of those of the vector its `event_timestamps_from` names.
+ */
+export function decodeOnlineFeatures(buf: Buffer, eventTimestamps: EventTimestampsName = 'per_feature'): OnlineFeatures {
   const c = new Cursor(buf, 0);
   const featureNames: string[] = [];
   let registryVersion = 0;
   const results: FeatureColumn[] = [];
+  const from: number[] = [];
   while (c.pos < buf.length) {
     const key = c.varint();
     const field = key >>> 3;
@@ -89,10 +100,21 @@ export function decodeOnlineFeatures(buf: Buffer): OnlineFeatures {
         } else if (k === 0x22) {
           const runEnd = c.lenEnd();
           while (c.pos < runEnd) col.eventTimestampsMs.push(c.varint());
-        } else c.skip(k & 7);
+        } else if (k === 0x28) from[results.length] = c.varint();
+        else c.skip(k & 7);
       }
       results.push(col);
     } else c.skip(key & 7);
+  }
+  if (eventTimestamps === 'per_view') {
+    results.forEach((col, f) => {
+      if (col.eventTimestampsMs.length > 0 || col.values.length === 0) return;
+      const src = results[from[f] ?? 0];
+      if (src === undefined || (from[f] ?? 0) >= f || src.eventTimestampsMs.length !== col.values.length) {
+        throw new Error(`GetOnlineFeaturesResponse: results[${f}] has no event times and event_timestamps_from ${from[f] ?? 0} names no earlier vector that has them`);
+      }
+      col.eventTimestampsMs = src.eventTimestampsMs.slice();
+    });
   }
   return {
     featureNames,

@@ -13,7 +13,7 @@ import type { OnlineReader } from '../online/ports.ts';
 import type { Cancellation } from './cancellation.ts';
 import { deadlineError } from './error-map.ts';
 import type { ServingSnapshot } from './plan.ts';
-import { STATUS, type OnlineFeaturesResult } from './result.ts';
+import { EVENT_TIMESTAMPS, STATUS, type EventTimestampsMode, type OnlineFeaturesResult } from './result.ts';
 import { rowEventMsAt, rowValueOffsetsAt } from '../online/row-codec.ts';
 import { BadEntityRow, type EntityKeyEncoder, type EntityKeyList } from '../online/entity-key.ts';
 import { float64s, int32s, uint8s } from './slab.ts';
@@ -29,6 +29,8 @@ export interface OnlineFeaturesRequest {
   /** Join key name → one value per entity row (JS values: number, bigint, digit string, string, Buffer). */
   entities: Readonly<Record<string, readonly unknown[]>>;
   fullFeatureNames?: boolean;
+  /** How the answer carries event timestamps (default PER_FEATURE); transports check the value. */
+  eventTimestamps?: EventTimestampsMode;
   /**
    * Bytes-typed join keys given as base64 text (JSON has no bytes; HTTP sets this, and answers
    * render bytes values as base64 too). Without it a bytes key takes only bytes.
@@ -128,7 +130,7 @@ export async function getOnlineFeatures(
       }
     }
   }
-  return { plan, registryVersion: served.snapshot.version, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs };
+  return { plan, eventTimestamps: request.eventTimestamps ?? EVENT_TIMESTAMPS.PER_FEATURE, registryVersion: served.snapshot.version, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs };
 }
 
 function entityCount(entities: Readonly<Record<string, readonly unknown[]>>, needed: readonly string[], max: number): number {

@@ -14,11 +14,12 @@
  * not undone.
  */
 import http from 'node:http';
-import { PitstopError } from '../core/errors.ts';
+import { PitstopError, shownText } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
 import { HTTP_STATUS, publicError } from './error-map.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { encodeJsonResponse } from './json-encoder.ts';
+import { EVENT_TIMESTAMPS, EVENT_TIMESTAMPS_NAMES, type EventTimestampsMode } from './result.ts';
 import type { ServingService } from './service.ts';
 
 export interface HttpServerOptions {
@@ -82,6 +83,14 @@ function requestTimeoutMs(header: string | string[] | undefined): number | undef
   return ms;
 }
 
+/** `event_timestamps` of a JSON lookup: absent, or one of the mode names. */
+function eventTimestampsMode(v: unknown): EventTimestampsMode {
+  if (v === undefined || v === null) return EVENT_TIMESTAMPS.PER_FEATURE;
+  const i = typeof v === 'string' ? (EVENT_TIMESTAMPS_NAMES as readonly string[]).indexOf(v) : -1;
+  if (i < 0) throw new PitstopError('BAD_REQUEST', `event_timestamps must be "per_feature", "per_view" or "none", got ${typeof v === 'string' ? shownText(v) : String(JSON.stringify(v)).slice(0, 40)}`);
+  return i as EventTimestampsMode;
+}
+
 function send(res: http.ServerResponse, status: number, body: string | Buffer, type = 'application/json'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length });
   res.end(body);
@@ -104,6 +113,7 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
           features: Array.isArray(body.features) ? body.features.map(String) : undefined,
           entities: body.entities,
           fullFeatureNames: body.full_feature_names === true,
+          eventTimestamps: eventTimestampsMode(body.event_timestamps),
           base64BytesKeys: true,
         },
         cancel,

@@ -13,13 +13,15 @@
  * base64, timestamps as ISO 8601 strings, non-finite floats as null (JSON has no NaN).
  *
  * The per-view event-time array is the same for every feature of a view, so it is written once
- * and copied, as the protobuf encoder does.
+ * and copied, as the protobuf encoder does. With `"event_timestamps": "per_view"` a view's later
+ * features carry `"event_timestamps_from": <index of its first feature>` instead of the array;
+ * with `"none"`, neither.
  */
 import type { FeatureType } from '../core/feature-types.ts';
 import { jsonFriendly, shortestFloat32 } from '../online/lookup.ts';
 import { decodeValue } from '../online/value-codec.ts';
 import type { RequestPlan } from './plan.ts';
-import { STATUS_NAMES, type OnlineFeaturesResult } from './result.ts';
+import { EVENT_TIMESTAMPS, STATUS_NAMES, type OnlineFeaturesResult } from './result.ts';
 import { int32s } from './slab.ts';
 
 /** How a feature's values are rendered: a fast path keyed on the one Value tag it expects. */
@@ -49,7 +51,8 @@ const STATUS_JSON = STATUS_NAMES.map((s) => Buffer.from(`"${s}"`, 'latin1'));
 const MAX_STATUS_JSON = Math.max(...STATUS_JSON.map((b) => b.length));
 const VALUES_OPEN = Buffer.from('{"values":[', 'latin1');
 const STATUSES_OPEN = Buffer.from('],"statuses":[', 'latin1');
-const TS_OPEN = Buffer.from('],"event_timestamps_ms":', 'latin1');
+const TS_OPEN = Buffer.from(',"event_timestamps_ms":', 'latin1');
+const TS_FROM = Buffer.from(',"event_timestamps_from":', 'latin1');
 const NULL = Buffer.from('null', 'latin1');
 const TRUE = Buffer.from('true', 'latin1');
 const FALSE = Buffer.from('false', 'latin1');
@@ -202,7 +205,7 @@ function writeValue(o: Out, kind: number, type: FeatureType, data: Buffer, s: nu
 
 /** The JSON answer for `r`, in a Buffer of its own. */
 export function encodeJsonResponse(r: OnlineFeaturesResult): Buffer {
-  const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs } = r;
+  const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs, eventTimestamps: mode } = r;
   const jp = jsonPlan(plan, r.registryVersion);
   const o = out;
   o.pos = 0;
@@ -233,8 +236,22 @@ export function encodeJsonResponse(r: OnlineFeaturesResult): Buffer {
       for (let b = 0; b < st.length; b++) buf[pos++] = st[b];
     }
     o.pos = pos;
-    o.bytes(TS_OPEN);
+    o.byte(0x5d);
     const v = plan.featureView[f];
+    if (mode !== EVENT_TIMESTAMPS.PER_FEATURE) {
+      if (mode === EVENT_TIMESTAMPS.NONE) {
+        o.byte(0x7d);
+        continue;
+      }
+      const first = plan.views[v].features[0];
+      if (first !== f) {
+        o.bytes(TS_FROM);
+        o.number(first);
+        o.byte(0x7d);
+        continue;
+      }
+    }
+    o.bytes(TS_OPEN);
     const start = tsAt[2 * v];
     if (start >= 0) {
       const len = tsAt[2 * v + 1] - start;

@@ -8,6 +8,7 @@
 import { PitstopError } from '../core/errors.ts';
 import { decodeValue } from '../online/value-codec.ts';
 import type { OnlineFeaturesRequest } from './get-online-features.ts';
+import { EVENT_TIMESTAMPS_NAMES, type EventTimestampsMode } from './result.ts';
 
 const TWO_32 = 4294967296;
 
@@ -151,6 +152,7 @@ export function decodeGetOnlineFeaturesRequest(buf: Buffer): OnlineFeaturesReque
   let features: string[] | undefined;
   const entities: Record<string, unknown[]> = {};
   let fullFeatureNames = false;
+  let eventTimestamps: EventTimestampsMode = 0;
   while (r.pos < buf.length) {
     const key = r.varint();
     switch (key) {
@@ -211,10 +213,20 @@ export function decodeGetOnlineFeaturesRequest(buf: Buffer): OnlineFeaturesReque
       case 0x20:
         fullFeatureNames = r.varint() !== 0;
         break;
+      case 0x28: {
+        // An open proto3 enum would keep an unknown number; answering in a shape the client did
+        // not ask for is worse than refusing it.
+        const m = r.varint();
+        if (m >= EVENT_TIMESTAMPS_NAMES.length) {
+          throw new PitstopError('BAD_REQUEST', `event_timestamps must be EVENT_TIMESTAMPS_PER_FEATURE (0), EVENT_TIMESTAMPS_PER_VIEW (1) or EVENT_TIMESTAMPS_NONE (2), got ${m}`);
+        }
+        eventTimestamps = m as EventTimestampsMode;
+        break;
+      }
       default:
         r.skip(key & 7);
     }
   }
   if (r.pos !== buf.length) bad('trailing bytes');
-  return { featureService, features, entities, fullFeatureNames };
+  return { featureService, features, entities, fullFeatureNames, eventTimestamps };
 }

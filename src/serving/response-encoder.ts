@@ -3,14 +3,16 @@
  * one pass, bytes in a second, into one buffer. Stored values are already encoded `Value`
  * messages, so each is spliced in as is (no decode, no object per value). The per-view packed
  * event timestamps are identical for every feature of that view, so they are encoded once per
- * view and copied.
+ * view and copied into each of its vectors, or (EVENT_TIMESTAMPS_PER_VIEW) written into the
+ * view's first vector only, the others naming it in `event_timestamps_from`.
  *
  * Wire layout (see serving.proto):
  *   1: metadata (precomputed per plan)            2: FeatureVector, one per feature
- *   FeatureVector { 1: Value (repeated, length-delimited), 2: packed statuses, 4: packed int64 ts }
+ *   FeatureVector { 1: Value (repeated, length-delimited), 2: packed statuses, 4: packed int64 ts,
+ *                   5: event_timestamps_from }
  */
 import { copyViaViews } from '../core/copy-bytes.ts';
-import type { OnlineFeaturesResult } from './result.ts';
+import { EVENT_TIMESTAMPS, type OnlineFeaturesResult } from './result.ts';
 import { int32s } from './slab.ts';
 
 export function varintSize(v: number): number {
@@ -86,12 +88,12 @@ const MAX_SCRATCH_BYTES = 4 << 20;
  * buffer, valid until the next call with it.
  */
 export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratch): Buffer {
-  const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs } = r;
+  const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs, eventTimestamps: mode } = r;
   const nViews = plan.views.length;
   const nFeatures = plan.featureNames.length;
   // Per view: the packed timestamps' payload length.
   const tsLen = int32s(nViews);
-  for (let v = 0; v < nViews; v++) {
+  for (let v = 0; v < nViews && mode !== EVENT_TIMESTAMPS.NONE; v++) {
     let l = 0;
     for (let i = 0, k = v * n; i < n; i++, k++) l += varintSize(eventTsMs[k]);
     tsLen[v] = l;
@@ -101,7 +103,12 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
   let total = plan.metadataBytes.length;
   for (let f = 0; f < nFeatures; f++) {
     const v = plan.featureView[f];
-    let len = statusBlock + (n === 0 ? 0 : 1 + varintSize(tsLen[v]) + tsLen[v]);
+    let len = statusBlock;
+    if (n > 0 && mode !== EVENT_TIMESTAMPS.NONE) {
+      const first = mode === EVENT_TIMESTAMPS.PER_VIEW ? plan.views[v].features[0] : f;
+      if (first === f) len += 1 + varintSize(tsLen[v]) + tsLen[v];
+      else if (first > 0) len += 1 + varintSize(first);
+    }
     for (let i = 0, k = f * n; i < n; i++, k++) {
       const l = valueEnd[k] - valueStart[k];
       len += 1 + (l < 0x80 ? 1 : varintSize(l)) + l;
@@ -149,6 +156,18 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
     out[pos++] = 0x12;
     pos = writeVarint(out, pos, n);
     for (let i = 0, k = f * n; i < n; i++, k++) out[pos++] = statuses[k];
+    if (mode !== EVENT_TIMESTAMPS.PER_FEATURE) {
+      if (mode === EVENT_TIMESTAMPS.NONE) continue;
+      const first = plan.views[v].features[0];
+      if (first !== f) {
+        // event_timestamps_from (0, the default, is not written)
+        if (first > 0) {
+          out[pos++] = 0x28;
+          pos = writeVarint(out, pos, first);
+        }
+        continue;
+      }
+    }
     let block = tsBlocks[v];
     if (!block) {
       block = Buffer.allocUnsafe(1 + varintSize(tsLen[v]) + tsLen[v]);

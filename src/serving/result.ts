@@ -11,8 +11,20 @@ import { FieldStatus, FIELD_STATUS_NAMES } from '../online/status.ts';
 export const STATUS = FieldStatus;
 export const STATUS_NAMES = FIELD_STATUS_NAMES;
 
+/**
+ * How an answer carries event timestamps (the numbers of the proto's `EventTimestamps`): a list
+ * per feature (Feast's shape), a list per feature view that later vectors of the view point to,
+ * or none.
+ */
+export const EVENT_TIMESTAMPS = { PER_FEATURE: 0, PER_VIEW: 1, NONE: 2 } as const;
+export type EventTimestampsMode = (typeof EVENT_TIMESTAMPS)[keyof typeof EVENT_TIMESTAMPS];
+/** Names of the modes as HTTP/JSON takes them, by number. */
+export const EVENT_TIMESTAMPS_NAMES = ['per_feature', 'per_view', 'none'] as const;
+
 export interface OnlineFeaturesResult {
   plan: RequestPlan;
+  /** As the request asked (default PER_FEATURE). */
+  eventTimestamps: EventTimestampsMode;
   registryVersion: number;
   /** Entity rows in the request. */
   entityCount: number;

@@ -11,7 +11,7 @@ import { jsonFriendly } from '../../src/online/lookup.ts';
 import { decodeValue, encodeValue } from '../../src/online/value-codec.ts';
 import { encodeJsonResponse } from '../../src/serving/json-encoder.ts';
 import { compileSnapshot } from '../../src/serving/plan.ts';
-import type { OnlineFeaturesResult } from '../../src/serving/result.ts';
+import { EVENT_TIMESTAMPS, type EventTimestampsMode, type OnlineFeaturesResult } from '../../src/serving/result.ts';
 import { buildSnapshot } from '../support/snapshot.ts';
 import { referenceJson } from '../support/json-reference.ts';
 
@@ -69,7 +69,7 @@ describe('JSON response writer', () => {
   const refs = TYPES.flatMap((t) => viewNames.map((v) => `${v}:${v}_${t.replace(/[<>]/g, '_')}`));
   const plan = compileSnapshot(snapshot).plan({ features: refs }, false);
 
-  function randomResult(n: number, rand: () => number): OnlineFeaturesResult {
+  function randomResult(n: number, rand: () => number, eventTimestamps: EventTimestampsMode = EVENT_TIMESTAMPS.PER_FEATURE): OnlineFeaturesResult {
     const nf = plan.featureNames.length;
     const chunks: Buffer[] = [];
     let at = 0;
@@ -92,19 +92,45 @@ describe('JSON response writer', () => {
       }
     }
     const eventTsMs = Float64Array.from({ length: plan.views.length * n }, () => (rand() < 0.3 ? 0 : 1_700_000_000_000 + Math.floor(rand() * 1e10)));
-    return { plan, registryVersion: 7, entityCount: n, data: Buffer.concat(chunks), valueStart, valueEnd, statuses, eventTsMs };
+    return { plan, eventTimestamps, registryVersion: 7, entityCount: n, data: Buffer.concat(chunks), valueStart, valueEnd, statuses, eventTsMs };
   }
 
   it('writes exactly what JSON.stringify of the decoded values gives, for every type and edge value', () => {
     const rand = rng(20261206);
     for (const n of [0, 1, 2, 5, 40]) {
-      for (let round = 0; round < 20; round++) {
-        const r = randomResult(n, rand);
+      for (let round = 0; round < 30; round++) {
+        const r = randomResult(n, rand, (round % 3) as EventTimestampsMode);
         const got = encodeJsonResponse(r);
         expect(got.toString('utf8')).toBe(referenceJson(r));
         // Exact UTF-8 too (an answer is sent as these bytes with their length).
         expect(got.equals(Buffer.from(referenceJson(r), 'utf8'))).toBe(true);
       }
+    }
+  });
+
+  it('carries the same event times per feature, per view (later features name the first of their view) and not at all', () => {
+    expect(new Set(plan.featureView).size).toBeGreaterThan(1);
+    const r = randomResult(5, rng(7));
+    const json = (mode: EventTimestampsMode) => JSON.parse(encodeJsonResponse({ ...r, eventTimestamps: mode }).toString('utf8'));
+    const perFeature = json(EVENT_TIMESTAMPS.PER_FEATURE);
+    const perView = json(EVENT_TIMESTAMPS.PER_VIEW);
+    const none = json(EVENT_TIMESTAMPS.NONE);
+    let pointers = 0;
+    perView.results.forEach((vec: { event_timestamps_ms?: number[]; event_timestamps_from?: number; values: unknown[] }, f: number) => {
+      expect(vec.values).toEqual(perFeature.results[f].values);
+      if (vec.event_timestamps_from !== undefined) {
+        pointers++;
+        expect(vec.event_timestamps_ms).toBeUndefined();
+        expect(vec.event_timestamps_from).toBeLessThan(f);
+        expect(plan.featureView[vec.event_timestamps_from]).toBe(plan.featureView[f]);
+        expect(perView.results[vec.event_timestamps_from].event_timestamps_ms).toEqual(perFeature.results[f].event_timestamps_ms);
+      } else expect(vec.event_timestamps_ms).toEqual(perFeature.results[f].event_timestamps_ms);
+    });
+    // Every view's features but its first point back.
+    expect(pointers).toBe(plan.featureNames.length - plan.views.length);
+    for (const [f, vec] of none.results.entries()) {
+      expect(Object.keys(vec)).toEqual(['values', 'statuses']);
+      expect(vec.statuses).toEqual(perFeature.results[f].statuses);
     }
   });
 

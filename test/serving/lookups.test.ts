@@ -47,6 +47,34 @@ describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over 
     expect(r.column('vehicle').values).toEqual(['van', null, null]);
   });
 
+  it('event timestamps per feature, per view or none: the same columns over gRPC and HTTP', async () => {
+    const features = ['driver_stats:trips_today', 'driver_profile:vehicle', 'driver_stats:rating', 'driver_profile:seats'];
+    const entities = { driver_id: [1, 2, 3] };
+    const perFeature = await h.client.getOnlineFeatures({ features, entities, eventTimestamps: 'per_feature' });
+    const perView = await h.client.getOnlineFeatures({ features, entities, eventTimestamps: 'per_view' });
+    const none = await h.client.getOnlineFeatures({ features, entities, eventTimestamps: 'none' });
+    expect(perFeature.column('trips_today').eventTimestampsMs[0]).toBeGreaterThan(NOW - 120_000);
+    expect(perFeature.column('rating').eventTimestampsMs).toEqual(perFeature.column('trips_today').eventTimestampsMs);
+    expect(perView.results).toEqual(perFeature.results);
+    expect(none.results.map((c) => c.eventTimestampsMs)).toEqual([[], [], [], []]);
+    expect(none.results.map((c) => c.values)).toEqual(perFeature.results.map((c) => c.values));
+    const raw = async (eventTimestamps: 'per_feature' | 'per_view' | 'none') => (await h.client.getOnlineFeaturesRaw({ features, entities, eventTimestamps })).length;
+    expect(await raw('per_view')).toBeLessThan(await raw('per_feature'));
+
+    const json = async (event_timestamps?: string) => postJson(`${h.http}/v1/get-online-features`, { features, entities, event_timestamps });
+    const jFeature = (await json()).body;
+    const jView = await json('per_view');
+    expect(jView.status).toBe(200);
+    expect(jView.body.results.map((r: any) => r.event_timestamps_from)).toEqual([undefined, undefined, 0, 1]);
+    expect(jView.body.results[1].event_timestamps_ms).toEqual(jFeature.results[3].event_timestamps_ms);
+    expect(jView.body.results[3].event_timestamps_ms).toBeUndefined();
+    expect((await json('none')).body.results.map((r: any) => Object.keys(r))).toEqual(features.map(() => ['values', 'statuses']));
+    const bad = await json('per_row');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.reason).toBe('BAD_REQUEST');
+    expect(bad.body.error.message).toMatch(/event_timestamps must be .*got "per_row"/);
+  });
+
   it('gRPC: pinned versions, feature services and full feature names', async () => {
     const pinned = await h.client.getOnlineFeatures({ features: ['driver_profile@1:vehicle', 'driver_profile:seats'], entities: { driver_id: [1] } });
     expect(pinned.column('vehicle').values).toEqual(['old-van']);

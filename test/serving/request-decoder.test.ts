@@ -19,6 +19,7 @@ function viaProtobufjs(bytes: Buffer) {
     features: req.kind === 'features' ? (req.features?.val ?? []) : undefined,
     entities,
     fullFeatureNames: req.full_feature_names === true,
+    eventTimestamps: ['EVENT_TIMESTAMPS_PER_FEATURE', 'EVENT_TIMESTAMPS_PER_VIEW', 'EVENT_TIMESTAMPS_NONE'].indexOf(req.event_timestamps ?? 'EVENT_TIMESTAMPS_PER_FEATURE'),
   };
 }
 
@@ -30,6 +31,9 @@ describe('GetOnlineFeaturesRequest decoder', () => {
     'string, bytes and null keys': { featureService: 'svc', entities: { s: ['', 'héllo', 'x'.repeat(300)], b: [Buffer.from([0, 1, 255]), Buffer.alloc(0), null] }, fullFeatureNames: true },
     'other value kinds': { features: ['v:f'], entities: { d: [1.5, true, new Date(1764300000000), [1, 2], ['a']] } },
     'no entities': { features: ['v:f'], entities: {} },
+    'event timestamps per feature': { features: ['v:f'], entities: { id: [1] }, eventTimestamps: 'per_feature' },
+    'event timestamps per view': { features: ['v:f'], entities: { id: [1] }, eventTimestamps: 'per_view' },
+    'no event timestamps': { featureService: 'svc', entities: { id: [1] }, eventTimestamps: 'none' },
   };
   for (const [name, input] of Object.entries(cases)) {
     it(name, () => {
@@ -44,7 +48,13 @@ describe('GetOnlineFeaturesRequest decoder', () => {
     const list2 = value(3);
     const entry = [0x0a, 0x02, 0x69, 0x64, 0x12, list1.length, ...list1, 0x12, list2.length, ...list2]; // key "id"
     const bytes = Buffer.from([0x0a, 0x01, 0x73, 0x1a, entry.length, ...entry]); // feature_service "s", entities
-    expect(decodeGetOnlineFeaturesRequest(bytes)).toEqual({ featureService: 's', features: undefined, entities: { id: [1, 2, 3] }, fullFeatureNames: false });
+    expect(decodeGetOnlineFeaturesRequest(bytes)).toEqual({ featureService: 's', features: undefined, entities: { id: [1, 2, 3] }, fullFeatureNames: false, eventTimestamps: 0 });
+  });
+
+  it('refuses an event_timestamps number it does not know, naming the field and the number', () => {
+    const bytes = m.requestSerialize(PitstopClient.requestMessage({ features: ['v:f'], entities: { id: [1] }, eventTimestamps: 'per_feature' }));
+    expect(decodeGetOnlineFeaturesRequest(Buffer.concat([bytes, Buffer.from([0x28, 0x02])])).eventTimestamps).toBe(2);
+    expect(() => decodeGetOnlineFeaturesRequest(Buffer.concat([bytes, Buffer.from([0x28, 0x03])]))).toThrow(/event_timestamps must be .* got 3/);
   });
 
   it('skips unknown fields and rejects truncated bytes with BAD_REQUEST', () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { packRows, viewStorageId, type OnlineReader, type OnlineReadBatch } from '../../src/online/ports.ts';
 import { getOnlineFeatures } from '../../src/serving/get-online-features.ts';
+import { EVENT_TIMESTAMPS, type EventTimestampsMode } from '../../src/serving/result.ts';
 import { compileSnapshot } from '../../src/serving/plan.ts';
 import { encodeResponse } from '../../src/serving/response-encoder.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
@@ -52,6 +53,42 @@ describe('response encoder', () => {
     expect(direct.column('rating').values).toEqual([4.5, null, null]);
     expect(direct.column('vehicle').statuses).toEqual(['PRESENT', 'NOT_FOUND', 'NOT_FOUND']);
     expect(direct.column('tags').values[0]).toEqual(['a', 'b']);
+  });
+
+  it('writes event times once per view (later vectors name the first) or not at all, as asked', async () => {
+    const features = ['driver_stats:trips_today', 'driver_profile:vehicle', 'driver_stats:rating', 'driver_profile:tags'];
+    const lookup = async (eventTimestamps: EventTimestampsMode) =>
+      encodeResponse(await getOnlineFeatures(compileSnapshot(snapshot), mapReader(rows), { features, entities: { driver_id: [1, 2, 3] }, eventTimestamps }, { limits, now: NOW }));
+    const perFeature = await lookup(EVENT_TIMESTAMPS.PER_FEATURE);
+    const perView = await lookup(EVENT_TIMESTAMPS.PER_VIEW);
+    const none = await lookup(EVENT_TIMESTAMPS.NONE);
+    expect(perView.length).toBeLessThan(perFeature.length);
+    expect(none.length).toBeLessThan(perView.length);
+
+    const pb = (b: Buffer) => (servingMethods().GetOnlineFeatures.responseDeserialize(b) as any).results;
+    const full = pb(perFeature);
+    const viewTimes = [full[0].event_timestamps_ms.map(Number), full[1].event_timestamps_ms.map(Number)];
+    expect(viewTimes[0]).toEqual([NOW - 60_000, NOW - 3 * 3_600_000, 0]);
+    expect(full[2].event_timestamps_ms.map(Number)).toEqual(viewTimes[0]);
+    expect(full[3].event_timestamps_ms.map(Number)).toEqual(viewTimes[1]);
+    // driver_stats is vectors 0 and 2, driver_profile 1 and 3.
+    const compact = pb(perView);
+    expect(compact.map((v: any) => (v.event_timestamps_ms ?? []).map(Number))).toEqual([viewTimes[0], viewTimes[1], [], []]);
+    expect(compact.map((v: any) => v.event_timestamps_from ?? 0)).toEqual([0, 0, 0, 1]);
+    expect(compact.map((v: any) => v.statuses)).toEqual(full.map((v: any) => v.statuses));
+    expect(compact.map((v: any) => v.values)).toEqual(full.map((v: any) => v.values));
+    const bare = pb(none);
+    expect(bare.map((v: any) => v.event_timestamps_ms ?? [])).toEqual([[], [], [], []]);
+    expect(bare.map((v: any) => v.values)).toEqual(full.map((v: any) => v.values));
+
+    // The client's decoder gives the same columns from the compact answer.
+    const a = decodeOnlineFeatures(perFeature);
+    const b = decodeOnlineFeatures(perView, 'per_view');
+    expect(b.results).toEqual(a.results);
+    expect(b.column('tags').eventTimestampsMs).not.toBe(b.column('vehicle').eventTimestampsMs);
+    expect(decodeOnlineFeatures(none, 'none').results.map((c) => c.eventTimestampsMs)).toEqual([[], [], [], []]);
+    // Read as per_view, an answer whose pointer names no earlier vector with event times is refused.
+    expect(() => decodeOnlineFeatures(none, 'per_view')).toThrow(/results\[0\] has no event times and event_timestamps_from 0 names no earlier vector/);
   });
 
   it("hands each view's ttl to the reader with the read (a caching reader needs it)", async () => {

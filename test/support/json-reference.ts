@@ -6,7 +6,7 @@
  */
 import { jsonFriendly } from '../../src/online/lookup.ts';
 import { decodeValue } from '../../src/online/value-codec.ts';
-import { STATUS_NAMES, type OnlineFeaturesResult } from '../../src/serving/result.ts';
+import { EVENT_TIMESTAMPS, STATUS_NAMES, type OnlineFeaturesResult } from '../../src/serving/result.ts';
 
 export function referenceJson(r: OnlineFeaturesResult): string {
   const { plan, entityCount: n } = r;
@@ -22,6 +22,11 @@ export function referenceJson(r: OnlineFeaturesResult): string {
       statuses.push(STATUS_NAMES[r.statuses[k]]);
       ts.push(r.eventTsMs[v * n + i]);
     }
+    // The event-timestamps mode: a list per feature, per view (later vectors of a view name the
+    // first), or none.
+    if (r.eventTimestamps === EVENT_TIMESTAMPS.NONE) return { values, statuses };
+    const first = plan.views[v].features[0];
+    if (r.eventTimestamps === EVENT_TIMESTAMPS.PER_VIEW && first !== f) return { values, statuses, event_timestamps_from: first };
     return { values, statuses, event_timestamps_ms: ts };
   });
   return JSON.stringify({ metadata: { feature_names: plan.featureNames, registry_version: r.registryVersion }, results });
