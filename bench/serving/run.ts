@@ -10,7 +10,9 @@
  *     HTTP/1.1 against pitstop and an HTTP echo, and autocannon closed loop for throughput);
  *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
  *     docs/benchmarks.md quotes).
- * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1).
+ * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1),
+ * --only 100x50,... (these scenarios, no sweep or HTTP), --segments N (more alternating segments,
+ * for a closer comparison of the targets), --profile DIR, --hold.
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
  * (default "--single-threaded-gc --no-memory-reducer --initial-old-space-size=64", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
  * load generator's (see LOADGEN_NODE_FLAGS).
@@ -39,7 +41,8 @@ const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name)
 const profileDir = opt('--profile');
 /** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and HTTP. */
 const only = opt('--only')?.split(',');
-const DURATION_S = quick ? 3 : 10;
+/** `--segments N`: N alternating segments per target and scenario (default 4, quick 2), each as long as usual. */
+const segmentsOpt = opt('--segments');
 /**
  * Each scenario runs the targets in alternating segments (ABCD, DCBA, ...), so all see the same
  * machine noise. Full runs: four segments of 2.5 s, not two of 5 s (since 2026-12-06 23:10). On
@@ -47,7 +50,10 @@ const DURATION_S = quick ? 3 : 10;
  * apart (runs at 22:50-23:00); with two segments one slow spell could decide a target's p99,
  * finer interleaving spreads such spells over all targets. Costs ~1 minute of warm-ups.
  */
-const SEGMENTS = quick ? 2 : 4;
+if (segmentsOpt !== undefined && !/^[1-9]\d*$/.test(segmentsOpt)) throw new Error(`--segments takes a whole number of segments, got ${JSON.stringify(segmentsOpt)}`);
+const SEGMENTS = segmentsOpt ? Number(segmentsOpt) : quick ? 2 : 4;
+/** Measured seconds per target and scenario: 2.5 s per segment (quick: 1.5 s). */
+const DURATION_S = SEGMENTS * (quick ? 1.5 : 2.5);
 const WARMUP_S = quick ? 0.5 : 1;
 
 interface Scenario {
@@ -113,8 +119,14 @@ function cpuSpeed(): number {
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that no
  * scavenge happens in a scenario segment (loadgen.ts; it allocates ~14 KB per request, mostly
  * node:http2's), and --expose-gc to collect the start-up garbage before sending.
+ * And `--initial-old-space-size=512`: the answers' bytes arrive in ArrayBuffers outside the JS
+ * heap, which count against V8's global allocation limit; from the default initial old space
+ * that started a mark-compact (incremental marking, then weak callbacks, 7-13 ms of pauses)
+ * after ~22 MB of answers, ~3 s into a 100 x 50 segment for pitstop's 52 KB answers and never
+ * for the floor's 27 KB ones (2026-12-07 00:50). With it, and the young collection near the end
+ * of each warm-up (loadgen.ts WARMUP_GC_AT), no generator GC landed in a measured window.
  */
-const LOADGEN_NODE_FLAGS = process.env.BENCH_LOADGEN_NODE_OPTIONS?.split(' ').filter(Boolean) ?? ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
+const LOADGEN_NODE_FLAGS = process.env.BENCH_LOADGEN_NODE_OPTIONS?.split(' ').filter(Boolean) ?? ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128', '--initial-old-space-size=512'];
 const SWEEP = quick ? [2000, 5000, 8000] : [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000];
 
 const benchStart = performance.now();
@@ -290,7 +302,7 @@ async function main(): Promise<void> {
     eprobe.close();
     if (args.includes('--hold')) {
       // Debugging: leave everything running for manual load (loadgen configs land in tmp).
-      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, echo, near, requests: requestPool(SCENARIOS[0], 42), requestsByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42)])), http: httpPort, pids }));
+      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, echo, near, requests: requestPool(SCENARIOS[0], 42), requestsByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42)])), requestsPerFeatureByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42, 'per_feature')])), http: httpPort, pids }));
       log(`holding: ${tmp}/targets.json; Ctrl-C to stop`);
       await new Promise((r) => process.once('SIGINT', r));
       return;
@@ -485,6 +497,12 @@ function table(r: any): string {
       const c = s.serverCpuUsPerRequest;
       if (c) lines.push(`- ${s.name}: ${c.pitstop} / ${c.floor} / ${c.echo} / ${c.nearCache}${c.pitstop && c.floor ? ` (pitstop ${(c.pitstop / c.floor).toFixed(2)}x the floor)` : ''}`);
     }
+  }
+  // Runs before 2026-12-07 01:00 UTC did not count the generator's GC pauses in measured windows.
+  if (r.scenarios.some((s: any) => s.pitstop.generator.gcPausesInWindow !== undefined)) {
+    const g = (x: any) => (x ? `${x.generator.gcPausesInWindow ?? '—'} (max ${x.generator.gcPauseMsMaxInWindow ?? '—'} ms)` : '—');
+    lines.push('', "The load generator's own GC pauses inside measured windows (a pause delays every send and answer in it), pitstop / floor / echo / near cache / pitstop per-feature:", '');
+    for (const s of r.scenarios) lines.push(`- ${s.name}: ${g(s.pitstop)} / ${g(s.floor)} / ${g(s.echo)} / ${g(s.nearCache)} / ${g(s.pitstopPerFeature)}`);
   }
   lines.push('', `Saturation, 1 x 50 (open-loop sweep; highest achieved rate): pitstop ${r.sweep1x50.pitstop.saturation}/s, floor ${r.sweep1x50.floor.saturation}/s, ratio ${r.sweep1x50.ratio}.`);
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
