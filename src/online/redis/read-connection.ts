@@ -808,6 +808,12 @@ export class RedisReadConnection {
     const p = this.head!;
     this.head = p.next;
     if (this.head === null) this.tail = null;
+    // Unlinked, or a dead Pending keeps the next one alive: once one is old (promoted), every
+    // later one, and each request's lookup state its callbacks hold, is kept through scavenges
+    // by the one before and promoted in turn, a chain only a mark-compact breaks. In some
+    // starts `pitstop serve` ran in that state: ~5 KB of each 1 x 50 request promoted,
+    // scavenges of ~16 ms instead of ~1 ms (2026-12-07).
+    p.next = null;
     return p;
   }
 
@@ -821,7 +827,12 @@ export class RedisReadConnection {
   }
 
   private rejectAll(message: string): void {
-    for (let p = this.head; p !== null; p = p.next) if (this.settle(p)) p.reject(new Error(message));
+    for (let p = this.head; p !== null; ) {
+      const next = p.next;
+      p.next = null;
+      if (this.settle(p)) p.reject(new Error(message));
+      p = next;
+    }
     this.head = this.tail = null;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
