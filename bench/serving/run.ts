@@ -14,7 +14,7 @@
  * --only 100x50,... (these scenarios, no sweep or HTTP), --segments N (more alternating segments,
  * for a closer comparison of the targets), --profile DIR, --hold.
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
- * (default "--single-threaded-gc --no-memory-reducer --initial-old-space-size=64", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
+ * (default "--single-threaded-gc --no-memory-reducer --initial-old-space-size=64 --no-allocation-site-pretenuring", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
  * load generator's (see LOADGEN_NODE_FLAGS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -92,10 +92,17 @@ const SCENARIOS: Scenario[] = [
  * (every server here, between scenarios) could settle into a mark-compact every ~0.35 s, its
  * old-generation limit under its live heap (2026-12-07 00:09: pitstop 29 per 10 s of 100 x 50 in
  * 2 of 2 starts without it, 0-1 with it; docs/serving.md#runtime-settings).
+ * And `--no-allocation-site-pretenuring`, which `pitstop serve` also starts its serving
+ * processes with (`serving.gc_pretenuring: false`): in some starts (pitstop 2-3 of 4, the floor
+ * 1 of 4) V8 pretenured a per-request allocation site, after which every scavenge promoted
+ * ~2 MB of request garbage and took ~16 ms instead of ~1 ms: at 1 x 50 @ 1,000/s, 20 such
+ * pauses per 6 s, pitstop's p99 15-30 ms against 8-11 ms in the other starts (2026-12-07 01:15;
+ * with the flag 4 of 4 starts scavenged cheaply, and 100 x 50 was no worse).
  * BENCH_SERVE_NODE_OPTIONS="" runs V8's defaults (pitstop serve then starts one worker process
- * with --no-memory-reducer --initial-old-space-size=64, unless the bench repository says otherwise).
+ * with --no-memory-reducer --no-allocation-site-pretenuring --initial-old-space-size=64, unless
+ * the bench repository says otherwise).
  */
-const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer --initial-old-space-size=64';
+const SERVER_NODE_OPTIONS = process.env.BENCH_SERVE_NODE_OPTIONS ?? '--single-threaded-gc --no-memory-reducer --initial-old-space-size=64 --no-allocation-site-pretenuring';
 
 /**
  * Machine speed probe: millions of iterations per second of a fixed integer loop over 300 ms, on

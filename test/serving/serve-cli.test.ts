@@ -117,20 +117,25 @@ describe('pitstop serve and V8\'s heap settings (serving.gc_memory_reducer, gc_i
     }
   }
 
-  it('by default the serving process runs with --no-memory-reducer and a 64 MB initial old space (one worker started with them)', async () => {
+  it('by default the serving process runs with --no-memory-reducer, no allocation-site pretenuring and a 64 MB initial old space (one worker started with them)', async () => {
     const r = await serveOnce();
     expect(r.inProcess, r.stderr).toBe(false);
     expect(r.cmdline).toContain('--no-memory-reducer');
+    expect(r.cmdline).toContain('--no-allocation-site-pretenuring');
     expect(r.cmdline).toContain('--initial-old-space-size=64');
-    expect(r.stderr).toContain('starting 1 worker (node --no-memory-reducer --initial-old-space-size=64)');
+    expect(r.stderr).toContain('starting 1 worker (node --no-memory-reducer --no-allocation-site-pretenuring --initial-old-space-size=64)');
   }, 30_000);
 
-  it('gc_initial_old_space_mb sets the size; with it 0 and gc_memory_reducer: true, --workers 1 serves in its own process with V8\'s defaults', async () => {
+  it('gc_initial_old_space_mb sets the size, gc_pretenuring: true leaves pretenuring on; with the size 0 and both switches true, --workers 1 serves in its own process with V8\'s defaults', async () => {
     const sized = await serveOnce('  gc_initial_old_space_mb: 128\n');
     expect(sized.cmdline).toContain('--initial-old-space-size=128');
-    const r = await serveOnce('  gc_memory_reducer: true\n  gc_initial_old_space_mb: 0\n');
+    const pretenuring = await serveOnce('  gc_pretenuring: true\n');
+    expect(pretenuring.cmdline).not.toContain('--no-allocation-site-pretenuring');
+    expect(pretenuring.cmdline).toContain('--no-memory-reducer');
+    const r = await serveOnce('  gc_memory_reducer: true\n  gc_initial_old_space_mb: 0\n  gc_pretenuring: true\n');
     expect(r.inProcess, r.stderr).toBe(true);
     expect(r.cmdline).not.toContain('--no-memory-reducer');
+    expect(r.cmdline).not.toContain('--no-allocation-site-pretenuring');
     expect(r.cmdline.some((a) => a.startsWith('--initial-old-space-size'))).toBe(false);
   }, 30_000);
 });

@@ -45,6 +45,19 @@ describe('serving.gc_initial_old_space_mb', () => {
   });
 });
 
+describe('serving.gc_pretenuring', () => {
+  it('is false unless set, and takes true', async () => {
+    expect((await load('project: t\n')).serving.gc_pretenuring).toBe(false);
+    expect((await load('project: t\nserving:\n  gc_pretenuring: true\n')).serving.gc_pretenuring).toBe(true);
+  });
+
+  it('a value other than true or false is CONFIG_INVALID naming the field', async () => {
+    const e = await load('project: t\nserving:\n  gc_pretenuring: maybe\n').catch((x) => x);
+    expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
+    expect(e.describe()).toContain('serving.gc_pretenuring');
+  });
+});
+
 describe('online_store.direct_reads', () => {
   it('is true unless set, and takes false', async () => {
     const redis = (yaml: string) => load(`project: t\nonline_store:\n  type: redis\n${yaml}`).then((c) => c.online_store as { direct_reads: boolean });

@@ -193,16 +193,18 @@ async function servePrimary(ctx: CommandContext, workers: number, nodeFlags: rea
 
 /**
  * Node flags the serving processes need and this process was not started with:
- * `--no-memory-reducer` unless `serving.gc_memory_reducer` is true, and
+ * `--no-memory-reducer` unless `serving.gc_memory_reducer` is true,
+ * `--no-allocation-site-pretenuring` unless `serving.gc_pretenuring` is true, and
  * `--initial-old-space-size=<serving.gc_initial_old_space_mb>` unless that is 0 (or the process
  * already has an `--initial-old-space-size`). V8 reads them when the heap is set up
  * (v8.setFlagsFromString at run time did not stop the reducer: `--trace-gc` still showed a
  * "(reduce)" mark-compact), and node refuses `--no-memory-reducer` in NODE_OPTIONS, so the
  * workers are started with them. Why: docs/serving.md#runtime-settings.
  */
-export function serverNodeFlags(serving: { gc_memory_reducer: boolean; gc_initial_old_space_mb: number }, execArgv: readonly string[]): string[] {
+export function serverNodeFlags(serving: { gc_memory_reducer: boolean; gc_initial_old_space_mb: number; gc_pretenuring: boolean }, execArgv: readonly string[]): string[] {
   const flags: string[] = [];
   if (!serving.gc_memory_reducer && !execArgv.includes('--no-memory-reducer')) flags.push('--no-memory-reducer');
+  if (!serving.gc_pretenuring && !execArgv.includes('--no-allocation-site-pretenuring')) flags.push('--no-allocation-site-pretenuring');
   if (serving.gc_initial_old_space_mb > 0 && !execArgv.some((a) => a.startsWith('--initial-old-space-size'))) {
     flags.push(`--initial-old-space-size=${serving.gc_initial_old_space_mb}`);
   }
