@@ -124,8 +124,9 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
   } else out = Buffer.allocUnsafe(total);
   plan.metadataBytes.copy(out, 0);
   let pos = plan.metadataBytes.length;
-  // Packed timestamps per view, written once and copied into every feature of the view.
-  const tsBlocks: (Buffer | undefined)[] = new Array(nViews);
+  // Where each view's packed timestamps were first written in `out` (-1: not yet); later
+  // features of the view copy them from there (copyWithin: no view object, no block Buffer).
+  const tsAt = int32s(nViews).fill(-1);
   // Values of 32 bytes or more are copied through these (made on first need; core/copy-bytes.ts).
   let dv: DataView | undefined;
   let ov: DataView | undefined;
@@ -168,17 +169,20 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
         continue;
       }
     }
-    let block = tsBlocks[v];
-    if (!block) {
-      block = Buffer.allocUnsafe(1 + varintSize(tsLen[v]) + tsLen[v]);
-      let p = 0;
-      block[p++] = 0x22;
-      p = writeVarint(block, p, tsLen[v]);
-      for (let i = 0, k = v * n; i < n; i++, k++) p = writeVarint(block, p, eventTsMs[k]);
-      tsBlocks[v] = block;
+    const at = tsAt[v];
+    if (at < 0) {
+      tsAt[v] = pos;
+      out[pos++] = 0x22;
+      pos = writeVarint(out, pos, tsLen[v]);
+      for (let i = 0, k = v * n; i < n; i++, k++) pos = writeVarint(out, pos, eventTsMs[k]);
+    } else {
+      const len = 1 + varintSize(tsLen[v]) + tsLen[v];
+      if (len < 64) for (let b = at; b < at + len; b++) out[pos++] = out[b];
+      else {
+        out.copyWithin(pos, at, at + len);
+        pos += len;
+      }
     }
-    if (block.length < 64) for (let b = 0; b < block.length; b++) out[pos++] = block[b];
-    else pos += block.copy(out, pos);
   }
   if (pos !== total) throw new Error(`response encoder wrote ${pos} bytes, expected ${total}`);
   return out;

@@ -134,5 +134,7 @@ describe('response encoder', () => {
       expect(direct.column('tags').values[i]).toEqual(tags);
     });
     expect(direct.column('vehicle').statuses).toEqual(lengths.map(() => 'PRESENT'));
+    // The view's packed event times (18 x 6 bytes: copied, not rewritten, into later vectors).
+    for (const vec of decoded.results) expect(vec.event_timestamps_ms.map(Number)).toEqual(ids.map(() => NOW - 1000));
   });
 });
