@@ -1,4 +1,4 @@
-/** pitstop.yaml switches of the online store and serving (`serving.gc_memory_reducer`, `online_store.direct_reads`, `online_store.near_cache_mb`): defaults, set values, a bad value named. */
+/** pitstop.yaml switches of the online store and serving (`serving.gc_memory_reducer`, `serving.gc_pretenuring`, `online_store.direct_reads`, `online_store.near_cache_mb`): defaults, set values, a bad value named. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,16 +16,17 @@ const load = async (yaml: string) => {
   return loadConfig(dir, {});
 };
 
-describe('serving.gc_memory_reducer', () => {
+// V8 switches of the serving processes, off by default (docs/serving.md#runtime-settings).
+describe.each(['gc_memory_reducer', 'gc_pretenuring'] as const)('serving.%s', (name) => {
   it('is false unless set, and takes true', async () => {
-    expect((await load('project: t\n')).serving.gc_memory_reducer).toBe(false);
-    expect((await load('project: t\nserving:\n  gc_memory_reducer: true\n')).serving.gc_memory_reducer).toBe(true);
+    expect((await load('project: t\n')).serving[name]).toBe(false);
+    expect((await load(`project: t\nserving:\n  ${name}: true\n`)).serving[name]).toBe(true);
   });
 
   it('a non-boolean is CONFIG_INVALID naming the field', async () => {
-    const e = await load('project: t\nserving:\n  gc_memory_reducer: sometimes\n').catch((x) => x);
+    const e = await load(`project: t\nserving:\n  ${name}: sometimes\n`).catch((x) => x);
     expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
-    expect(e.describe()).toContain('serving.gc_memory_reducer');
+    expect(e.describe()).toContain(`serving.${name}`);
   });
 });
 
@@ -42,19 +43,6 @@ describe('serving.gc_initial_old_space_mb', () => {
       expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
       expect(e.describe()).toContain('serving.gc_initial_old_space_mb');
     }
-  });
-});
-
-describe('serving.gc_pretenuring', () => {
-  it('is false unless set, and takes true', async () => {
-    expect((await load('project: t\n')).serving.gc_pretenuring).toBe(false);
-    expect((await load('project: t\nserving:\n  gc_pretenuring: true\n')).serving.gc_pretenuring).toBe(true);
-  });
-
-  it('a value other than true or false is CONFIG_INVALID naming the field', async () => {
-    const e = await load('project: t\nserving:\n  gc_pretenuring: maybe\n').catch((x) => x);
-    expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
-    expect(e.describe()).toContain('serving.gc_pretenuring');
   });
 });
 
