@@ -13,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { PROTO_LOADER_OPTIONS, SERVICE_NAME, servingMethods } from '../serving/proto.ts';
+import { EVENT_TIMESTAMPS_NAMES } from '../serving/result.ts';
 import { decodeOnlineFeatures, type EventTimestampsName, type OnlineFeatures } from './response-decoder.ts';
 
 export type { OnlineFeatures, FeatureColumn, FieldStatus, EventTimestampsName } from './response-decoder.ts';
@@ -32,12 +33,6 @@ export interface GetOnlineFeaturesInput {
    */
   eventTimestamps?: EventTimestampsName;
 }
-
-const EVENT_TIMESTAMPS_ENUM: Record<EventTimestampsName, string> = {
-  per_feature: 'EVENT_TIMESTAMPS_PER_FEATURE',
-  per_view: 'EVENT_TIMESTAMPS_PER_VIEW',
-  none: 'EVENT_TIMESTAMPS_NONE',
-};
 
 export interface CallOptions {
   /** Deadline relative to now, in ms; default 5000. */
@@ -88,7 +83,7 @@ function columns(entities: Readonly<Record<string, readonly unknown[]>>): Record
 
 function eventTimestampsOf(input: GetOnlineFeaturesInput): EventTimestampsName {
   const mode = input.eventTimestamps ?? 'per_view';
-  if (!Object.hasOwn(EVENT_TIMESTAMPS_ENUM, mode)) throw new TypeError(`eventTimestamps must be 'per_feature', 'per_view' or 'none', got ${JSON.stringify(mode)}`);
+  if (!EVENT_TIMESTAMPS_NAMES.includes(mode)) throw new TypeError(`eventTimestamps must be 'per_feature', 'per_view' or 'none', got ${JSON.stringify(mode)}`);
   return mode;
 }
 
@@ -128,7 +123,8 @@ export class PitstopClient {
       ...(input.featureService ? { feature_service: input.featureService } : { features: { val: input.features ?? [] } }),
       entities: columns(input.entities),
       full_feature_names: input.fullFeatureNames === true,
-      event_timestamps: EVENT_TIMESTAMPS_ENUM[eventTimestampsOf(input)],
+      // The enum's number (proto-loader takes numbers for enums): the names are in its order.
+      event_timestamps: EVENT_TIMESTAMPS_NAMES.indexOf(eventTimestampsOf(input)),
     };
   }
 

@@ -3,9 +3,10 @@
  * the Value codec, statuses and timestamps from their packed fields.
  */
 import { decodeValue, type FeatureValue } from '../online/value-codec.ts';
+import type { EVENT_TIMESTAMPS_NAMES } from '../serving/result.ts';
 
 /** How the answer carries event timestamps (the request's `event_timestamps`, by name). */
-export type EventTimestampsName = 'per_feature' | 'per_view' | 'none';
+export type EventTimestampsName = (typeof EVENT_TIMESTAMPS_NAMES)[number];
 
 export const FIELD_STATUS = ['INVALID', 'PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] as const;
 export type FieldStatus = (typeof FIELD_STATUS)[number];

@@ -60,6 +60,8 @@ describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over 
     expect(none.results.map((c) => c.values)).toEqual(perFeature.results.map((c) => c.values));
     const raw = async (eventTimestamps: 'per_feature' | 'per_view' | 'none') => (await h.client.getOnlineFeaturesRaw({ features, entities, eventTimestamps })).length;
     expect(await raw('per_view')).toBeLessThan(await raw('per_feature'));
+    // The typed client refuses a mode it does not know before sending anything.
+    expect(() => h.client.getOnlineFeatures({ features, entities, eventTimestamps: 'per_row' as 'none' })).toThrow(/eventTimestamps must be .*got "per_row"/);
 
     const json = async (event_timestamps?: string) => postJson(`${h.http}/v1/get-online-features`, { features, entities, event_timestamps });
     const jFeature = (await json()).body;
