@@ -14,9 +14,10 @@
  *   header object, the response bytes counted but not kept or decoded, the status read from the
  *   trailers), instead of grpc-js's client stack (call objects, filters, metadata and a deadline
  *   timer per call).
- * - The bench starts it with a young generation big enough for a whole run and --expose-gc; it
- *   collects its start-up garbage before sending and, by default, never during the run (see
- *   GC_EVERY_REQUESTS below).
+ * - The bench starts it with a young generation big enough for a whole run, a large initial old
+ *   space and --expose-gc; it collects its start-up garbage before sending, its young generation
+ *   once more late in the warm-up, and, by default, never in the measured window (see
+ *   WARMUP_GC_AT and GC_EVERY_REQUESTS below); it counts any GC pause that lands there.
  * At 1,000/s (1 x 50) the previous generator (grpc-js client, pacing by 0.1 ms futex slices and
  * event-loop turns) used 520-570 µs of CPU per request; this one uses 290-330 µs, and with the
  * bench's heap flags it has no GC pause in the run (default flags: 15-16 scavenges in 4.5 s,
@@ -104,6 +105,18 @@ function frame(message: Buffer): Buffer {
 }
 
 /**
+ * Where in the warm-up (fraction of its requests) the generator collects its young generation
+ * once: the response bytes received so far (ArrayBuffers outside the JS heap) go, so the
+ * measured window starts with none. With the bench's 512 MB initial old space V8 collects when
+ * they reach ~35 MB (seen 2026-12-07: a 9-13 ms scavenge ~3 s into a 100 x 50 segment with
+ * 52 KB answers, none with 27-33 KB ones; from V8's default old space, a 7-13 ms mark-compact
+ * at ~22 MB); without this, targets with larger answers paid the generator's pause.
+ * Late enough that the warm-up's garbage is in, early enough that its pause delays only warm-up
+ * requests.
+ */
+const WARMUP_GC_AT = 0.8;
+
+/**
  * Completed requests after which the generator runs a minor GC between two sends; 0 (default):
  * never. Until 2026-12-06 16:30 it was 100: on the morning's quiet VM such a GC cost ~1.5-2 ms,
  * on the afternoon's slower one ~4.3 ms, and at 1,000/s each one delays the next few sends, so
@@ -111,19 +124,9 @@ function frame(message: Buffer): Buffer {
  * (1 x 50, 1,000/s, 5 s): forced every 100, echo p99 7.1 / 7.5 / 8.2 / 10.9 ms and send lag p99
  * 3.7-5.0 ms; never, 4.8 / 5.2 / 5.7 / 8.0 ms and 2.2-2.6 ms. A run's requests (6,000 at
  * 1,000/s, ~14 KB each) fit in the 128 MB young generation the bench gives it, so no scavenge
- * happens in a scenario segment at all (the sweep's longer, faster steps do get V8's own).
+ * happens in a scenario segment at all (the sweep's longer, faster steps do get V8's own; large
+ * answers, see WARMUP_GC_AT).
  */
-/**
- * Where in the warm-up (fraction of its requests) the generator collects its young generation
- * once: the response bytes received so far (ArrayBuffers outside the JS heap) go, so the
- * measured window starts with none. V8 collects when they reach ~35 MB (seen 2026-12-07: a
- * 9-13 ms scavenge ~3 s into a 100 x 50 segment with 52 KB answers, none with 27-33 KB ones);
- * without this, targets with larger answers paid the generator's pause in their figures.
- * Late enough that the warm-up's garbage is in, early enough that its pause delays only warm-up
- * requests.
- */
-const WARMUP_GC_AT = 0.8;
-
 const GC_EVERY_REQUESTS = Number(process.env.LOADGEN_GC_EVERY_REQUESTS ?? 0);
 
 /** Sends one request; `done` gets 'ok' or a short error reason, and the answer's payload bytes. */
