@@ -12,8 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { PROTO_LOADER_OPTIONS, SERVICE_NAME, servingMethods } from '../serving/proto.ts';
-import { EVENT_TIMESTAMPS_NAMES } from '../serving/result.ts';
+import { EVENT_TIMESTAMPS_NAMES, PROTO_LOADER_OPTIONS, SERVICE_NAME, servingMethods } from '../serving/proto.ts';
 import { decodeOnlineFeatures, type EventTimestampsName, type OnlineFeatures } from './response-decoder.ts';
 
 export type { OnlineFeatures, FeatureColumn, FieldStatus, EventTimestampsName } from './response-decoder.ts';

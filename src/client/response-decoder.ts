@@ -3,7 +3,7 @@
  * the Value codec, statuses and timestamps from their packed fields.
  */
 import { decodeValue, type FeatureValue } from '../online/value-codec.ts';
-import type { EVENT_TIMESTAMPS_NAMES } from '../serving/result.ts';
+import type { EVENT_TIMESTAMPS_NAMES } from '../serving/proto.ts';
 
 /** How the answer carries event timestamps (the request's `event_timestamps`, by name). */
 export type EventTimestampsName = (typeof EVENT_TIMESTAMPS_NAMES)[number];

@@ -13,6 +13,12 @@ export const SERVING_PROTO = 'pitstop/serving/v1/serving.proto';
 export const SERVICE_NAME = 'pitstop.serving.v1.ServingService';
 
 /**
+ * The values of the request's `event_timestamps` (proto enum `EventTimestamps`), by number, as
+ * HTTP/JSON and the typed client name them.
+ */
+export const EVENT_TIMESTAMPS_NAMES = ['per_feature', 'per_view', 'none'] as const;
+
+/**
  * proto-loader options. `longs: String` keeps int64 join keys exact (a JS number is not);
  * `enums: String` gives status names; `oneofs: true` exposes which `Value` field is set.
  */

@@ -18,8 +18,8 @@ export const STATUS_NAMES = FIELD_STATUS_NAMES;
  */
 export const EVENT_TIMESTAMPS = { PER_FEATURE: 0, PER_VIEW: 1, NONE: 2 } as const;
 export type EventTimestampsMode = (typeof EVENT_TIMESTAMPS)[keyof typeof EVENT_TIMESTAMPS];
-/** Names of the modes as HTTP/JSON takes them, by number. */
-export const EVENT_TIMESTAMPS_NAMES = ['per_feature', 'per_view', 'none'] as const;
+/** Names of the modes as HTTP/JSON takes them, by number (kept with the proto, where the client reads them). */
+export { EVENT_TIMESTAMPS_NAMES } from './proto.ts';
 
 export interface OnlineFeaturesResult {
   plan: RequestPlan;
