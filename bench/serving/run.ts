@@ -5,8 +5,8 @@
  *     reference (echo-server.ts: canned answers, no Redis), and a second `pitstop serve` with a
  *     near cache (`online_store.near_cache_mb`; its hit rate per scenario is reported beside it);
  *  3. runs the open-loop load generator (loadgen.ts, its own process) per scenario against all
- *     four (pitstop twice, in segments of their own: with the typed client's default
- *     `event_timestamps: PER_VIEW`, and with Feast's per-feature shape), then a rate sweep to saturation for 1 x 50, then HTTP/JSON 1 x 50 (the same generator over
+ *     four (pitstop twice in full runs, in segments of their own: with the typed client's
+ *     default `event_timestamps: PER_VIEW`, and with Feast's per-feature shape), then a rate sweep to saturation for 1 x 50, then HTTP/JSON 1 x 50 (the same generator over
  *     HTTP/1.1 against pitstop and an HTTP echo, and autocannon closed loop for throughput);
  *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
  *     docs/benchmarks.md quotes).
