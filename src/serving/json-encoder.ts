@@ -243,7 +243,7 @@ export function encodeJsonResponse(r: OnlineFeaturesResult): Buffer {
         o.byte(0x7d);
         continue;
       }
-      const first = plan.views[v].features[0];
+      const first = plan.firstOfView[f];
       if (first !== f) {
         o.bytes(TS_FROM);
         o.number(first);

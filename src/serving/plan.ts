@@ -38,6 +38,11 @@ export interface RequestPlan {
   featureView: Int32Array;
   /** Per requested feature: position of its value in the stored row of its view version. */
   featureIndex: Int32Array;
+  /**
+   * Per requested feature: the first requested feature of its view (itself for that one), whose
+   * vector carries the view's event times when a request asks for them once per view.
+   */
+  firstOfView: Int32Array;
   views: readonly ViewPlan[];
   /** Distinct join key lists, in order of first appearance. */
   keyGroups: readonly (readonly JoinKey[])[];
@@ -138,6 +143,7 @@ function buildPlan(snapshot: RegistrySnapshot, resolved: ResolvedRequest, label:
     views[v].scanCount = Math.max(views[v].scanCount, f.index + 1);
   });
   views.forEach((v, i) => (v.features = Int32Array.from(perView[i])));
+  const firstOfView = Int32Array.from(featureView, (v) => perView[v][0]);
   const featureNames = resolved.features.map((f) => f.outputName);
   return Object.freeze({
     label,
@@ -145,6 +151,7 @@ function buildPlan(snapshot: RegistrySnapshot, resolved: ResolvedRequest, label:
     featureTypes: resolved.features.map((f) => f.def.type),
     featureView,
     featureIndex,
+    firstOfView,
     views,
     keyGroups,
     keyEncoders: keyGroups.map((keys) => new EntityKeyEncoder(keys)),

@@ -105,7 +105,7 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
     const v = plan.featureView[f];
     let len = statusBlock;
     if (n > 0 && mode !== EVENT_TIMESTAMPS.NONE) {
-      const first = mode === EVENT_TIMESTAMPS.PER_VIEW ? plan.views[v].features[0] : f;
+      const first = mode === EVENT_TIMESTAMPS.PER_VIEW ? plan.firstOfView[f] : f;
       if (first === f) len += 1 + varintSize(tsLen[v]) + tsLen[v];
       else if (first > 0) len += 1 + varintSize(first);
     }
@@ -159,7 +159,7 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
     for (let i = 0, k = f * n; i < n; i++, k++) out[pos++] = statuses[k];
     if (mode !== EVENT_TIMESTAMPS.PER_FEATURE) {
       if (mode === EVENT_TIMESTAMPS.NONE) continue;
-      const first = plan.views[v].features[0];
+      const first = plan.firstOfView[f];
       if (first !== f) {
         // event_timestamps_from (0, the default, is not written)
         if (first > 0) {
