@@ -1,8 +1,8 @@
 /**
  * pitstop's own gRPC GetOnlineFeatures handler path, in process, for alloc.ts and handler-cpu.ts:
- * the steps a call runs in pitstop's code (src/serving/grpc-server.ts, grpc-adapter.ts): the
- * direct request decoder, the lookup with the Redis adapter, the response encoder and metrics;
- * grpc-js and node:http2 left out.
+ * the steps a call runs in pitstop's code (src/serving/grpc-server.ts): the direct request
+ * decoder, the lookup with the Redis adapter, the response encoder and metrics; the gRPC framing
+ * (grpc-h2.ts) and node:http2 left out.
  */
 import type { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { PitstopServer } from '../../src/serving/server.ts';
@@ -38,8 +38,8 @@ export function handlerPath(store: RedisOnlineStore): (request: Buffer) => Promi
     const started = performance.now();
     const req = decodeGetOnlineFeaturesRequest(buf);
     const res = await service.getOnlineFeatures(req, new Cancellation());
-    const bytes = encodeResponse(res);
+    const bytes = encodeResponse(res, undefined, 5);
     metrics.observe('grpc', 'GetOnlineFeatures', (performance.now() - started) / 1000, 'OK', service.serviceLabel(req.featureService));
-    return bytes.length;
+    return bytes.length - 5;
   };
 }

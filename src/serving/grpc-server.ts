@@ -1,20 +1,20 @@
 /**
- * The gRPC transport: ServingService on grpc-js plus the standard health service and server
- * reflection. Thin: decode → ServingService → encode. GetOnlineFeatures bypasses protobufjs both
- * ways: `decodeGetOnlineFeaturesRequest` reads the request into plain columns and
- * `encodeResponse` writes the answer with the stored Value bytes spliced in.
+ * The gRPC transport: ServingService plus the standard health service and server reflection, on
+ * pitstop's own gRPC-over-HTTP/2 server (grpc-h2.ts; grpc-js stays the client library). Thin:
+ * bytes → ServingService → bytes. GetOnlineFeatures bypasses protobufjs both ways:
+ * `decodeGetOnlineFeaturesRequest` reads the request into plain columns and `encodeResponse`
+ * writes the answer, with the stored Value bytes spliced in, straight into the framed buffer
+ * that goes on the wire.
  */
-import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { PitstopError } from '../core/errors.ts';
-import { unary } from './grpc-adapter.ts';
+import { GRPC_STATUS, publicError } from './error-map.ts';
+import { GrpcH2Server, GrpcStatusError, PREFIX_BYTES, type CallContext } from './grpc-h2.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { SERVICE_NAME, servingMethods, servingPackageDefinition } from './proto.ts';
-import { ResponseScratch, encodeResponse } from './response-encoder.ts';
-import type { OnlineFeaturesRequest } from './get-online-features.ts';
+import { encodeResponse } from './response-encoder.ts';
 import { decodeGetOnlineFeaturesRequest } from './request-decoder.ts';
-import type { OnlineFeaturesResult } from './result.ts';
 import type { ServingService } from './service.ts';
 
 export interface GrpcServerOptions {
@@ -22,16 +22,6 @@ export interface GrpcServerOptions {
   metrics: ServingMetrics;
   /** Requests above this many bytes fail INVALID_ARGUMENT (LIMIT_EXCEEDED). */
   maxMessageBytes: number;
-}
-
-/** A request too large to decode: the handler turns it into LIMIT_EXCEEDED. */
-interface TooLarge {
-  tooLargeBytes: number;
-}
-
-/** A request that failed to decode: the handler rethrows the error (grpc-js would say INTERNAL). */
-interface Undecodable {
-  decodeError: unknown;
 }
 
 type ValueMsg = { val?: string } & Record<string, unknown>;
@@ -67,72 +57,80 @@ function columnsToJs(columns: Columns | undefined): Record<string, unknown[]> {
   return out;
 }
 
-function checkSize(req: unknown, max: number): void {
-  const size = (req as TooLarge).tooLargeBytes;
-  if (size !== undefined) throw new PitstopError('LIMIT_EXCEEDED', `the request has ${size} bytes; the limit is ${max}`);
+/** A proto-loader decode of a request message; a malformed one is BAD_REQUEST naming the method. */
+function decodeWith<T>(method: string, decode: (b: Buffer) => unknown, bytes: Buffer): T {
+  try {
+    return decode(bytes) as T;
+  } catch (e) {
+    throw new PitstopError('BAD_REQUEST', `malformed ${method} request: ${(e as Error).message}`);
+  }
 }
 
-export function createGrpcServer(service: ServingService, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+export function createGrpcServer(service: ServingService, options: GrpcServerOptions): { server: GrpcH2Server; health: HealthImplementation } {
   const { metrics, log, maxMessageBytes } = options;
-  // Let requests up to twice the limit through so they get our INVALID_ARGUMENT answer; beyond
-  // that grpc-js itself answers RESOURCE_EXHAUSTED without reading them.
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': maxMessageBytes * 2 + 1024,
-    'grpc.max_send_message_length': -1,
-    // No channelz (pitstop does not serve it): with it on, grpc-js builds call and session
-    // trackers (objects and closures) for every call.
-    'grpc.enable_channelz': 0,
-  });
   const methods = servingMethods();
-  const definition: Record<string, grpc.MethodDefinition<any, any>> = {};
-  for (const [name, m] of Object.entries(methods)) {
-    const decode = m.requestDeserialize;
-    definition[name] = {
-      ...m,
-      requestDeserialize: (buf: Buffer) => (buf.length > maxMessageBytes ? ({ tooLargeBytes: buf.length } satisfies TooLarge) : decode(buf)),
-    };
-  }
-  // GetOnlineFeatures: bytes → OnlineFeaturesRequest directly, and the result → bytes directly.
-  definition.GetOnlineFeatures.requestDeserialize = (buf: Buffer) => {
-    if (buf.length > maxMessageBytes) return { tooLargeBytes: buf.length } satisfies TooLarge;
-    try {
-      return decodeGetOnlineFeaturesRequest(buf);
-    } catch (e) {
-      return { decodeError: e } satisfies Undecodable;
-    }
-  };
-  // One scratch buffer for every response of this server: grpc-js copies the serialized bytes
-  // into its own framed message before it serializes another (server-interceptors
-  // serializeMessage), so the next response may reuse it. Guarded by the concurrent-answers test
-  // in test/serving/lookups.test.ts.
-  const scratch = new ResponseScratch();
-  definition.GetOnlineFeatures.responseSerialize = (r: OnlineFeaturesResult) => encodeResponse(r, scratch);
-
+  const nameOf = new Map(Object.entries(methods).map(([name, m]) => [m.path, name]));
   const observe = (method: string, seconds: number, code: string, label: string) => metrics.observe('grpc', method, seconds, code, label);
-  server.addService(definition as grpc.ServiceDefinition, {
-    GetOnlineFeatures: unary(
-      'GetOnlineFeatures',
-      async (req: OnlineFeaturesRequest | TooLarge | Undecodable, ctx) => {
-        checkSize(req, maxMessageBytes);
-        if ('decodeError' in req) throw req.decodeError;
-        return service.getOnlineFeatures(req as OnlineFeaturesRequest, ctx.cancel);
-      },
-      { log, observe, label: (req: OnlineFeaturesRequest) => service.serviceLabel(req.featureService) },
-    ),
-    Push: unary(
-      'Push',
-      async (req: any) => {
-        checkSize(req, maxMessageBytes);
-        const r = await service.push(req.feature_view ?? '', columnsToJs(req.columns), { toOffline: req.to_offline === true });
-        return { written: String(r.written), stale: String(r.stale), offline_rows: String(r.offlineRows) };
-      },
-      { log, observe },
-    ),
-    ListFeatureServices: unary('ListFeatureServices', async () => service.listFeatureServices(), { log, observe }),
+  /** A failure as the client sees it (unexpected errors logged here), and its code for metrics. */
+  const failure = (e: unknown): { error: GrpcStatusError; code: string } => {
+    const err = publicError(e, log);
+    return { error: new GrpcStatusError(GRPC_STATUS[err.code], err.message, { 'pitstop-reason': err.reason }), code: err.code };
+  };
+  const server = new GrpcH2Server({
+    maxMessageBytes,
+    log,
+    tooLarge: (bytes, path) => {
+      const f = failure(new PitstopError('LIMIT_EXCEEDED', `the request has ${bytes} bytes; the limit is ${maxMessageBytes}`));
+      const method = nameOf.get(path);
+      if (method) observe(method, 0, f.code, '');
+      return f.error;
+    },
   });
+
+  /**
+   * A method over bytes, observed for metrics: `run` decodes and answers; its failures become
+   * gRPC statuses with the machine reason in the `pitstop-reason` trailer.
+   */
+  const add = (method: string, run: (request: Buffer, ctx: CallContext, labelOut: { label: string }) => Promise<Buffer | { framed: Buffer }>) => {
+    server.addUnary(methods[method].path, async (request, ctx) => {
+      const started = performance.now();
+      const meta = { label: '' };
+      try {
+        const answer = await run(request, ctx, meta);
+        observe(method, (performance.now() - started) / 1000, 'OK', meta.label);
+        return answer;
+      } catch (e) {
+        const f = failure(e);
+        observe(method, (performance.now() - started) / 1000, f.code, meta.label);
+        throw f.error;
+      }
+    });
+  };
+
+  add('GetOnlineFeatures', async (bytes, ctx, meta) => {
+    const req = decodeGetOnlineFeaturesRequest(bytes);
+    meta.label = safeLabel(() => service.serviceLabel(req.featureService));
+    return { framed: encodeResponse(await service.getOnlineFeatures(req, ctx.cancel), undefined, PREFIX_BYTES) };
+  });
+  const push = methods.Push;
+  add('Push', async (bytes) => {
+    const req = decodeWith<any>('Push', push.requestDeserialize, bytes);
+    const r = await service.push(req.feature_view ?? '', columnsToJs(req.columns), { toOffline: req.to_offline === true });
+    return push.responseSerialize({ written: String(r.written), stale: String(r.stale), offline_rows: String(r.offlineRows) });
+  });
+  const list = methods.ListFeatureServices;
+  add('ListFeatureServices', async () => list.responseSerialize(service.listFeatureServices()));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
-  health.addToServer(server);
-  new ReflectionService(servingPackageDefinition()).addToServer(server);
+  health.addToServer(server as unknown as Parameters<HealthImplementation['addToServer']>[0]);
+  new ReflectionService(servingPackageDefinition()).addToServer(server as unknown as Parameters<ReflectionService['addToServer']>[0]);
   return { server, health };
+}
+
+function safeLabel(f: () => string): string {
+  try {
+    return f();
+  } catch {
+    return '';
+  }
 }

@@ -72,9 +72,8 @@ export function encodeMetadata(featureNames: readonly string[], registryVersion:
 
 /**
  * A buffer `encodeResponse` may write into instead of allocating one per response: for a caller
- * that copies the bytes before the next call (gRPC's server does: grpc-js frames a serialized
- * message into a new buffer at once). A 54 KB response otherwise costs an ArrayBuffer outside the
- * JS heap per request, garbage the GC has to catch up with on large requests.
+ * that copies the bytes before the next call (the in-process benches; the gRPC server instead
+ * asks for headroom and sends the encoder's own buffer, so nothing is copied).
  */
 export class ResponseScratch {
   buf: Buffer = Buffer.allocUnsafeSlow(64 << 10);
@@ -85,9 +84,11 @@ const MAX_SCRATCH_BYTES = 4 << 20;
 
 /**
  * GetOnlineFeaturesResponse bytes for `r`. With `scratch`, the bytes are a view of the scratch
- * buffer, valid until the next call with it.
+ * buffer, valid until the next call with it. With `headroom`, the answer is a new buffer that
+ * starts with that many bytes left for the caller (the gRPC transport writes its 5-byte message
+ * prefix there, so the message is never copied into a framed buffer of its own).
  */
-export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratch): Buffer {
+export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratch, headroom = 0): Buffer {
   const { plan, entityCount: n, data, valueStart, valueEnd, statuses, eventTsMs, eventTimestamps: mode } = r;
   const nViews = plan.views.length;
   const nFeatures = plan.featureNames.length;
@@ -118,12 +119,13 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
   }
 
   let out: Buffer;
-  if (scratch && total <= MAX_SCRATCH_BYTES) {
+  if (headroom > 0) out = Buffer.allocUnsafe(headroom + total);
+  else if (scratch && total <= MAX_SCRATCH_BYTES) {
     if (scratch.buf.length < total) scratch.buf = Buffer.allocUnsafeSlow(Math.max(total, 2 * scratch.buf.length));
     out = scratch.buf.subarray(0, total);
   } else out = Buffer.allocUnsafe(total);
-  plan.metadataBytes.copy(out, 0);
-  let pos = plan.metadataBytes.length;
+  plan.metadataBytes.copy(out, headroom);
+  let pos = headroom + plan.metadataBytes.length;
   // Where each view's packed timestamps were first written in `out` (-1: not yet); later
   // features of the view copy them from there (copyWithin: no view object, no block Buffer).
   const tsAt = int32s(nViews).fill(-1);
@@ -184,6 +186,6 @@ export function encodeResponse(r: OnlineFeaturesResult, scratch?: ResponseScratc
       }
     }
   }
-  if (pos !== total) throw new Error(`response encoder wrote ${pos} bytes, expected ${total}`);
+  if (pos !== headroom + total) throw new Error(`response encoder wrote ${pos - headroom} bytes, expected ${total}`);
   return out;
 }

@@ -5,11 +5,11 @@
  * accepting, in-flight requests drain (up to the grace period), then connections close. The
  * holder, reader and writer belong to the caller (the composition root closes them after).
  */
-import * as grpc from '@grpc/grpc-js';
 import type http from 'node:http';
 import type { HealthImplementation } from 'grpc-health-check';
 import type { OnlineReader } from '../online/ports.ts';
 import { createGrpcServer } from './grpc-server.ts';
+import type { GrpcH2Server } from './grpc-h2.ts';
 import { createHttpServer } from './http-server.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ReadCacheStatsSource } from '../online/ports.ts';
@@ -41,7 +41,7 @@ export class PitstopServer {
   httpPort = -1;
   readonly metrics = new ServingMetrics();
   readonly service: ServingService;
-  private grpc?: grpc.Server;
+  private grpc?: GrpcH2Server;
   private health?: HealthImplementation;
   private http?: http.Server;
   private draining = false;
@@ -67,9 +67,7 @@ export class PitstopServer {
       const { server, health } = createGrpcServer(this.service, { log: this.log, metrics: this.metrics, maxMessageBytes: limits.maxMessageBytes });
       this.grpc = server;
       this.health = health;
-      this.grpcPort = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${host}:${this.options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
-      );
+      this.grpcPort = await server.listen(host, this.options.grpcPort);
     }
     if (this.options.httpPort >= 0) {
       const readyTimeout = this.options.readyTimeoutMs ?? 500;
@@ -108,21 +106,7 @@ export class PitstopServer {
     this.draining = true;
     this.setHealth('NOT_SERVING');
     const waits: Promise<void>[] = [];
-    const g = this.grpc;
-    if (g) {
-      waits.push(
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            g.forceShutdown();
-            resolve();
-          }, graceMs);
-          g.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        }),
-      );
-    }
+    if (this.grpc) waits.push(this.grpc.close(graceMs));
     const h = this.http;
     if (h) {
       waits.push(
