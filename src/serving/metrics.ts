@@ -4,13 +4,16 @@
  * per value: the value-age histogram samples one entity row per view per request. The per-request
  * families are hot-metrics.ts (recorded without prom-client's per-call label handling).
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReadCacheStats } from '../online/ports.ts';
 import { HotCounter, HotHistogram } from './hot-metrics.ts';
 
 /** Latency buckets in seconds, fine below 10 ms where the promise lives. */
 const LATENCY_BUCKETS = [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5];
 const AGE_BUCKETS = [1, 10, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400];
+
+/** GC pause buckets in seconds: a scavenge is ~1 ms here; a pause that shows at p99 is 5 ms and up. */
+const GC_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5];
 
 export class ServingMetrics {
   readonly registry = new Registry();
@@ -56,6 +59,14 @@ export class ServingMetrics {
     buckets: AGE_BUCKETS,
     registry: this.registry,
   });
+
+  constructor() {
+    // The process's own figures, as Node services export them: CPU, memory, heap spaces,
+    // event-loop delay and GC pauses by kind, so a tail in pitstop_request_duration_seconds can
+    // be laid beside a GC pause or a blocked loop. All read at scrape time, except one callback
+    // per collection (the GC observer) and a 10 ms libuv timer (the event-loop delay histogram).
+    collectDefaultMetrics({ register: this.registry, gcDurationBuckets: GC_BUCKETS });
+  }
 
   /**
    * The near cache's counters (online_store.near_cache_mb), read from `stats` at each scrape:

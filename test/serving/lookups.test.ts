@@ -233,6 +233,11 @@ describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over 
     expect(text).toMatch(/pitstop_online_read_duration_seconds_count\{outcome="ok"\} [1-9]/);
     expect(text).toMatch(/pitstop_registry_version 1/);
     expect(text).toMatch(/pitstop_served_value_age_seconds_count [1-9]/);
+    // The process's own: CPU, memory, event-loop delay, GC pauses by kind.
+    expect(text).toMatch(/^process_cpu_seconds_total [0-9.e-]+$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds [0-9.e-]+$/m);
+    expect(text).toMatch(/^# TYPE nodejs_gc_duration_seconds histogram$/m);
     if (storeType === 'redis-near-cache') {
       // the same lookup twice: the second is served from the near cache
       await h.client.getOnlineFeatures({ featureService: 'ranking', entities: { driver_id: [1] } });

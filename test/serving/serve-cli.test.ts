@@ -75,6 +75,9 @@ describe('pitstop serve --workers 2', () => {
       expect(metrics, stderr).toMatch(/^pitstop_registry_version 2$/m);
       expect(metrics, stderr).toMatch(/pitstop_request_duration_seconds_count\{transport="grpc",method="GetOnlineFeatures",feature_service="ranking"\} 1/);
       expect(metrics).not.toContain('did not answer');
+      // The workers' process metrics, aggregated too (CPU summed, event-loop delay averaged).
+      expect(metrics).toMatch(/^process_cpu_seconds_total [0-9.e-]+$/m);
+      expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds [0-9.e-]+$/m);
     } finally {
       client.close();
       child.kill('SIGTERM');
