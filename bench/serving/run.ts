@@ -142,6 +142,25 @@ const log = (s: string) => process.stderr.write(`[${((performance.now() - benchS
 /** The near-cache server's cache (`online_store.near_cache_mb`): room for all bench rows. */
 const NEAR_CACHE_MB = 256;
 
+/**
+ * A pitstop server's GC pauses so far, and the longest gap between two samples of its
+ * event-loop delay monitor since the last scrape (prom-client resets that histogram at each
+ * scrape; samples are 10 ms apart, so a loop that never blocked shows ~10 ms), from its /metrics.
+ */
+async function serverPauses(httpPort: number): Promise<{ gcPauses: number; gcPausesOver10ms: number; gcMs: number; loopMaxMs: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  let gcPauses = 0;
+  let gcSeconds = 0;
+  let under10ms = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('nodejs_gc_duration_seconds_count{')) gcPauses += Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith('nodejs_gc_duration_seconds_sum{')) gcSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith('nodejs_gc_duration_seconds_bucket{') && line.includes('le="0.01"')) under10ms += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  const loopMax = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? NaN);
+  return { gcPauses, gcPausesOver10ms: gcPauses - under10ms, gcMs: gcSeconds * 1000, loopMaxMs: loopMax * 1000 };
+}
+
 /** The near-cache server's counters, from its /metrics. */
 async function nearCacheCounters(httpPort: number): Promise<{ hits: number; misses: number; entries: number }> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
@@ -331,6 +350,7 @@ async function main(): Promise<void> {
       const targets = { p: pitstop, f: floor, e: echo, c: near, x: pitstop };
       const cacheBefore = await nearCacheCounters(nearHttpPort);
       // Server CPU over each target's runs, and the requests it answered in them (warm-up included).
+      const serverPauseTotals = Object.fromEntries((['p', 'x', 'c'] as const).map((w) => [w, { gcPauses: 0, gcPausesOver10ms: 0, gcMs: 0, loopMaxMs: 0 }])) as Record<'p' | 'x' | 'c', { gcPauses: number; gcPausesOver10ms: number; gcMs: number; loopMaxMs: number }>;
       const cpu = { p: { ticks: 0, requests: 0 }, f: { ticks: 0, requests: 0 }, e: { ticks: 0, requests: 0 }, c: { ticks: 0, requests: 0 }, x: { ticks: 0, requests: 0 } };
       for (let seg = 0; seg < SEGMENTS; seg++) {
         // ABCD then DCBA: no target always runs first. Quick runs measure the echo reference and
@@ -339,9 +359,21 @@ async function main(): Promise<void> {
         // Quick runs leave out pitstop asked for Feast's shape (~25 s) to stay under 2 minutes.
         const order = quick ? (seg % 2 === 0 ? (['p', 'f', 'e', 'c'] as const) : (['f', 'p'] as const)) : seg % 2 === 0 ? (['p', 'x', 'f', 'e', 'c'] as const) : (['c', 'e', 'f', 'x', 'p'] as const);
         for (const who of order) {
+          // pitstop's own pauses over the segment (warm-up included): its /metrics before and
+          // after, each scrape outside the segment's CPU ticks.
+          const metricsPort = who === 'p' || who === 'x' ? httpPort : who === 'c' ? nearHttpPort : undefined;
+          const before = metricsPort ? await serverPauses(metricsPort) : undefined;
           const ticksBefore = cpuTicks(who);
           const r = await loadgen(tmp, targets[who], pools[who], s.rate, DURATION_S / SEGMENTS);
           cpu[who].ticks += cpuTicks(who) - ticksBefore;
+          if (metricsPort && before) {
+            const after = await serverPauses(metricsPort);
+            const acc = serverPauseTotals[who as 'p' | 'x' | 'c'];
+            acc.gcPauses += after.gcPauses - before.gcPauses;
+            acc.gcPausesOver10ms += after.gcPausesOver10ms - before.gcPausesOver10ms;
+            acc.gcMs = Math.round((acc.gcMs + after.gcMs - before.gcMs) * 10) / 10;
+            acc.loopMaxMs = Math.max(acc.loopMaxMs, Math.round(after.loopMaxMs * 10) / 10);
+          }
           cpu[who].requests += Math.round(WARMUP_S * s.rate) + r.sent;
           runs[who].push(r);
           log(`  ${s.name} segment ${seg + 1} ${{ p: 'pitstop', f: 'floor', e: 'echo', c: 'pitstop near cache', x: 'pitstop per-feature timestamps' }[who]}: p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, send lag p99 ${r.sendLagMs.p99} ms, load ${os.loadavg()[0].toFixed(2)}`);
@@ -361,9 +393,13 @@ async function main(): Promise<void> {
       const serverCpuUsPerRequest = { pitstop: cpuUs('p'), floor: cpuUs('f'), echo: cpuUs('e'), nearCache: cpuUs('c'), pitstopPerFeature: cpuUs('x') };
       if (x) log(`  pitstop per-feature timestamps: p50 ${x.latencyMs.p50} p99 ${x.latencyMs.p99} ms`);
       log(`  server CPU per request (µs): pitstop ${serverCpuUsPerRequest.pitstop} (per-feature timestamps ${serverCpuUsPerRequest.pitstopPerFeature}), floor ${serverCpuUsPerRequest.floor}, echo ${serverCpuUsPerRequest.echo}, near cache ${serverCpuUsPerRequest.nearCache}`);
+      for (const [w, label] of [['p', 'pitstop'], ['x', 'pitstop per-feature'], ['c', 'near cache']] as const) {
+        const t = serverPauseTotals[w];
+        if (runs[w].length > 0) log(`  ${label}'s own pauses over its segments: ${t.gcPauses} GC pauses (${t.gcPausesOver10ms} of 10 ms or more, ${t.gcMs} ms in all), longest event-loop sample gap ${t.loopMaxMs} ms (10 ms when never blocked)`);
+      }
       const speed = cpuSpeed();
       log(`  machine speed after ${s.name}: ${speed} M loop iterations/s (${speedAtStart} at start)`);
-      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, serverCpuUsPerRequest, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) }, ...(x ? { pitstopPerFeature: { ...strip(x), p50Ratio: ratio(x.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(x.latencyMs.p99, f.latencyMs.p99) } } : {}) });
+      scenarios.push({ ...s, loadavg: os.loadavg(), cpuSpeed: speed, serverCpuUsPerRequest, serverPauses: { pitstop: serverPauseTotals.p, pitstopPerFeature: serverPauseTotals.x, nearCache: serverPauseTotals.c }, pitstop: strip(p), floor: strip(f), echo: strip(e), p50Ratio: ratio(p.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(p.latencyMs.p99, f.latencyMs.p99), p99VsEcho: ratio(p.latencyMs.p99, e.latencyMs.p99), nearCache: { ...strip(c), hitRate, entries: cacheAfter.entries, p99VsEcho: ratio(c.latencyMs.p99, e.latencyMs.p99) }, ...(x ? { pitstopPerFeature: { ...strip(x), p50Ratio: ratio(x.latencyMs.p50, f.latencyMs.p50), p99Ratio: ratio(x.latencyMs.p99, f.latencyMs.p99) } } : {}) });
     }
 
     if (only) return;
@@ -512,6 +548,11 @@ function table(r: any): string {
     const g = (x: any) => (x ? `${x.generator.gcPausesInWindow ?? '—'} (max ${x.generator.gcPauseMsMaxInWindow ?? '—'} ms)` : '—');
     lines.push('', "The load generator's own GC pauses inside measured windows (a pause delays every send and answer in it), pitstop / floor / echo / near cache / pitstop per-feature:", '');
     for (const s of r.scenarios) lines.push(`- ${s.name}: ${g(s.pitstop)} / ${g(s.floor)} / ${g(s.echo)} / ${g(s.nearCache)} / ${g(s.pitstopPerFeature)}`);
+  }
+  if (r.scenarios.some((s: any) => s.serverPauses)) {
+    const sp = (x: any) => (x ? `${x.gcPauses} GC pauses (${x.gcPausesOver10ms} of 10 ms or more), ${x.gcMs} ms in all; longest event-loop sample gap ${x.loopMaxMs} ms` : '—');
+    lines.push('', "pitstop's own pauses over its segments (warm-ups included; from its /metrics: GC pauses, and the longest gap between the 10 ms samples of its event-loop delay monitor, so 10 ms when the loop never blocked), pitstop / pitstop per-feature / near cache:", '');
+    for (const s of r.scenarios) if (s.serverPauses) lines.push(`- ${s.name}: ${sp(s.serverPauses.pitstop)} / ${sp(s.serverPauses.pitstopPerFeature)} / ${sp(s.serverPauses.nearCache)}`);
   }
   lines.push('', `Saturation, 1 x 50 (open-loop sweep; highest achieved rate): pitstop ${r.sweep1x50.pitstop.saturation}/s, floor ${r.sweep1x50.floor.saturation}/s, ratio ${r.sweep1x50.ratio}.`);
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
