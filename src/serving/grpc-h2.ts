@@ -124,8 +124,7 @@ class MessageReader {
 
   constructor(
     private readonly max: number,
-    private readonly onMessage: (compressed: boolean, message: Buffer) => void,
-    private readonly onTooLarge: (bytes: number) => void,
+    private readonly sink: { messageRead(compressed: boolean, message: Buffer): void; tooLarge(bytes: number): void },
   ) {}
 
   push(chunk: Buffer): void {
@@ -142,7 +141,7 @@ class MessageReader {
         if (this.length > this.max) {
           this.chunks = [];
           this.have = 0;
-          this.onTooLarge(this.length);
+          this.sink.tooLarge(this.length);
           return;
         }
         continue;
@@ -152,7 +151,7 @@ class MessageReader {
       this.have -= end;
       this.chunks = this.have > 0 ? [all.subarray(end)] : [];
       this.length = -1;
-      this.onMessage(this.compressed, message);
+      this.sink.messageRead(this.compressed, message);
     }
   }
 
@@ -160,6 +159,33 @@ class MessageReader {
   get pending(): number {
     return this.have;
   }
+}
+
+/**
+ * A stream's call. The stream's listeners are shared functions that find the call here (no
+ * closures per call), and the link is cut when the call ends, so nothing of a finished call
+ * hangs off its stream: node:http2's stream objects outlive young-generation collections (only
+ * a full collection reclaims them) and take what they point at into the old generation. Measured
+ * (2026-12-07, --trace-gc, 1 x 50 at 1,000/s for 60 s): the old generation still grew ~0.4 MB/s
+ * and was collected at ~46-49 s, as before the cut; what is promoted is node:http2's own.
+ */
+const CALL = Symbol('pitstop.grpc.call');
+type CallStream = http2.ServerHttp2Stream & { [CALL]?: Call };
+
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[CALL]?.reader?.push(chunk);
+}
+
+function onStreamEnd(this: CallStream): void {
+  this[CALL]?.requestEnded();
+}
+
+function onStreamClose(this: CallStream): void {
+  this[CALL]?.closed();
+}
+
+function expireCall(call: Call): void {
+  call.expire();
 }
 
 /** One call: its stream, deadline, cancellation and answer. */
@@ -173,6 +199,17 @@ class Call extends EventEmitter {
   private responded = false;
   private timer: NodeJS.Timeout | undefined;
 
+  /** The request's `grpc-encoding` and method path. */
+  encoding: string | undefined;
+  path = '';
+  /** Reads the request's messages (set by the server once the call is routed). */
+  reader: MessageReader | undefined;
+  /** Unary and server-streaming: the request message, and how many came. */
+  requestMessage: Buffer | undefined;
+  messages = 0;
+  /** The method (set by the server once the call is routed). */
+  route: Route | undefined;
+
   constructor(
     readonly stream: http2.ServerHttp2Stream,
     readonly deadlineMs: number,
@@ -180,11 +217,16 @@ class Call extends EventEmitter {
     private readonly server: GrpcH2Server,
   ) {
     super();
-    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.expire(), Math.max(0, timeoutMs));
-    stream.once('close', () => this.closed());
+    if (timeoutMs !== undefined) this.timer = setTimeout(expireCall, Math.max(0, timeoutMs), this);
+    (stream as CallStream)[CALL] = this;
+    stream.on('close', onStreamClose);
   }
 
-  private expire(): void {
+  requestEnded(): void {
+    if (!this.done) this.server.requestEnded(this);
+  }
+
+  expire(): void {
     this.timer = undefined;
     if (this.done) return;
     this.cancel.abort(new PitstopError('DEADLINE_EXCEEDED', 'deadline exceeded before the answer was ready'));
@@ -192,7 +234,7 @@ class Call extends EventEmitter {
     this.markCancelled();
   }
 
-  private closed(): void {
+  closed(): void {
     if (this.done) return;
     // The stream went away before we answered: the client cancelled, or its connection died.
     this.finish();
@@ -246,7 +288,7 @@ class Call extends EventEmitter {
     this.finish();
     const s = this.stream;
     // Whatever the client still sends is dropped, so the stream can close.
-    s.removeAllListeners('data');
+    s.removeListener('data', onStreamData);
     s.resume();
     if (s.destroyed || s.closed) return;
     if (this.responded) {
@@ -261,7 +303,30 @@ class Call extends EventEmitter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    // Cut the stream's links to this call (see CALL) and drop the request bytes.
+    const s = this.stream as CallStream;
+    s[CALL] = undefined;
+    s.removeListener('close', onStreamClose);
+    s.removeListener('end', onStreamEnd);
+    this.reader = undefined;
+    this.requestMessage = undefined;
     this.server.callEnded(this);
+  }
+
+  /** MessageReader's sink: a whole request message. */
+  messageRead(compressed: boolean, message: Buffer): void {
+    if (this.done) return;
+    if (compressed) {
+      const inflated = this.server.inflate(this, message);
+      if (inflated === undefined) return;
+      message = inflated;
+    }
+    this.server.messageArrived(this, message);
+  }
+
+  /** MessageReader's sink: a message whose prefix claims more than the limit. */
+  tooLarge(bytes: number): void {
+    this.endWith(this.server.tooLarge(bytes, this.path));
   }
 
   /** grpc-js call API used by hosted services. */
@@ -367,49 +432,69 @@ export class GrpcH2Server {
     const call = new Call(stream, valid ? Date.now() + timeoutMs : Infinity, valid ? timeoutMs : undefined, this);
     if (!route) return call.endWith({ code: CODE.UNIMPLEMENTED, details: `unknown method ${String(headers[':path'])}` });
     if (Number.isNaN(timeoutMs)) return call.endWith({ code: CODE.INTERNAL, details: `malformed grpc-timeout ${JSON.stringify(headers['grpc-timeout'])}` });
-    const encoding = headers['grpc-encoding'];
-    const inflate = encoding === 'gzip' ? zlib.gunzipSync : encoding === 'deflate' ? zlib.inflateSync : undefined;
-    const max = this.options.maxMessageBytes;
-    const messages: Buffer[] = [];
-    const path = headers[':path'] as string;
-    const reader = new MessageReader(
-      max,
-      (compressed, message) => {
-        if (call.done) return;
-        if (compressed) {
-          if (!inflate) return call.endWith({ code: CODE.UNIMPLEMENTED, details: `compressed message with grpc-encoding ${JSON.stringify(encoding ?? 'identity')}; gzip and deflate are supported` });
-          try {
-            message = inflate(message, { maxOutputLength: max + 1 });
-          } catch (e) {
-            const big = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-            return call.endWith(big ? this.options.tooLarge(max + 1, path) : { code: CODE.INTERNAL, details: 'could not decompress the request message' });
-          }
-          if (message.length > max) return call.endWith(this.options.tooLarge(message.length, path));
-        }
-        if (route.kind === 'bidi') this.deliver(call, route, message);
-        else messages.push(message);
-      },
-      (bytes) => call.endWith(this.options.tooLarge(bytes, path)),
-    );
-    stream.on('data', (chunk: Buffer) => reader.push(chunk));
+    call.encoding = headers['grpc-encoding'] as string | undefined;
+    call.path = headers[':path'] as string;
+    call.route = route;
+    call.reader = new MessageReader(this.options.maxMessageBytes, call);
+    stream.on('data', onStreamData);
+    stream.on('end', onStreamEnd);
     if (route.kind === 'bidi') {
       this.streaming.add(call);
       this.startHosted(call, route);
-      stream.once('end', () => (call.done ? undefined : call.emit('end')));
-      return;
     }
-    stream.once('end', () => {
-      if (call.done) return;
-      if (messages.length !== 1 || reader.pending > 0) return call.endWith({ code: CODE.INTERNAL, details: `a unary call carries exactly one request message; got ${messages.length}${reader.pending > 0 ? ' and a truncated one' : ''}` });
-      if (route.kind === 'bytes') return this.runBytes(call, route.handler, messages[0]);
-      try {
-        call.request = route.def.requestDeserialize(messages[0]);
-      } catch {
-        return call.endWith({ code: CODE.INTERNAL, details: 'could not parse the request message' });
-      }
-      if (route.kind === 'serverStream') this.streaming.add(call);
-      this.startHosted(call, route);
-    });
+  }
+
+  /** The failure of a request message of `bytes` bytes to `path`. */
+  tooLarge(bytes: number, path: string): GrpcFailure {
+    return this.options.tooLarge(bytes, path);
+  }
+
+  /** A whole (inflated) request message of `call`. */
+  messageArrived(call: Call, message: Buffer): void {
+    const route = call.route!;
+    if (route.kind === 'bidi') return this.deliver(call, route, message);
+    call.messages++;
+    call.requestMessage = message;
+  }
+
+  /** The client half-closed `call`'s request: run a unary or server-streaming method. */
+  requestEnded(call: Call): void {
+    const route = call.route!;
+    if (route.kind === 'bidi') return void call.emit('end');
+    const pending = call.reader?.pending ?? 0;
+    if (call.messages !== 1 || pending > 0) return call.endWith({ code: CODE.INTERNAL, details: `a unary call carries exactly one request message; got ${call.messages}${pending > 0 ? ' and a truncated one' : ''}` });
+    const message = call.requestMessage!;
+    if (route.kind === 'bytes') return this.runBytes(call, route.handler, message);
+    try {
+      call.request = route.def.requestDeserialize(message);
+    } catch {
+      return call.endWith({ code: CODE.INTERNAL, details: 'could not parse the request message' });
+    }
+    if (route.kind === 'serverStream') this.streaming.add(call);
+    this.startHosted(call, route);
+  }
+
+  /** A compressed request message, inflated within the message limit; undefined when the call failed. */
+  inflate(call: Call, message: Buffer): Buffer | undefined {
+    const max = this.options.maxMessageBytes;
+    const inflate = call.encoding === 'gzip' ? zlib.gunzipSync : call.encoding === 'deflate' ? zlib.inflateSync : undefined;
+    if (!inflate) {
+      call.endWith({ code: CODE.UNIMPLEMENTED, details: `compressed message with grpc-encoding ${JSON.stringify(call.encoding ?? 'identity')}; gzip and deflate are supported` });
+      return undefined;
+    }
+    let out: Buffer;
+    try {
+      out = inflate(message, { maxOutputLength: max + 1 });
+    } catch (e) {
+      const big = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+      call.endWith(big ? this.tooLarge(max + 1, call.path) : { code: CODE.INTERNAL, details: 'could not decompress the request message' });
+      return undefined;
+    }
+    if (out.length > max) {
+      call.endWith(this.tooLarge(out.length, call.path));
+      return undefined;
+    }
+    return out;
   }
 
   private runBytes(call: Call, handler: UnaryBytesHandler, request: Buffer): void {
