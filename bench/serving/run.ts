@@ -2,10 +2,12 @@
  * The serving benchmark suite, end to end in one go (`npm run bench`, `npm run bench -- --quick`):
  *  1. starts its own redis-server and writes the bench repository (bench/serving/fixture.ts);
  *  2. starts `pitstop serve` (its own process), the floor server (floor-server.ts), the echo
- *     reference (echo-server.ts: canned answers, no Redis), and a second `pitstop serve` with a
- *     near cache (`online_store.near_cache_mb`; its hit rate per scenario is reported beside it);
+ *     reference (echo-server.ts: canned answers, no Redis), a second `pitstop serve` with a
+ *     near cache (`online_store.near_cache_mb`; its hit rate per scenario is reported beside it)
+ *     and, in full runs, a third for Feast's shape (below), so every server process gets the
+ *     same load;
  *  3. runs the open-loop load generator (loadgen.ts, its own process) per scenario against all
- *     four (pitstop twice in full runs, in segments of their own: with the typed client's
+ *     of them (pitstop twice in full runs, in segments of their own: with the typed client's
  *     default `event_timestamps: PER_VIEW`, and with Feast's per-feature shape), then a rate sweep to saturation for 1 x 50, then HTTP/JSON 1 x 50 (the same generator over
  *     HTTP/1.1 against pitstop and an HTTP echo, and autocannon closed loop for throughput);
  *  4. writes bench/results/serving-<date>T<HHMM>.json and .md, start time in UTC (the table
@@ -270,9 +272,11 @@ async function main(): Promise<void> {
   try {
     log(`redis-server on ${redis.port}; writing the bench repository in ${tmp}`);
     const snapshot = benchSnapshot();
-    // The bench repository, and a second one for `pitstop serve` with a near cache.
+    // The bench repository, a second one for `pitstop serve` with a near cache, and a third for
+    // the `pitstop serve` that Feast's-shape segments go to (full runs).
     const nearRepo = path.join(tmp, 'near');
-    for (const dir of [tmp, nearRepo]) {
+    const feastRepo = path.join(tmp, 'feast');
+    for (const dir of [tmp, nearRepo, feastRepo]) {
       const registry = await FileRegistryStore.create(path.join(dir, '.pitstop/registry'));
       await registry.commit(snapshot);
       await registry.close();
@@ -283,29 +287,37 @@ async function main(): Promise<void> {
     await store.close();
     log(`wrote ${written} rows`);
 
-    const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort, nearGrpcPort, nearHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort, nearGrpcPort, nearHttpPort, feastGrpcPort, feastHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const repoConfig = (grpc: number, http: number, extra: string) =>
       `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\n${extra}serving:\n  host: 127.0.0.1\n  grpc_port: ${grpc}\n  http_port: ${http}\n  registry_poll_ms: 60000\n`;
     writeFileSync(path.join(tmp, 'pitstop.yaml'), repoConfig(grpcPort, httpPort, ''));
     // Room for every bench row (25 views x 7,000 entities, ~100-byte rows, plus per-entry overhead).
     writeFileSync(path.join(nearRepo, 'pitstop.yaml'), repoConfig(nearGrpcPort, nearHttpPort, `  near_cache_mb: ${NEAR_CACHE_MB}\n`));
+    writeFileSync(path.join(feastRepo, 'pitstop.yaml'), repoConfig(feastGrpcPort, feastHttpPort, ''));
     writeFileSync(path.join(tmp, 'views.json'), JSON.stringify(serviceViews()));
     const serveFlags = SERVER_NODE_OPTIONS.split(' ').filter(Boolean);
     // Each target's processes, for its CPU per request.
-    // 'x' is pitstop asked for Feast's per-feature event timestamps: the same process as 'p'.
+    // 'x' is pitstop asked for Feast's per-feature event timestamps, from a `pitstop serve` of its
+    // own (the same code and settings as 'p'). Until 2026-12-07 03:55 it was the same process as
+    // 'p', which then served twice the requests of every other server: its old generation filled
+    // twice as fast, and the ~50 ms mark-compact that every node:http2 server here runs about
+    // every 45,000 requests landed in pitstop's 1 x 50 segments in two runs in a row (03:19,
+    // 03:42), never in the floor's.
     const pids: Record<'p' | 'f' | 'e' | 'c' | 'x', (number | undefined)[]> = { p: [], f: [], e: [], c: [], x: [] };
-    pids.x = pids.p;
     pids.p.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]).pid);
     for (let w = 0; w < workers; w++) pids.f.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]).pid);
     pids.c.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/near`] : []), 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]).pid);
+    if (!quick) pids.x.push(node([...serveFlags, 'bin/pitstop.mjs', 'serve', '--repo', feastRepo, '--workers', String(workers)]).pid);
     const cpuTicks = (who: 'p' | 'f' | 'e' | 'c' | 'x') => pids[who].reduce((n: number, pid) => n + treeCpuTicks(pid), 0);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 'pitstop serve');
     await waitFor(async () => (await fetch(`http://127.0.0.1:${nearHttpPort}/readyz`)).ok, 'pitstop serve (near cache)');
+    if (!quick) await waitFor(async () => (await fetch(`http://127.0.0.1:${feastHttpPort}/readyz`)).ok, "pitstop serve (Feast's shape)");
     const probe = new PitstopClient(`127.0.0.1:${floorPort}`);
     await waitFor(async () => (await probe.getOnlineFeaturesRaw({ featureService: 'fs_10', entities: { driver_id: [1] } }, { timeoutMs: 500 })).length > 0, 'floor server');
     probe.close();
     const pitstop = `127.0.0.1:${grpcPort}`;
     const near = `127.0.0.1:${nearGrpcPort}`;
+    const feast = `127.0.0.1:${feastGrpcPort}`;
     const floor = `127.0.0.1:${floorPort}`;
     const echo = `127.0.0.1:${echoPort}`;
     // The echo server answers each request shape with pitstop's own answer to one such request.
@@ -328,7 +340,7 @@ async function main(): Promise<void> {
     eprobe.close();
     if (args.includes('--hold')) {
       // Debugging: leave everything running for manual load (loadgen configs land in tmp).
-      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, echo, near, requests: requestPool(SCENARIOS[0], 42), requestsByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42)])), requestsPerFeatureByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42, 'per_feature')])), http: httpPort, pids }));
+      writeFileSync(path.join(tmp, 'targets.json'), JSON.stringify({ pitstop, floor, echo, near, feast, requests: requestPool(SCENARIOS[0], 42), requestsByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42)])), requestsPerFeatureByScenario: Object.fromEntries(SCENARIOS.map((s) => [s.name, requestPool(s, 42, 'per_feature')])), http: httpPort, pids }));
       log(`holding: ${tmp}/targets.json; Ctrl-C to stop`);
       await new Promise((r) => process.once('SIGINT', r));
       return;
@@ -338,7 +350,7 @@ async function main(): Promise<void> {
     const speedAtStart = cpuSpeed();
     // Warm both servers up (JIT, connections) before anything is measured: a first run at the
     // top scenario rate costs ~1.5x the CPU per request of later runs.
-    for (const target of [pitstop, floor, echo, near]) {
+    for (const target of quick ? [pitstop, floor, echo, near] : [pitstop, feast, floor, echo, near]) {
       await loadgen(tmp, target, requestPool(SCENARIOS[0], 1), 1000, quick ? 0.5 : 3);
       // Quick runs skip the second warm-up (~2 s a target) to stay under 2 minutes.
       if (!quick) await loadgen(tmp, target, requestPool(SCENARIOS[2], 1), 200, 1);
@@ -347,7 +359,7 @@ async function main(): Promise<void> {
       const pool = requestPool(s, 42);
       const pools = { p: pool, f: pool, e: pool, c: pool, x: requestPool(s, 42, 'per_feature') };
       const runs: Record<'p' | 'f' | 'e' | 'c' | 'x', LoadgenResult[]> = { p: [], f: [], e: [], c: [], x: [] };
-      const targets = { p: pitstop, f: floor, e: echo, c: near, x: pitstop };
+      const targets = { p: pitstop, f: floor, e: echo, c: near, x: feast };
       const cacheBefore = await nearCacheCounters(nearHttpPort);
       // Server CPU over each target's runs, and the requests it answered in them (warm-up included).
       const serverPauseTotals = Object.fromEntries((['p', 'x', 'c'] as const).map((w) => [w, { gcPauses: 0, gcPausesOver10ms: 0, gcMs: 0, loopMaxMs: 0 }])) as Record<'p' | 'x' | 'c', { gcPauses: number; gcPausesOver10ms: number; gcMs: number; loopMaxMs: number }>;
@@ -361,7 +373,7 @@ async function main(): Promise<void> {
         for (const who of order) {
           // pitstop's own pauses over the segment (warm-up included): its /metrics before and
           // after, each scrape outside the segment's CPU ticks.
-          const metricsPort = who === 'p' || who === 'x' ? httpPort : who === 'c' ? nearHttpPort : undefined;
+          const metricsPort = who === 'p' ? httpPort : who === 'x' ? feastHttpPort : who === 'c' ? nearHttpPort : undefined;
           const before = metricsPort ? await serverPauses(metricsPort) : undefined;
           const ticksBefore = cpuTicks(who);
           const r = await loadgen(tmp, targets[who], pools[who], s.rate, DURATION_S / SEGMENTS);
@@ -524,7 +536,7 @@ function table(r: any): string {
   if (r.scenarios.some((s: any) => s.pitstopPerFeature)) {
     lines.push(
       '',
-      "pitstop above is asked for event timestamps once per view (`event_timestamps: PER_VIEW`, the typed client's default); the echo answers with that answer. The same server asked for Feast's shape (a list per feature), in segments of its own in the same run:",
+      "pitstop above is asked for event timestamps once per view (`event_timestamps: PER_VIEW`, the typed client's default); the echo answers with that answer. pitstop asked for Feast's shape (a list per feature), from a `pitstop serve` of its own (the same code and settings), in segments of its own in the same run:",
       '',
       '| scenario | p50 | p99 | p99.9 | errors | p50 ratio | p99 ratio | answer bytes, per feature / per view | server CPU µs per request, per feature / per view | send lag p99 |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
