@@ -252,13 +252,7 @@ class Call extends EventEmitter {
   sendUnary(answer: Buffer | { framed: Buffer }): void {
     if (this.done) return;
     this.finish();
-    let framed: Buffer;
-    if (Buffer.isBuffer(answer)) {
-      framed = Buffer.allocUnsafe(PREFIX_BYTES + answer.length);
-      answer.copy(framed, PREFIX_BYTES);
-    } else framed = answer.framed;
-    framed[0] = 0;
-    framed.writeUInt32BE(framed.length - PREFIX_BYTES, 1);
+    const framed = Buffer.isBuffer(answer) ? frame(answer) : writePrefix(answer.framed);
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
@@ -275,11 +269,7 @@ class Call extends EventEmitter {
       this.responded = true;
       s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     }
-    const framed = Buffer.allocUnsafe(PREFIX_BYTES + message.length);
-    framed[0] = 0;
-    framed.writeUInt32BE(message.length, 1);
-    message.copy(framed, PREFIX_BYTES);
-    s.write(framed);
+    s.write(frame(message));
   }
 
   /** Ends the call with `status`: after a streamed answer in trailers, else trailers-only. */
@@ -333,6 +323,20 @@ class Call extends EventEmitter {
   getDeadline(): Date | number {
     return Number.isFinite(this.deadlineMs) ? new Date(this.deadlineMs) : Infinity;
   }
+}
+
+/** Fills in the length prefix of `framed` (a message behind PREFIX_BYTES of headroom): uncompressed. */
+function writePrefix(framed: Buffer): Buffer {
+  framed[0] = 0;
+  framed.writeUInt32BE(framed.length - PREFIX_BYTES, 1);
+  return framed;
+}
+
+/** `message` copied behind its length prefix. */
+function frame(message: Buffer): Buffer {
+  const framed = Buffer.allocUnsafe(PREFIX_BYTES + message.length);
+  message.copy(framed, PREFIX_BYTES);
+  return writePrefix(framed);
 }
 
 function trailersOf(status: GrpcFailure): Record<string, string> {
