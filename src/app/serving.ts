@@ -55,6 +55,7 @@ export async function startServing(config: ResolvedConfig, options: StartServing
       push,
       host: s.host,
       grpcPort: s.grpc_port,
+      grpcTransport: s.grpc_transport,
       httpPort: s.http_port,
       limits: { maxEntities: s.max_entities, maxFeatures: s.max_features, maxMessageBytes: s.max_message_bytes },
       log,

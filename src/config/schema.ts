@@ -81,6 +81,13 @@ export const ConfigSchema = z.strictObject({
       max_features: z.number().int().positive().default(1000),
       /** Largest request message in bytes; default 4 MiB. */
       max_message_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+      /**
+       * The gRPC server's HTTP/2 layer: `pitstop` (default), pitstop's own, or `node`
+       * (node:http2). Same protocol and behaviour; pitstop's own keeps request headers out of
+       * V8's old generation, which spares node:http2's ~50 ms mark-compacts under steady load
+       * (docs/serving.md#the-grpc-server).
+       */
+      grpc_transport: z.enum(['pitstop', 'node']).default('pitstop'),
       /** How often the server looks for a newly applied registry version, in ms; default 2000. */
       registry_poll_ms: z.number().int().positive().default(2000),
       /**

@@ -24,11 +24,14 @@
  * service (grpc-health-check) and server reflection (@grpc/reflection) register here unchanged.
  */
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import http2 from 'node:http2';
 import zlib from 'node:zlib';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
+import { HpackEncoder } from './h2/hpack.ts';
+import { H2Session, type H2Stream, type RequestHead, type SessionHost } from './h2/session.ts';
 
 /** gRPC status codes used here (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const CODE = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -75,7 +78,17 @@ export interface GrpcH2Options {
   tooLarge: (bytes: number, path: string) => GrpcFailure;
   /** Where a handler's unexpected error (not a GrpcStatusError) is logged; the client gets INTERNAL. */
   log: (line: string) => void;
+  /**
+   * The HTTP/2 layer: 'pitstop' (default), pitstop's own (h2/session.ts), or 'node', node:http2.
+   * Same protocol and behaviour; see h2/session.ts for why pitstop has its own.
+   */
+  transport?: GrpcTransport;
+  /** Streams open at once per connection (pitstop transport); more are refused, and the client retries. */
+  maxConcurrentStreams?: number;
 }
+
+export type GrpcTransport = 'pitstop' | 'node';
+export const GRPC_TRANSPORTS: readonly GrpcTransport[] = ['pitstop', 'node'];
 
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
@@ -162,12 +175,27 @@ class MessageReader {
 }
 
 /**
- * A stream's call. The stream's listeners are shared functions that find the call here (no
- * closures per call), and the link is cut when the call ends, so nothing of a finished call
- * hangs off its stream: node:http2's stream objects outlive young-generation collections (only
- * a full collection reclaims them) and take what they point at into the old generation. Measured
- * (2026-12-07, --trace-gc, 1 x 50 at 1,000/s for 60 s): the old generation still grew ~0.4 MB/s
- * and was collected at ~46-49 s, as before the cut; what is promoted is node:http2's own.
+ * How a call talks to its HTTP/2 stream, whichever the transport: the answer goes out through
+ * it, and the stream's data, end and close come back to the call.
+ */
+interface StreamPort {
+  /** A whole unary answer (the framed message) and OK. */
+  unary(framed: Buffer): void;
+  /** One framed message of a streamed answer (the response headers go first). */
+  message(framed: Buffer): void;
+  /** Ends the call with `status`: in trailers after a streamed answer, else trailers-only. */
+  status(status: GrpcFailure): void;
+  /** Answers a request that is not a gRPC call with a bare HTTP status. */
+  reject(httpStatus: number): void;
+  /** Starts delivering the request's data (once the call is routed). */
+  listen(): void;
+  /** The call is over: the stream's links to it are cut. */
+  release(): void;
+}
+
+/**
+ * node:http2's stream as a port. The stream's listeners are shared functions that find the call
+ * through CALL (no closures per call), and the link is cut when the call ends.
  */
 const CALL = Symbol('pitstop.grpc.call');
 type CallStream = http2.ServerHttp2Stream & { [CALL]?: Call };
@@ -184,6 +212,126 @@ function onStreamClose(this: CallStream): void {
   this[CALL]?.closed();
 }
 
+class NodePort implements StreamPort {
+  private responded = false;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    call: Call,
+  ) {
+    (stream as CallStream)[CALL] = call;
+    stream.on('close', onStreamClose);
+  }
+
+  private get gone(): boolean {
+    return this.stream.destroyed || this.stream.closed;
+  }
+
+  unary(framed: Buffer): void {
+    if (this.gone) return;
+    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.once('wantTrailers', sendOkTrailers);
+    this.stream.end(framed);
+  }
+
+  message(framed: Buffer): void {
+    if (this.gone) return;
+    if (!this.responded) {
+      this.responded = true;
+      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    }
+    this.stream.write(framed);
+  }
+
+  status(status: GrpcFailure): void {
+    const s = this.stream;
+    // Whatever the client still sends is dropped, so the stream can close.
+    s.removeListener('data', onStreamData);
+    s.resume();
+    if (this.gone) return;
+    if (this.responded) {
+      s.once('wantTrailers', () => s.sendTrailers(trailersOf(status)));
+      s.end();
+    } else s.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...trailersOf(status) }, { endStream: true });
+  }
+
+  reject(httpStatus: number): void {
+    this.stream.respond({ ':status': httpStatus, ...(httpStatus === 405 ? { allow: 'POST' } : {}) }, { endStream: true });
+  }
+
+  listen(): void {
+    this.stream.on('data', onStreamData);
+    this.stream.on('end', onStreamEnd);
+  }
+
+  release(): void {
+    const s = this.stream as CallStream;
+    s[CALL] = undefined;
+    s.removeListener('close', onStreamClose);
+    s.removeListener('end', onStreamEnd);
+  }
+}
+
+const hpack = new HpackEncoder();
+/** Response headers and OK trailers, HPACK-encoded once. */
+const RESPONSE_HEADERS_BLOCK = hpack.encode(Object.entries(RESPONSE_HEADERS).map(([k, v]) => [k, String(v)] as const));
+const OK_TRAILERS_BLOCK = hpack.encode([['grpc-status', '0']]);
+
+/** pitstop's own HTTP/2 stream (h2/session.ts) as a port; it is also the stream's sink. */
+class PitstopPort implements StreamPort {
+  private call: Call | undefined;
+  private listening = false;
+
+  constructor(
+    private readonly stream: H2Stream,
+    call: Call,
+  ) {
+    this.call = call;
+    stream.sink = this;
+  }
+
+  unary(framed: Buffer): void {
+    this.stream.unary(RESPONSE_HEADERS_BLOCK, framed, OK_TRAILERS_BLOCK);
+  }
+
+  message(framed: Buffer): void {
+    if (!this.stream.headersSent) this.stream.respond(RESPONSE_HEADERS_BLOCK, false);
+    this.stream.write(framed);
+  }
+
+  status(status: GrpcFailure): void {
+    const trailers = Object.entries(trailersOf(status));
+    if (this.stream.headersSent) this.stream.end(hpack.encode(trailers));
+    else this.stream.respond(hpack.encode([[':status', '200'], ['content-type', 'application/grpc+proto'], ...trailers]), true);
+  }
+
+  reject(httpStatus: number): void {
+    this.stream.respond(hpack.encode(httpStatus === 405 ? [[':status', '405'], ['allow', 'POST']] : [[':status', String(httpStatus)]]), true);
+  }
+
+  listen(): void {
+    this.listening = true;
+  }
+
+  release(): void {
+    this.call = undefined;
+    this.stream.sink = undefined;
+  }
+
+  // The stream's sink.
+  data(chunk: Buffer): void {
+    if (this.listening) this.call?.reader?.push(chunk);
+  }
+
+  end(): void {
+    if (this.listening) this.call?.requestEnded();
+  }
+
+  close(): void {
+    this.call?.closed();
+  }
+}
+
 function expireCall(call: Call): void {
   call.expire();
 }
@@ -196,8 +344,11 @@ class Call extends EventEmitter {
   cancelled = false;
   /** Answered, failed, or gone: nothing more is sent. */
   done = false;
-  private responded = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The stream (set right after construction). */
+  port!: StreamPort;
+  /** The request's grpc-timeout could not be parsed (the call fails INTERNAL once routed). */
+  malformedTimeout = false;
 
   /** The request's `grpc-encoding` and method path. */
   encoding: string | undefined;
@@ -211,15 +362,12 @@ class Call extends EventEmitter {
   route: Route | undefined;
 
   constructor(
-    readonly stream: http2.ServerHttp2Stream,
     readonly deadlineMs: number,
     timeoutMs: number | undefined,
     private readonly server: GrpcH2Server,
   ) {
     super();
     if (timeoutMs !== undefined) this.timer = setTimeout(expireCall, Math.max(0, timeoutMs), this);
-    (stream as CallStream)[CALL] = this;
-    stream.on('close', onStreamClose);
   }
 
   requestEnded(): void {
@@ -252,39 +400,24 @@ class Call extends EventEmitter {
   sendUnary(answer: Buffer | { framed: Buffer }): void {
     if (this.done) return;
     this.finish();
-    const framed = Buffer.isBuffer(answer) ? frame(answer) : writePrefix(answer.framed);
-    const s = this.stream;
-    if (s.destroyed || s.closed) return;
-    s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    s.once('wantTrailers', sendOkTrailers);
-    s.end(framed);
+    this.port.unary(Buffer.isBuffer(answer) ? frame(answer) : writePrefix(answer.framed));
   }
 
   /** Writes one message of a streaming answer (the headers go first). */
   writeMessage(message: Buffer): void {
     if (this.done) return;
-    const s = this.stream;
-    if (s.destroyed || s.closed) return;
-    if (!this.responded) {
-      this.responded = true;
-      s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    }
-    s.write(frame(message));
+    this.port.message(frame(message));
   }
 
-  /** Ends the call with `status`: after a streamed answer in trailers, else trailers-only. */
-  endWith(status: GrpcFailure): void {
+  /**
+   * Ends the call with `status`: after a streamed answer in trailers, else trailers-only; or,
+   * with `httpStatus`, with that bare HTTP status (not a gRPC call at all).
+   */
+  endWith(status: GrpcFailure, httpStatus?: number): void {
     if (this.done) return;
     this.finish();
-    const s = this.stream;
-    // Whatever the client still sends is dropped, so the stream can close.
-    s.removeListener('data', onStreamData);
-    s.resume();
-    if (s.destroyed || s.closed) return;
-    if (this.responded) {
-      s.once('wantTrailers', () => s.sendTrailers(trailersOf(status)));
-      s.end();
-    } else s.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...trailersOf(status) }, { endStream: true });
+    if (httpStatus !== undefined) this.port.reject(httpStatus);
+    else this.port.status(status);
   }
 
   private finish(): void {
@@ -293,11 +426,8 @@ class Call extends EventEmitter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    // Cut the stream's links to this call (see CALL) and drop the request bytes.
-    const s = this.stream as CallStream;
-    s[CALL] = undefined;
-    s.removeListener('close', onStreamClose);
-    s.removeListener('end', onStreamEnd);
+    // Cut the stream's links to this call and drop the request bytes.
+    this.port.release();
     this.reader = undefined;
     this.requestMessage = undefined;
     this.server.callEnded(this);
@@ -347,24 +477,49 @@ function trailersOf(status: GrpcFailure): Record<string, string> {
 }
 
 export class GrpcH2Server {
-  private readonly server: http2.Http2Server;
+  /** node:http2's server, or a plain TCP server whose connections are H2Sessions. */
+  private readonly server: http2.Http2Server | net.Server;
   private readonly routes = new Map<string, Route>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly sessions = new Set<{ close(): void; destroy(): void }>();
   /** Streaming calls (health Watch, reflection) open now: ended when the server closes. */
   private readonly streaming = new Set<Call>();
   private draining = false;
 
   constructor(private readonly options: GrpcH2Options) {
-    // maxSessionMemory (MB): many large answers in flight on one connection must not be refused
-    // as ENHANCE_YOUR_CALM (node's default is 10 MB; grpc-js sets no bound at all).
-    this.server = http2.createServer({ maxSessionMemory: 1024 });
-    this.server.on('session', (session) => {
+    if (options.transport === 'node') {
+      // maxSessionMemory (MB): many large answers in flight on one connection must not be refused
+      // as ENHANCE_YOUR_CALM (node's default is 10 MB; grpc-js sets no bound at all).
+      const server = http2.createServer({ maxSessionMemory: 1024 });
+      server.on('session', (session) => {
+        this.sessions.add(session);
+        session.on('error', noop);
+        session.once('close', () => this.sessions.delete(session));
+        if (this.draining) session.close();
+      });
+      server.on('stream', (stream, headers) => {
+        stream.on('error', noop); // a reset stream or a dead connection must never crash the process
+        const call = this.newCall(headers['grpc-timeout']);
+        call.port = new NodePort(stream, call);
+        this.onStream(call, headers[':method'] ?? '', headers[':path'] ?? '', headers['content-type'], headers['grpc-encoding'] as string | undefined, headers['grpc-timeout']);
+      });
+      this.server = server;
+      return;
+    }
+    const sessionOptions = { maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, maxHeaderListBytes: 64 * 1024 };
+    const host: SessionHost = {
+      stream: (stream: H2Stream, head: RequestHead) => {
+        const call = this.newCall(head.timeout);
+        call.port = new PitstopPort(stream, call);
+        this.onStream(call, head.method, head.path, head.contentType, head.encoding, head.timeout);
+      },
+      sessionClosed: (session: H2Session) => this.sessions.delete(session),
+    };
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      const session = new H2Session(socket, host, sessionOptions);
+      if (session.destroyed) return;
       this.sessions.add(session);
-      session.on('error', noop);
-      session.once('close', () => this.sessions.delete(session));
       if (this.draining) session.close();
     });
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
   /** A unary method over bytes (pitstop's own methods). */
@@ -409,43 +564,44 @@ export class GrpcH2Server {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of [...this.streaming]) c.endWith({ code: CODE.UNAVAILABLE, details: 'the server is shutting down' });
-    for (const s of this.sessions) s.close();
+    for (const s of [...this.sessions]) s.close();
     let timer: NodeJS.Timeout | undefined;
     const expired = await Promise.race([closed.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
     clearTimeout(timer);
     if (expired) {
-      for (const s of this.sessions) s.destroy();
+      for (const s of [...this.sessions]) s.destroy();
       await closed;
     }
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', noop); // a reset stream or a dead connection must never crash the process
-    if (headers[':method'] !== 'POST') {
-      stream.respond({ ':status': 405, allow: 'POST' }, { endStream: true });
-      return;
-    }
-    const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415 }, { endStream: true });
-      return;
-    }
-    const route = this.routes.get(headers[':path'] as string);
-    const timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
+  private newCall(grpcTimeout: string | string[] | undefined): Call {
+    const timeoutMs = parseGrpcTimeout(grpcTimeout);
     const valid = timeoutMs !== undefined && !Number.isNaN(timeoutMs);
-    const call = new Call(stream, valid ? Date.now() + timeoutMs : Infinity, valid ? timeoutMs : undefined, this);
-    if (!route) return call.endWith({ code: CODE.UNIMPLEMENTED, details: `unknown method ${String(headers[':path'])}` });
-    if (Number.isNaN(timeoutMs)) return call.endWith({ code: CODE.INTERNAL, details: `malformed grpc-timeout ${JSON.stringify(headers['grpc-timeout'])}` });
-    call.encoding = headers['grpc-encoding'] as string | undefined;
-    call.path = headers[':path'] as string;
+    const call = new Call(valid ? Date.now() + timeoutMs : Infinity, valid ? timeoutMs : undefined, this);
+    if (timeoutMs !== undefined && !valid) call.malformedTimeout = true;
+    return call;
+  }
+
+  private onStream(call: Call, method: string, path: string, contentType: string | undefined, encoding: string | undefined, grpcTimeout: string | string[] | undefined): void {
+    if (method !== 'POST') return this.rejectCall(call, 405);
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return this.rejectCall(call, 415);
+    const route = this.routes.get(path);
+    if (!route) return call.endWith({ code: CODE.UNIMPLEMENTED, details: `unknown method ${path}` });
+    if (call.malformedTimeout) return call.endWith({ code: CODE.INTERNAL, details: `malformed grpc-timeout ${JSON.stringify(grpcTimeout)}` });
+    call.encoding = encoding;
+    call.path = path;
     call.route = route;
     call.reader = new MessageReader(this.options.maxMessageBytes, call);
-    stream.on('data', onStreamData);
-    stream.on('end', onStreamEnd);
+    call.port.listen();
     if (route.kind === 'bidi') {
       this.streaming.add(call);
       this.startHosted(call, route);
     }
+  }
+
+  /** Not a gRPC call: a bare HTTP status, and the call is over. */
+  private rejectCall(call: Call, httpStatus: number): void {
+    call.endWith({ code: CODE.OK, details: '' }, httpStatus);
   }
 
   /** The failure of a request message of `bytes` bytes to `path`. */

@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CODE, GrpcH2Server, GrpcStatusError, encodeGrpcMessage, parseGrpcTimeout, type CallContext } from '../../src/serving/grpc-h2.ts';
+import { CODE, GRPC_TRANSPORTS, GrpcH2Server, GrpcStatusError, encodeGrpcMessage, parseGrpcTimeout, type CallContext } from '../../src/serving/grpc-h2.ts';
 
 const MAX = 64 * 1024;
 const id = (b: Buffer) => b;
@@ -19,7 +19,8 @@ interface Outcome {
   trailers: grpc.Metadata;
 }
 
-describe('gRPC over HTTP/2', () => {
+// Both HTTP/2 layers (pitstop's own, the default, and node:http2) must behave the same.
+describe.each(GRPC_TRANSPORTS)('gRPC over HTTP/2 (%s transport)', (transport) => {
   let server: GrpcH2Server;
   let port: number;
   let client: grpc.Client;
@@ -28,7 +29,7 @@ describe('gRPC over HTTP/2', () => {
   let slowCtx: CallContext | undefined;
 
   beforeAll(async () => {
-    server = new GrpcH2Server({ maxMessageBytes: MAX, tooLarge: (bytes, path) => ({ code: CODE.INVALID_ARGUMENT, details: `${path}: ${bytes} bytes`, trailers: { 'pitstop-reason': 'LIMIT_EXCEEDED' } }), log: (l) => logged.push(l) });
+    server = new GrpcH2Server({ transport, maxMessageBytes: MAX, tooLarge: (bytes, path) => ({ code: CODE.INVALID_ARGUMENT, details: `${path}: ${bytes} bytes`, trailers: { 'pitstop-reason': 'LIMIT_EXCEEDED' } }), log: (l) => logged.push(l) });
     server.addUnary('/t.T/Echo', async (b) => {
       echoed.push(Buffer.from(b));
       return Buffer.concat([Buffer.from('echo:'), b]);

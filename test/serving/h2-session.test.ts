@@ -1,0 +1,282 @@
+/**
+ * pitstop's own HTTP/2 layer (src/serving/h2/session.ts) at the frame level: what real clients
+ * do (grpc-js, node:http2: flow control with answers larger than every window, PING, graceful
+ * GOAWAY), and what hostile or broken peers do, spoken as raw frames over a socket (rapid reset,
+ * a CONTINUATION flood, more streams than allowed, DATA past the window, HTTP/1.1, garbage).
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CODE, GrpcH2Server, type CallContext } from '../../src/serving/grpc-h2.ts';
+import { HpackDecoder, HpackEncoder } from '../../src/serving/h2/hpack.ts';
+import { CLIENT_PREFACE, FRAME, H2_ERROR } from '../../src/serving/h2/session.ts';
+
+const id = (b: Buffer) => b;
+const BIG = 300_000;
+
+interface Frame {
+  type: number;
+  flags: number;
+  id: number;
+  payload: Buffer;
+}
+
+/** A raw HTTP/2 client: writes frames, reads frames, and knows when the server closed. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  closed = false;
+  private buf = Buffer.alloc(0);
+  private waiters: (() => void)[] = [];
+  private readonly socket: net.Socket;
+  readonly hpack = new HpackEncoder();
+
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      while (this.buf.length >= 9) {
+        const len = this.buf.readUIntBE(0, 3);
+        if (this.buf.length < 9 + len) break;
+        this.frames.push({ type: this.buf[3], flags: this.buf[4], id: this.buf.readUInt32BE(5) & 0x7fffffff, payload: this.buf.subarray(9, 9 + len) });
+        this.buf = this.buf.subarray(9 + len);
+      }
+      this.wake();
+    });
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  write(...bufs: Buffer[]): void {
+    if (!this.socket.destroyed) this.socket.write(Buffer.concat(bufs));
+  }
+
+  /** The client preface and an empty SETTINGS frame. */
+  start(): void {
+    this.write(CLIENT_PREFACE, frame(FRAME.SETTINGS, 0, 0, Buffer.alloc(0)));
+  }
+
+  headers(streamId: number, flags: number, headers: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Echo'], [':authority', 'x'], ['content-type', 'application/grpc']]): Buffer {
+    return frame(FRAME.HEADERS, flags, streamId, this.hpack.encode(headers));
+  }
+
+  /** Waits until `pred` holds over the frames received (or the socket closed), up to 5 s. */
+  async until(pred: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (!pred() && !this.closed && Date.now() < deadline) await new Promise<void>((r) => (this.waiters.push(r), setTimeout(r, 50)));
+  }
+
+  goaway(): { lastStreamId: number; code: number; debug: string } | undefined {
+    const f = this.frames.find((x) => x.type === FRAME.GOAWAY);
+    return f && { lastStreamId: f.payload.readUInt32BE(0), code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() };
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(streamId, 5);
+  return Buffer.concat([h, payload]);
+}
+
+/** A gRPC message: uncompressed flag, 4-byte big-endian length, the bytes. */
+function grpcMessage(m: Buffer): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(m.length, 1);
+  return Buffer.concat([prefix, m]);
+}
+
+describe('pitstop HTTP/2 sessions', () => {
+  let server: GrpcH2Server;
+  let port: number;
+  let slow: CallContext[] = [];
+  let releaseSlow: () => void = () => {};
+  let slowGate = new Promise<void>((r) => (releaseSlow = r));
+
+  beforeAll(async () => {
+    server = new GrpcH2Server({ transport: 'pitstop', maxConcurrentStreams: 4, maxMessageBytes: 4 << 20, tooLarge: (bytes) => ({ code: CODE.INVALID_ARGUMENT, details: `${bytes} bytes` }), log: () => {} });
+    server.addUnary('/t.T/Echo', async (b) => b);
+    // An answer larger than every default window (64 KiB per stream and per connection).
+    server.addUnary('/t.T/Big', async (b) => Buffer.alloc(BIG, b.length > 0 ? b[0] : 7));
+    server.addUnary('/t.T/Slow', async (_b, ctx) => {
+      slow.push(ctx);
+      await slowGate;
+      return Buffer.from('late');
+    });
+    port = await server.listen('127.0.0.1', 0);
+  });
+
+  afterAll(async () => {
+    releaseSlow();
+    await server.close(1000);
+  });
+
+  function unary(client: grpc.Client, path: string, message: Buffer): Promise<{ code: number; value?: Buffer }> {
+    return new Promise((resolve) => {
+      let value: Buffer | undefined;
+      const c = client.makeUnaryRequest(path, id, id, message, new grpc.Metadata(), {}, (_e, v) => (value = v));
+      c.on('status', (s: grpc.StatusObject) => setImmediate(() => resolve({ code: s.code, value })));
+    });
+  }
+
+  it('answers larger than the stream and connection windows arrive whole, many at once (flow control)', async () => {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => unary(client, '/t.T/Big', Buffer.from([n]))));
+    client.close();
+    results.forEach((r, i) => {
+      expect(r.code).toBe(CODE.OK);
+      expect(r.value!.length).toBe(BIG);
+      expect(r.value!.every((b) => b === i + 1)).toBe(true);
+    });
+  });
+
+  it('large requests split over many DATA frames and window updates arrive whole', async () => {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const big = Buffer.alloc(3 << 20, 0x5a);
+    const r = await unary(client, '/t.T/Echo', big);
+    client.close();
+    expect(r.code).toBe(CODE.OK);
+    expect(r.value!.equals(big)).toBe(true);
+  });
+
+  it('answers PING, and serves node:http2 clients', async () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    await new Promise((r) => session.once('connect', r)); // node cancels a ping sent before it connects
+    const rtt = await new Promise<number>((resolve, reject) => session.ping((err, ms) => (err ? reject(err) : resolve(ms))));
+    expect(rtt).toBeGreaterThanOrEqual(0);
+    const req = session.request({ ':method': 'POST', ':path': '/t.T/Echo', 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(grpcMessage(Buffer.from('hi')));
+    const chunks: Buffer[] = [];
+    let status: string | undefined;
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('trailers', (t) => (status = t['grpc-status'] as string));
+    await new Promise((r) => req.on('end', r));
+    session.close();
+    expect(status).toBe('0');
+    expect(Buffer.concat(chunks).subarray(5).toString()).toBe('hi');
+  });
+
+  it('an HTTP/1.1 request gets a 505 that says what the port speaks', async () => {
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/get-online-features' }, (r) => {
+        let body = '';
+        r.on('data', (c) => (body += c));
+        r.on('end', () => resolve({ status: r.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(res.status).toBe(505);
+    expect(res.body).toContain('gRPC over HTTP/2');
+  });
+
+  it('garbage instead of the client preface closes the connection', async () => {
+    const c = new RawClient(port);
+    c.write(Buffer.from('\x16\x03\x01 not http at all, a TLS hello perhaps.....'));
+    await c.until(() => false);
+    expect(c.closed).toBe(true);
+  });
+
+  it('streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused, and the others still answered', async () => {
+    const c = new RawClient(port);
+    c.start();
+    // Six slow calls at once; the server allows four.
+    for (let i = 0; i < 6; i++) c.write(c.headers(1 + 2 * i, 0x4), frame(FRAME.DATA, 0x1, 1 + 2 * i, grpcMessage(Buffer.from('x'))));
+    await c.until(() => c.frames.filter((f) => f.type === FRAME.RST_STREAM).length >= 2);
+    const refused = c.frames.filter((f) => f.type === FRAME.RST_STREAM).map((f) => [f.id, f.payload.readUInt32BE(0)]);
+    expect(refused).toEqual([
+      [9, H2_ERROR.REFUSED_STREAM],
+      [11, H2_ERROR.REFUSED_STREAM],
+    ]);
+    releaseSlow();
+    // The four admitted calls are answered: HEADERS, DATA, trailers with grpc-status 0.
+    await c.until(() => c.frames.filter((f) => f.type === FRAME.HEADERS && f.flags & 0x1).length >= 4);
+    const dec = new HpackDecoder();
+    const trailerStatus: string[] = [];
+    for (const f of c.frames.filter((x) => x.type === FRAME.HEADERS)) dec.decode(f.payload, (n, v) => n === 'grpc-status' && trailerStatus.push(v));
+    expect(trailerStatus).toEqual(['0', '0', '0', '0']);
+    c.close();
+    slowGate = new Promise<void>((r) => (releaseSlow = r));
+  });
+
+  it('rapid reset (HEADERS then RST_STREAM, over and over) gets GOAWAY ENHANCE_YOUR_CALM', async () => {
+    const c = new RawClient(port);
+    c.start();
+    const burst: Buffer[] = [];
+    for (let i = 0; i < 150; i++) burst.push(c.headers(1 + 2 * i, 0x4), frame(FRAME.RST_STREAM, 0, 1 + 2 * i, Buffer.from([0, 0, 0, 8])));
+    c.write(...burst);
+    await c.until(() => c.goaway() !== undefined);
+    expect(c.goaway()?.code).toBe(H2_ERROR.ENHANCE_YOUR_CALM);
+    await c.until(() => false);
+    expect(c.closed).toBe(true);
+  });
+
+  it('a CONTINUATION flood gets GOAWAY before the block passes the header list cap', async () => {
+    const c = new RawClient(port);
+    c.start();
+    const junk = Buffer.alloc(16_000, 0x40);
+    c.write(frame(FRAME.HEADERS, 0, 1, c.hpack.encode([[':method', 'POST']])));
+    for (let i = 0; i < 8; i++) c.write(frame(FRAME.CONTINUATION, 0, 1, junk));
+    await c.until(() => c.goaway() !== undefined);
+    expect(c.goaway()).toMatchObject({ code: H2_ERROR.ENHANCE_YOUR_CALM });
+    expect(c.goaway()!.debug).toContain('header block');
+  });
+
+  it('a broken header block is a COMPRESSION_ERROR; a frame over 16 KiB a FRAME_SIZE_ERROR', async () => {
+    const c = new RawClient(port);
+    c.start();
+    // An indexed field whose index never ends (integer continuation bytes without a last one).
+    c.write(frame(FRAME.HEADERS, 0x4, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])));
+    await c.until(() => c.goaway() !== undefined);
+    expect(c.goaway()?.code).toBe(H2_ERROR.COMPRESSION_ERROR);
+    const d = new RawClient(port);
+    d.start();
+    d.write(d.headers(1, 0x4), frame(FRAME.DATA, 0, 1, Buffer.alloc(16_385)));
+    await d.until(() => d.goaway() !== undefined);
+    expect(d.goaway()).toMatchObject({ code: H2_ERROR.FRAME_SIZE_ERROR, lastStreamId: 1 });
+  });
+
+  it('close(): GOAWAY, in-flight calls finish, new connections are refused', async () => {
+    const own = new GrpcH2Server({ transport: 'pitstop', maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    own.addUnary('/t.T/Slow', async () => {
+      started++;
+      await gate;
+      return Buffer.from('done');
+    });
+    const p = await own.listen('127.0.0.1', 0);
+    const client = new grpc.Client(`127.0.0.1:${p}`, grpc.credentials.createInsecure());
+    const inFlight = unary(client, '/t.T/Slow', Buffer.from('x'));
+    while (started === 0) await new Promise((r) => setTimeout(r, 10));
+    const closing = own.close(5000);
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(p, '127.0.0.1');
+      s.on('error', () => resolve(true));
+      s.on('connect', () => resolve(false));
+    });
+    release();
+    const r = await inFlight;
+    await closing;
+    client.close();
+    expect(r).toMatchObject({ code: CODE.OK });
+    expect(r.value!.toString()).toBe('done');
+    expect(refused).toBe(true);
+  });
+});
