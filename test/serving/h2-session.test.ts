@@ -79,6 +79,11 @@ class RawClient {
     return f && { lastStreamId: f.payload.readUInt32BE(0), code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() };
   }
 
+  /** Stops reading: the server's answers pile up in the kernel, then in its socket. */
+  pause(): void {
+    this.socket.pause();
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -234,6 +239,41 @@ describe('pitstop HTTP/2 sessions', () => {
     await c.until(() => c.goaway() !== undefined);
     expect(c.goaway()).toMatchObject({ code: H2_ERROR.ENHANCE_YOUR_CALM });
     expect(c.goaway()!.debug).toContain('header block');
+  });
+
+  it('a client that asks without reading is not read either: requests wait while its answers are buffered', async () => {
+    const own = new GrpcH2Server({ transport: 'pitstop', maxConcurrentStreams: 1000, maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+    let calls = 0;
+    own.addUnary('/t.T/Big', async () => {
+      calls++;
+      return Buffer.alloc(BIG, 1);
+    });
+    const p = await own.listen('127.0.0.1', 0);
+    const c = new RawClient(p);
+    c.start();
+    // Windows of 2^31-1, so flow control never holds the answers back: only the socket does.
+    const settings = Buffer.alloc(6);
+    settings.writeUInt16BE(4, 0);
+    settings.writeUInt32BE(2 ** 31 - 1, 2);
+    const grow = Buffer.alloc(4);
+    grow.writeUInt32BE(2 ** 31 - 1 - 65_535, 0);
+    c.pause();
+    c.write(frame(FRAME.SETTINGS, 0, 0, settings), frame(FRAME.WINDOW_UPDATE, 0, 0, grow));
+    // 400 calls for 300 KB answers (120 MB if all were answered), in writes of 20 calls.
+    for (let i = 0; i < 400; i += 20) {
+      const burst: Buffer[] = [];
+      for (let k = i; k < i + 20; k++) burst.push(c.headers(1 + 2 * k, 0x4, [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Big'], [':authority', 'x'], ['content-type', 'application/grpc']]), frame(FRAME.DATA, 0x1, 1 + 2 * k, grpcMessage(Buffer.from([1]))));
+      c.write(...burst);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const answered = calls;
+    c.close();
+    await own.close(100);
+    // Once 8 MiB wait in the server's socket it stops reading: far fewer than 400 calls ran
+    // (what the kernel's buffers took on both sides, and one read's worth, came first).
+    expect(answered).toBeGreaterThan(0);
+    expect(answered).toBeLessThan(200);
   });
 
   it('a broken header block is a COMPRESSION_ERROR; a frame over 16 KiB a FRAME_SIZE_ERROR', async () => {

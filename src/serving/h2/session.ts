@@ -41,6 +41,12 @@ const OUR_MAX_FRAME = 16_384;
 /** Our receive windows: per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection. */
 const STREAM_RECV_WINDOW = 1 << 20;
 const CONN_RECV_WINDOW = 16 << 20;
+/**
+ * Answer bytes buffered for a socket above which its requests are no longer read. The client's
+ * flow-control windows bound what is sent per stream, but a client may open windows of 2 GiB and
+ * keep asking without reading: memory would grow with every answer.
+ */
+const WRITE_HIGH_WATER = 8 << 20;
 
 export interface H2SessionOptions {
   /** Streams open at once on a connection; more are refused (REFUSED_STREAM, the client retries). */
@@ -163,6 +169,8 @@ export class H2Session {
   /** Streams with DATA waiting for window, in the order they blocked. */
   private blocked: H2Stream[] = [];
   private corked = false;
+  /** Reading paused: too many answer bytes are waiting for the client (WRITE_HIGH_WATER). */
+  private readPaused = false;
   /** GOAWAY sent: no new streams; the socket ends once the open ones are done. */
   private goingAway = false;
   destroyed = false;
@@ -477,7 +485,17 @@ export class H2Session {
 
   uncork(): void {
     this.corked = false;
-    if (!this.destroyed) this.socket.uncork();
+    if (this.destroyed) return;
+    this.socket.uncork();
+    // A client that asks and does not read: stop reading its requests until its answers drain.
+    if (!this.readPaused && this.socket.writableLength > WRITE_HIGH_WATER) {
+      this.readPaused = true;
+      this.socket.pause();
+      this.socket.once('drain', () => {
+        this.readPaused = false;
+        if (!this.destroyed) this.socket.resume();
+      });
+    }
   }
 
   /** A header block as HEADERS (+ CONTINUATION when over the peer's frame size). */
