@@ -513,6 +513,7 @@ export class GrpcH2Server {
         this.onStream(call, head.method, head.path, head.contentType, head.encoding, head.timeout);
       },
       sessionClosed: (session: H2Session) => this.sessions.delete(session),
+      internalError: (e: unknown) => this.options.log(`HTTP/2 connection closed on an unexpected error: ${(e as Error)?.stack ?? String(e)}`),
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const session = new H2Session(socket, host, sessionOptions);

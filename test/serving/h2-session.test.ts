@@ -290,6 +290,31 @@ describe('pitstop HTTP/2 sessions', () => {
     expect(d.goaway()).toMatchObject({ code: H2_ERROR.FRAME_SIZE_ERROR, lastStreamId: 1 });
   });
 
+  it('a handler that throws while a frame is handled closes that connection (INTERNAL_ERROR, logged), not the process', async () => {
+    const logged: string[] = [];
+    const own = new GrpcH2Server({ transport: 'pitstop', maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: (l) => logged.push(l) });
+    const method = { path: '/t.T/Boom', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id };
+    own.addService({ Boom: method } as unknown as grpc.ServiceDefinition, {
+      Boom: () => {
+        throw new Error('a hosted handler bug');
+      },
+    });
+    own.addUnary('/t.T/Echo', async (b) => b);
+    const p = await own.listen('127.0.0.1', 0);
+    const c = new RawClient(p);
+    c.start();
+    c.write(c.headers(1, 0x4, [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Boom'], [':authority', 'x'], ['content-type', 'application/grpc']]), frame(FRAME.DATA, 0x1, 1, grpcMessage(Buffer.from('x'))));
+    await c.until(() => c.goaway() !== undefined);
+    expect(c.goaway()?.code).toBe(H2_ERROR.INTERNAL_ERROR);
+    expect(logged.some((l) => l.includes('a hosted handler bug'))).toBe(true);
+    // The server still answers on a new connection.
+    const client = new grpc.Client(`127.0.0.1:${p}`, grpc.credentials.createInsecure());
+    const r = await unary(client, '/t.T/Echo', Buffer.from('still here'));
+    client.close();
+    await own.close(100);
+    expect(r.value?.toString()).toBe('still here');
+  });
+
   it('close(): GOAWAY, in-flight calls finish, new connections are refused', async () => {
     const own = new GrpcH2Server({ transport: 'pitstop', maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
     let release: () => void = () => {};

@@ -145,6 +145,8 @@ export class H2Stream {
 export interface SessionHost {
   stream(stream: H2Stream, head: RequestHead): void;
   sessionClosed(session: H2Session): void;
+  /** An unexpected error while handling a frame (the connection is then closed INTERNAL_ERROR). */
+  internalError(e: unknown): void;
 }
 
 function uncorkSession(session: H2Session): void {
@@ -207,6 +209,9 @@ export class H2Session {
   ) {
     this.decoder = new HpackDecoder(4096, { maxHeaderListBytes: options.maxHeaderListBytes });
     socket.setNoDelay(true);
+    // A client host that vanishes without closing (a crash, a cut cable) is found by the kernel's
+    // keepalive probes rather than holding its connection and calls forever.
+    socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
@@ -260,7 +265,14 @@ export class H2Session {
       const type = buf[off + 3];
       const flags = buf[off + 4];
       const id = buf.readUInt32BE(off + 5) & 0x7fffffff;
-      this.frame(type, flags, id, buf.subarray(off + 9, off + 9 + length));
+      try {
+        this.frame(type, flags, id, buf.subarray(off + 9, off + 9 + length));
+      } catch (e) {
+        // A bug here or in what a frame set off must not take the process (and every other
+        // connection) down: this connection ends, and the host logs it.
+        this.host.internalError(e);
+        return this.fail(H2_ERROR.INTERNAL_ERROR, 'internal error');
+      }
       if (this.destroyed) return;
       off += 9 + length;
     }
