@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HpackDecoder, HpackEncoder, HpackError, huffmanCode } from '../../src/serving/h2/hpack.ts';
+import { frame } from '../support/h2-frame.ts';
 
 type Field = [string, string];
 
@@ -203,15 +204,6 @@ describe('Huffman code', () => {
   });
 });
 
-/** An HTTP/2 frame: 24-bit length, type, flags, 31-bit stream id, payload. */
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
 /**
  * Just enough of an HTTP/2 server to capture a client's header blocks: it answers the client's

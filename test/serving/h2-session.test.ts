@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CODE, GrpcH2Server, type CallContext } from '../../src/serving/grpc-h2.ts';
 import { HpackDecoder, HpackEncoder } from '../../src/serving/h2/hpack.ts';
 import { CLIENT_PREFACE, FRAME, H2_ERROR } from '../../src/serving/h2/session.ts';
+import { frame } from '../support/h2-frame.ts';
 
 const id = (b: Buffer) => b;
 const BIG = 300_000;
@@ -89,14 +90,6 @@ class RawClient {
   }
 }
 
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** A gRPC message: uncompressed flag, 4-byte big-endian length, the bytes. */
 function grpcMessage(m: Buffer): Buffer {
