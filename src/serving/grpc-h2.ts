@@ -1,5 +1,8 @@
 /**
- * gRPC over node:http2, without grpc-js in the server's request path.
+ * gRPC over HTTP/2, without grpc-js in the server's request path. The HTTP/2 underneath is
+ * pitstop's own (h2/session.ts, the default: see there for why) or node:http2
+ * (`transport: 'node'`); each call reaches its stream through a small StreamPort, so the gRPC
+ * behaviour is the same on both.
  *
  * Why: a unary call through grpc-js's server builds a call stack per request (interceptor
  * layers, a Metadata object, a message decoder, a deadline timer, several closures and event
