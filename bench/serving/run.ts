@@ -14,7 +14,8 @@
  *     docs/benchmarks.md quotes).
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1),
  * --only 100x50,... (these scenarios, no sweep or HTTP), --segments N (more alternating segments,
- * for a closer comparison of the targets), --profile DIR, --hold.
+ * for a closer comparison of the targets), --profile DIR, --hold, --transport pitstop|node (the
+ * `pitstop serve` processes' `serving.grpc_transport`; default pitstop, their default).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
  * (default "--single-threaded-gc --no-memory-reducer --initial-old-space-size=64 --no-allocation-site-pretenuring", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
  * load generator's (see LOADGEN_NODE_FLAGS).
@@ -43,6 +44,9 @@ const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name)
 const profileDir = opt('--profile');
 /** `--only 1x50,100x50`: run these scenarios only, and skip the sweep and HTTP. */
 const only = opt('--only')?.split(',');
+/** `--transport node`: the pitstop servers on node:http2 instead of their own HTTP/2 layer (for an A/B across runs). */
+const transport = opt('--transport') ?? 'pitstop';
+if (transport !== 'pitstop' && transport !== 'node') throw new Error(`--transport takes pitstop or node, got ${JSON.stringify(transport)}`);
 /** `--segments N`: N alternating segments per target and scenario (default 4, quick 2), each as long as usual. */
 const segmentsOpt = opt('--segments');
 /**
@@ -289,7 +293,7 @@ async function main(): Promise<void> {
 
     const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort, nearGrpcPort, nearHttpPort, feastGrpcPort, feastHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const repoConfig = (grpc: number, http: number, extra: string) =>
-      `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\n${extra}serving:\n  host: 127.0.0.1\n  grpc_port: ${grpc}\n  http_port: ${http}\n  registry_poll_ms: 60000\n`;
+      `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\n${extra}serving:\n  host: 127.0.0.1\n  grpc_port: ${grpc}\n  http_port: ${http}\n  registry_poll_ms: 60000\n  grpc_transport: ${transport}\n`;
     writeFileSync(path.join(tmp, 'pitstop.yaml'), repoConfig(grpcPort, httpPort, ''));
     // Room for every bench row (25 views x 7,000 entities, ~100-byte rows, plus per-entry overhead).
     writeFileSync(path.join(nearRepo, 'pitstop.yaml'), repoConfig(nearGrpcPort, nearHttpPort, `  near_cache_mb: ${NEAR_CACHE_MB}\n`));
@@ -489,6 +493,7 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg(), cpuSpeedAtStart: speedAtStart, cpuSpeedAtEnd: cpuSpeed(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
       workers,
       serverNodeOptions: SERVER_NODE_OPTIONS,
+      grpcTransport: transport,
       loadgenNodeFlags: LOADGEN_NODE_FLAGS.join(' '),
       durationS: DURATION_S,
       scenarios,
@@ -518,7 +523,7 @@ async function main(): Promise<void> {
 
 function table(r: any): string {
   const lines = [
-    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}).`,
+    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); pitstop's HTTP/2 layer: ${r.grpcTransport ?? 'pitstop'}; server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}).`,
     '',
     '| scenario | rate/s | pitstop p50 | p99 | p99.9 | achieved/s | errors | floor p50 | floor p99 | floor p99.9 | echo p50 | echo p99 | p50 ratio | p99 ratio | near cache p50 | p99 | p99.9 | errors | hit rate | loadgen send lag p99 (pitstop / floor / echo / near cache) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
