@@ -237,10 +237,6 @@ export class H2Session {
     this.out(settings);
   }
 
-  get openStreams(): number {
-    return this.streams.size;
-  }
-
   // ---- reading --------------------------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
