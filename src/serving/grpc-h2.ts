@@ -34,7 +34,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
 import { HpackEncoder } from './h2/hpack.ts';
-import { H2Session, type H2Stream, type RequestHead, type SessionHost } from './h2/session.ts';
+import { H2_ERROR, H2Session, type H2Stream, type RequestHead, type SessionHost } from './h2/session.ts';
 
 /** gRPC status codes used here (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const CODE = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -91,6 +91,18 @@ export interface GrpcH2Options {
 }
 
 export type GrpcTransport = 'pitstop' | 'node';
+
+/** What the HTTP/2 layer has seen, for /metrics (pitstop transport; node:http2 reports connections only). */
+export interface TransportStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections closed with an HTTP/2 error, by its name (PROTOCOL_ERROR, ENHANCE_YOUR_CALM, ...). */
+  connectionErrors: Record<string, number>;
+  /** New streams refused with REFUSED_STREAM. */
+  refusedStreams: number;
+}
+
+const H2_ERROR_NAMES = new Map(Object.entries(H2_ERROR).map(([name, code]) => [code as number, name]));
 export const GRPC_TRANSPORTS: readonly GrpcTransport[] = ['pitstop', 'node'];
 
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' });
@@ -487,6 +499,8 @@ export class GrpcH2Server {
   /** Streaming calls (health Watch, reflection) open now: ended when the server closes. */
   private readonly streaming = new Set<Call>();
   private draining = false;
+  private readonly connectionErrors: Record<string, number> = {};
+  private refusedStreams = 0;
 
   constructor(private readonly options: GrpcH2Options) {
     if (options.transport === 'node') {
@@ -517,6 +531,11 @@ export class GrpcH2Server {
       },
       sessionClosed: (session: H2Session) => this.sessions.delete(session),
       internalError: (e: unknown) => this.options.log(`HTTP/2 connection closed on an unexpected error: ${(e as Error)?.stack ?? String(e)}`),
+      connectionError: (code: number) => {
+        const name = H2_ERROR_NAMES.get(code) ?? `0x${code.toString(16)}`;
+        this.connectionErrors[name] = (this.connectionErrors[name] ?? 0) + 1;
+      },
+      streamRefused: () => void this.refusedStreams++,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const session = new H2Session(socket, host, sessionOptions);
@@ -551,6 +570,11 @@ export class GrpcH2Server {
         resolve((this.server.address() as { port: number }).port);
       });
     });
+  }
+
+  /** Open connections, connection errors and refused streams (read at each /metrics scrape). */
+  transportStats(): TransportStats {
+    return { connections: this.sessions.size, connectionErrors: { ...this.connectionErrors }, refusedStreams: this.refusedStreams };
   }
 
   /** Called once per call when it is answered, fails or goes away. */

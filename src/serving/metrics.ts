@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReadCacheStats } from '../online/ports.ts';
+import type { TransportStats } from './grpc-h2.ts';
 import { HotCounter, HotHistogram } from './hot-metrics.ts';
 
 /** Latency buckets in seconds, fine below 10 ms where the promise lives. */
@@ -106,6 +107,42 @@ export class ServingMetrics {
         },
       });
     }
+  }
+
+  /**
+   * The gRPC server's HTTP/2 layer, read from `stats` at each scrape: open connections, and how
+   * often its guards turned a peer away (connections closed with an HTTP/2 error, by code; streams
+   * refused over the concurrency limit). A rising ENHANCE_YOUR_CALM count is a client resetting
+   * streams or flooding headers; PROTOCOL_ERROR, a broken client.
+   */
+  trackGrpcTransport(stats: () => TransportStats): void {
+    new Gauge({
+      name: 'pitstop_grpc_connections',
+      help: 'gRPC (HTTP/2) connections open.',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().connections);
+      },
+    });
+    new Counter({
+      name: 'pitstop_grpc_connection_errors_total',
+      help: 'gRPC connections the server closed with an HTTP/2 error (GOAWAY), by error code.',
+      labelNames: ['code'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of Object.entries(stats().connectionErrors)) this.inc({ code }, n);
+      },
+    });
+    new Counter({
+      name: 'pitstop_grpc_streams_refused_total',
+      help: 'gRPC calls refused with REFUSED_STREAM (over the per-connection stream limit, or while closing); clients retry them.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(stats().refusedStreams);
+      },
+    });
   }
 
   /** Records one finished request. */

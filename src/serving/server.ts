@@ -69,6 +69,7 @@ export class PitstopServer {
       const { server, health } = createGrpcServer(this.service, { log: this.log, metrics: this.metrics, maxMessageBytes: limits.maxMessageBytes, transport: this.options.grpcTransport });
       this.grpc = server;
       this.health = health;
+      this.metrics.trackGrpcTransport(() => server.transportStats());
       this.grpcPort = await server.listen(host, this.options.grpcPort);
     }
     if (this.options.httpPort >= 0) {

@@ -207,6 +207,7 @@ describe('pitstop HTTP/2 sessions', () => {
     const trailerStatus: string[] = [];
     for (const f of c.frames.filter((x) => x.type === FRAME.HEADERS)) dec.decode(f.payload, (n, v) => n === 'grpc-status' && trailerStatus.push(v));
     expect(trailerStatus).toEqual(['0', '0', '0', '0']);
+    expect(server.transportStats().refusedStreams).toBe(2);
     c.close();
     slowGate = new Promise<void>((r) => (releaseSlow = r));
   });
@@ -219,6 +220,7 @@ describe('pitstop HTTP/2 sessions', () => {
     c.write(...burst);
     await c.until(() => c.goaway() !== undefined);
     expect(c.goaway()?.code).toBe(H2_ERROR.ENHANCE_YOUR_CALM);
+    expect(server.transportStats().connectionErrors.ENHANCE_YOUR_CALM).toBeGreaterThanOrEqual(1);
     await c.until(() => false);
     expect(c.closed).toBe(true);
   });

@@ -233,6 +233,10 @@ describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over 
     expect(text).toMatch(/pitstop_online_read_duration_seconds_count\{outcome="ok"\} [1-9]/);
     expect(text).toMatch(/pitstop_registry_version 1/);
     expect(text).toMatch(/pitstop_served_value_age_seconds_count [1-9]/);
+    // The HTTP/2 layer: the typed client's connection is open; no guard has turned anyone away.
+    expect(text).toMatch(/^pitstop_grpc_connections [1-9]/m);
+    expect(text).toMatch(/^pitstop_grpc_streams_refused_total 0$/m);
+    expect(text).toMatch(/^# TYPE pitstop_grpc_connection_errors_total counter$/m);
     // The process's own: CPU, memory, event-loop delay, GC pauses by kind.
     expect(text).toMatch(/^process_cpu_seconds_total [0-9.e-]+$/m);
     expect(text).toMatch(/^process_resident_memory_bytes [1-9]/m);

@@ -147,6 +147,10 @@ export interface SessionHost {
   sessionClosed(session: H2Session): void;
   /** An unexpected error while handling a frame (the connection is then closed INTERNAL_ERROR). */
   internalError(e: unknown): void;
+  /** The connection is being closed with GOAWAY `code` (an H2_ERROR other than NO_ERROR): a broken or hostile peer, or a guard that tripped. */
+  connectionError(code: number): void;
+  /** A new stream was refused (REFUSED_STREAM): over the concurrency limit, or the connection is closing. */
+  streamRefused(): void;
 }
 
 function uncorkSession(session: H2Session): void {
@@ -409,8 +413,10 @@ export class H2Session {
     }
     if (id <= this.lastStreamId) return this.fail(H2_ERROR.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
     this.lastStreamId = id;
-    if (this.goingAway) return this.writeRst(id, H2_ERROR.REFUSED_STREAM);
-    if (this.streams.size >= this.options.maxConcurrentStreams) return this.writeRst(id, H2_ERROR.REFUSED_STREAM);
+    if (this.goingAway || this.streams.size >= this.options.maxConcurrentStreams) {
+      this.host.streamRefused();
+      return this.writeRst(id, H2_ERROR.REFUSED_STREAM);
+    }
     if (head.method === '' || head.path === '') return this.writeRst(id, H2_ERROR.PROTOCOL_ERROR);
     const stream = new H2Stream(id, this, this.peerInitialWindow);
     this.streams.set(id, stream);
@@ -693,6 +699,7 @@ export class H2Session {
   /** A connection error: GOAWAY with the code and why, then the socket ends. */
   private fail(code: number, why: string): void {
     if (this.destroyed) return;
+    this.host.connectionError(code);
     this.goaway(code, why);
     this.endSocket();
   }
