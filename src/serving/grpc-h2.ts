@@ -295,7 +295,6 @@ const OK_TRAILERS_BLOCK = hpack.encode([['grpc-status', '0']]);
 /** pitstop's own HTTP/2 stream (h2/session.ts) as a port; it is also the stream's sink. */
 class PitstopPort implements StreamPort {
   private call: Call | undefined;
-  private listening = false;
 
   constructor(
     private readonly stream: H2Stream,
@@ -324,9 +323,11 @@ class PitstopPort implements StreamPort {
     this.stream.respond(hpack.encode(httpStatus === 405 ? [[':status', '405'], ['allow', 'POST']] : [[':status', String(httpStatus)]]), true);
   }
 
-  listen(): void {
-    this.listening = true;
-  }
+  /**
+   * Nothing to attach: the stream already reports to this port. A call that is never routed is
+   * ended (and released) before any of its data or end could arrive, so none reaches it.
+   */
+  listen(): void {}
 
   release(): void {
     this.call = undefined;
@@ -335,11 +336,11 @@ class PitstopPort implements StreamPort {
 
   // The stream's sink.
   data(chunk: Buffer): void {
-    if (this.listening) this.call?.reader?.push(chunk);
+    this.call?.reader?.push(chunk);
   }
 
   end(): void {
-    if (this.listening) this.call?.requestEnded();
+    this.call?.requestEnded();
   }
 
   close(): void {
