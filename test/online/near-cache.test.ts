@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
-import { NearCache, ENTRY_OVERHEAD_BYTES } from '../../src/online/redis/near-cache.ts';
+import { NearCache, ENTRY_OVERHEAD_BYTES, keyHash } from '../../src/online/redis/near-cache.ts';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
@@ -134,6 +134,48 @@ describe('near cache table', () => {
     expect(get(c, t, pair[0])).toBeUndefined();
     expect(get(c, t, pair[1])).toBe('second');
     c.verify();
+  });
+
+  it('lookupMany finds what lookup finds, key by key: hits, misses, absent rows, tombstones and colliding slots', () => {
+    let seed = 777;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const c = new NearCache(1 << 20);
+    const tables = [c.table(HEAD), c.table('ps:p:w@2:{')];
+    // Enough keys that linear probing runs past the first slot, and invalidations leave tombstones.
+    for (let i = 0; i < 3000; i++) {
+      const t = tables[rnd(2)];
+      const key = `e${rnd(2000)}`;
+      if (rnd(5) === 0) c.invalidate(t === tables[0] ? HEAD : 'ps:p:w@2:{', k(key));
+      else read(c, t, key)(rnd(4) === 0 ? null : Buffer.from(`${t}|${key}`));
+    }
+    c.verify();
+    const names = Array.from({ length: 300 }, () => `e${rnd(2400)}`);
+    const keys = keyList(names.map(k));
+    const keyHashes = Int32Array.from(names, (_, i) => keyHash(keys.bytes, keys.offsets[i], keys.offsets[i + 1]));
+    let checked = 0;
+    for (const t of tables) {
+      const at = 5;
+      const hashes = new Uint32Array(at + names.length);
+      const out = new Float64Array(at + names.length).fill(-7);
+      const before = c.stats();
+      c.lookupMany(t, keys.bytes, keys.offsets, keyHashes, names.length, hashes, out, at);
+      const after = c.stats();
+      expect(out.subarray(0, at).every((a) => a === -7)).toBe(true); // only from `at` on
+      let hits = 0;
+      for (let i = 0; i < names.length; i++) {
+        const hash = c.hash(t, k(names[i]));
+        expect(hashes[at + i], names[i]).toBe(hash);
+        const a = c.lookup(t, k(names[i]), hash);
+        expect(out[at + i], names[i]).toBe(a);
+        if (a >= 0) hits++;
+        checked++;
+      }
+      expect(hits).toBeGreaterThan(0);
+      expect(hits).toBeLessThan(names.length);
+      expect(after.hits - before.hits).toBe(hits);
+      expect(after.misses - before.misses).toBe(names.length - hits);
+    }
+    expect(checked).toBe(2 * names.length);
   });
 
   it('agrees with a Map under random fills, invalidations, evictions and clears (index rebuilds included)', () => {

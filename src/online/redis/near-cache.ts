@@ -95,6 +95,8 @@ export class NearCache {
 
   private entries = 0;
   private bytes = 0;
+  /** What `lookupMany`'s second pass read, kept so that no compiler drops its loads. */
+  private touched = 0;
   /** Keys being read to be stored (reads in flight); kept by the caller through `reading`. */
   pending = 0;
   hits = 0;
@@ -143,6 +145,47 @@ export class NearCache {
     if (a < 0) this.misses++;
     else this.hits++;
     return a;
+  }
+
+  /**
+   * `lookup` for `count` keys of a key list at once: key i is `bytes[offsets[i] .. offsets[i + 1])`,
+   * its `keyHash` `keyHashes[i]`. Writes each key's hash in `table` to `hashes[at + i]` and its
+   * entry (or -1) to `out[at + i]`; counts the hits and misses.
+   *
+   * In three passes, for the memory rather than the instructions. Between two requests of a
+   * serving process the other processes on the box (Redis, the clients) push the index and the
+   * entries out of the CPU caches, so each lookup meets two cache misses (its index slot, then
+   * its entry's header), and one key at a time they come one after another. Here the first pass
+   * reads every key's first index slot and the second every candidate entry's hash word; no load
+   * waits on another, so the CPU has many misses in flight at once, and the third pass (the real
+   * lookup) finds the lines in cache. A whole cached read (`near-cache-micro.ts --cold`, the CPU
+   * caches flushed before each read; AMD EPYC VM, 2026-12-07, three alternating runs each): 100 x 50
+   * 356-418 µs one key at a time, 242-258 µs in passes; 500 x 10 239-344 against 202-260 µs.
+   * Warm (no flush) the two are alike within the noise (56-98 µs).
+   */
+  lookupMany(table: number, bytes: Uint8Array, offsets: Int32Array, keyHashes: Int32Array, count: number, hashes: Uint32Array, out: Float64Array, at: number): void {
+    const { slots, mask } = this.indexes[table];
+    for (let i = 0; i < count; i++) {
+      const h = tableHash(keyHashes[i], table);
+      hashes[at + i] = h;
+      out[at + i] = slots[2 * (h & mask)];
+    }
+    const shift = this.unitShift;
+    const low = (1 << shift) - 1;
+    let touched = 0;
+    for (let i = 0; i < count; i++) {
+      const a = out[at + i];
+      if (a < TOMBSTONE) touched ^= this.words[a >>> shift]![((a & low) << 1) + 1];
+    }
+    this.touched = touched;
+    let hits = 0;
+    for (let i = 0; i < count; i++) {
+      const a = this.find(table, bytes, hashes[at + i], offsets[i], offsets[i + 1]);
+      out[at + i] = a;
+      if (a >= 0) hits++;
+    }
+    this.hits += hits;
+    this.misses += count - hits;
   }
 
   /** The row's length in bytes, or -1 for a key known to hold no row. */

@@ -24,7 +24,7 @@ import { RowKeys } from './row-key.ts';
 import type { EntityKeyList } from '../entity-key.ts';
 import { PerNode } from './per-node.ts';
 import { ClusterTrackedReads, TrackedReads, nodeUrl } from './tracked-reads.ts';
-import { keyHash, tableHash, type NearCacheStats } from './near-cache.ts';
+import { keyHash, type NearCacheStats } from './near-cache.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
 
 export interface RedisStoreOptions {
@@ -341,8 +341,9 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
   private async readSpansNear(batch: OnlineReadBatch, total: number, spans: Int32Array, options: ReadOptions, tracked: Tracked): Promise<Buffer> {
     const { views, entityKeys } = batch;
     const cache = this.near!.cache;
-    // Per row: its cache entry's address, MISS, or NO_ROW (cached as absent).
+    // Per row: its cache entry's address, MISS, or NO_ROW (cached as absent); and its hash.
     const hit = new Float64Array(total);
+    const hashes = new Uint32Array(total);
     const tables: number[] = new Array(views.length);
     const missView: number[] = [];
     const missEntity: number[] = [];
@@ -367,9 +368,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
         keyHashes = new Int32Array(keys.length);
         for (let i = 0; i < keys.length; i++) keyHashes[i] = keyHash(kb, offsets[i], offsets[i + 1]);
       }
+      cache.lookupMany(table, kb, offsets, keyHashes, keys.length, hashes, hit, r);
       for (let i = 0; i < keys.length; i++, r++) {
-        const hash = tableHash(keyHashes[i], table);
-        let a = cache.lookup(table, kb, hash, offsets[i], offsets[i + 1]);
+        const hash = hashes[r];
+        let a = hit[r];
         const len = a >= 0 ? cache.rowLength(a) : -1;
         if (len >= 0 && ttl > 0 && cache.rowEventMs(a) <= staleAtOrBefore) {
           cache.notUsed();
