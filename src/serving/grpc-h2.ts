@@ -88,6 +88,8 @@ export interface GrpcH2Options {
   transport?: GrpcTransport;
   /** Streams open at once per connection (pitstop transport); more are refused, and the client retries. */
   maxConcurrentStreams?: number;
+  /** How long a client has to acknowledge the server's SETTINGS (pitstop transport; default 10 s). */
+  settingsTimeoutMs?: number;
 }
 
 export type GrpcTransport = 'pitstop' | 'node';
@@ -100,7 +102,12 @@ export interface TransportStats {
   connectionErrors: Record<string, number>;
   /** New streams refused with REFUSED_STREAM. */
   refusedStreams: number;
+  /** Streams reset PROTOCOL_ERROR because their request or trailers were malformed (RFC 9113 section 8.1.1). */
+  malformedStreams: number;
 }
+
+/** At most one log line per this many ms about malformed requests (a broken client sends thousands). */
+const MALFORMED_LOG_EVERY_MS = 60_000;
 
 const H2_ERROR_NAMES = new Map(Object.entries(H2_ERROR).map(([name, code]) => [code as number, name]));
 export const GRPC_TRANSPORTS: readonly GrpcTransport[] = ['pitstop', 'node'];
@@ -502,6 +509,10 @@ export class GrpcH2Server {
   private draining = false;
   private readonly connectionErrors: Record<string, number> = {};
   private refusedStreams = 0;
+  private malformedStreams = 0;
+  /** When a malformed request was last logged, and how many came since without a line. */
+  private malformedLoggedAt = -Infinity;
+  private malformedUnlogged = 0;
 
   constructor(private readonly options: GrpcH2Options) {
     if (options.transport === 'node') {
@@ -523,7 +534,7 @@ export class GrpcH2Server {
       this.server = server;
       return;
     }
-    const sessionOptions = { maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, maxHeaderListBytes: 64 * 1024 };
+    const sessionOptions = { maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, maxHeaderListBytes: 64 * 1024, settingsTimeoutMs: options.settingsTimeoutMs };
     const host: SessionHost = {
       stream: (stream: H2Stream, head: RequestHead) => {
         const call = this.newCall(head.timeout);
@@ -537,6 +548,18 @@ export class GrpcH2Server {
         this.connectionErrors[name] = (this.connectionErrors[name] ?? 0) + 1;
       },
       streamRefused: () => void this.refusedStreams++,
+      streamMalformed: (why: string) => {
+        this.malformedStreams++;
+        const now = performance.now();
+        if (now - this.malformedLoggedAt < MALFORMED_LOG_EVERY_MS) {
+          this.malformedUnlogged++;
+          return;
+        }
+        const more = this.malformedUnlogged > 0 ? ` (and ${this.malformedUnlogged} more since the last such line)` : '';
+        this.options.log(`gRPC: a malformed HTTP/2 request was reset PROTOCOL_ERROR: ${why}${more}`);
+        this.malformedLoggedAt = now;
+        this.malformedUnlogged = 0;
+      },
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const session = new H2Session(socket, host, sessionOptions);
@@ -575,7 +598,7 @@ export class GrpcH2Server {
 
   /** Open connections, connection errors and refused streams (read at each /metrics scrape). */
   transportStats(): TransportStats {
-    return { connections: this.sessions.size, connectionErrors: { ...this.connectionErrors }, refusedStreams: this.refusedStreams };
+    return { connections: this.sessions.size, connectionErrors: { ...this.connectionErrors }, refusedStreams: this.refusedStreams, malformedStreams: this.malformedStreams };
   }
 
   /** Called once per call when it is answered, fails or goes away. */

@@ -143,6 +143,15 @@ export class ServingMetrics {
         this.inc(stats().refusedStreams);
       },
     });
+    new Counter({
+      name: 'pitstop_grpc_streams_malformed_total',
+      help: 'gRPC calls reset PROTOCOL_ERROR because the request was malformed HTTP/2 (RFC 9113 section 8.1.1: a bad or connection-specific field, a missing pseudo-header); the log names the field, at most once a minute.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(stats().malformedStreams);
+      },
+    });
   }
 
   /** Records one finished request. */

@@ -32,6 +32,8 @@ class RawClient {
   private waiters: (() => void)[] = [];
   private readonly socket: net.Socket;
   readonly hpack = new HpackEncoder();
+  /** Whether to acknowledge the server's SETTINGS, as every real client does. */
+  ackSettings = true;
 
   constructor(port: number) {
     this.socket = net.connect(port, '127.0.0.1');
@@ -41,6 +43,7 @@ class RawClient {
         const len = this.buf.readUIntBE(0, 3);
         if (this.buf.length < 9 + len) break;
         this.frames.push({ type: this.buf[3], flags: this.buf[4], id: this.buf.readUInt32BE(5) & 0x7fffffff, payload: this.buf.subarray(9, 9 + len) });
+        if (this.ackSettings && this.buf[3] === FRAME.SETTINGS && (this.buf[4] & 0x1) === 0) this.write(frame(FRAME.SETTINGS, 0x1, 0, Buffer.alloc(0)));
         this.buf = this.buf.subarray(9 + len);
       }
       this.wake();
@@ -283,6 +286,89 @@ describe('pitstop HTTP/2 sessions', () => {
     d.write(d.headers(1, 0x4), frame(FRAME.DATA, 0, 1, Buffer.alloc(16_385)));
     await d.until(() => d.goaway() !== undefined);
     expect(d.goaway()).toMatchObject({ code: H2_ERROR.FRAME_SIZE_ERROR, lastStreamId: 1 });
+  });
+
+  it("the client's first frame must be SETTINGS, and the server's SETTINGS must be acknowledged in time", async () => {
+    const c = new RawClient(port);
+    c.write(CLIENT_PREFACE, frame(FRAME.PING, 0, 0, Buffer.alloc(8)));
+    await c.until(() => c.goaway() !== undefined);
+    expect(c.goaway()).toMatchObject({ code: H2_ERROR.PROTOCOL_ERROR, debug: expect.stringContaining('not SETTINGS') });
+    expect(c.frames.some((f) => f.type === FRAME.PING)).toBe(false);
+
+    const own = new GrpcH2Server({ transport: 'pitstop', settingsTimeoutMs: 200, maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+    own.addUnary('/t.T/Echo', async (b) => b);
+    const p = await own.listen('127.0.0.1', 0);
+    const silent = new RawClient(p);
+    silent.ackSettings = false;
+    silent.start();
+    const acking = new RawClient(p);
+    acking.start();
+    await silent.until(() => silent.goaway() !== undefined);
+    expect(silent.goaway()?.code).toBe(H2_ERROR.SETTINGS_TIMEOUT);
+    // The client that acknowledged is still served, after the timeout has passed.
+    await new Promise((r) => setTimeout(r, 300));
+    acking.write(acking.headers(1, 0x4), frame(FRAME.DATA, 0x1, 1, grpcMessage(Buffer.from('ok'))));
+    await acking.until(() => acking.frames.some((f) => f.type === FRAME.HEADERS && f.id === 1 && (f.flags & 0x1) !== 0));
+    expect(acking.goaway()).toBeUndefined();
+    expect(acking.frames.some((f) => f.type === FRAME.DATA && f.id === 1 && f.payload.subarray(5).toString() === 'ok')).toBe(true);
+    expect(own.transportStats().connectionErrors).toEqual({ SETTINGS_TIMEOUT: 1 });
+    acking.close();
+    await own.close(100);
+  });
+
+  it('a malformed request (RFC 9113 section 8.1.1) gets RST_STREAM PROTOCOL_ERROR, is counted and logged once, and the connection serves on', async () => {
+    const logged: string[] = [];
+    const own = new GrpcH2Server({ transport: 'pitstop', maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: (l) => logged.push(l) });
+    own.addUnary('/t.T/Echo', async (b) => b);
+    const p = await own.listen('127.0.0.1', 0);
+    const c = new RawClient(p);
+    c.start();
+    const good: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Echo'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+    const without = (name: string) => good.filter(([n]) => n !== name);
+    // A literal field without indexing, by hand (HpackEncoder refuses names HTTP/2 forbids).
+    const literal = (name: string, value: string) => Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name, 'latin1'), Buffer.from([value.length]), Buffer.from(value, 'latin1')]);
+    const bad: [string, [string, string][], Buffer?][] = [
+      ['an uppercase field name', good, literal('X-Upper', '1')],
+      ['a field name with a space', [...good, ['x y', '1']]],
+      ['a colon inside a field name', [...good, ['x:y', '1']]],
+      ['connection', [...good, ['connection', 'keep-alive']]],
+      ['transfer-encoding', [...good, ['transfer-encoding', 'chunked']]],
+      ['upgrade', [...good, ['upgrade', 'h2c']]],
+      ['te other than trailers', [...without('te'), ['te', 'gzip']]],
+      ['a value with CR LF', [...good, ['x-note', 'a\r\nb']]],
+      ['a value with NUL', [...good, ['x-note', 'a\0b']]],
+      ['a value with a leading space', [...good, ['x-note', ' a']]],
+      ['a pseudo-header after a regular field', [...without(':authority'), [':authority', 'x']]],
+      ['an unknown pseudo-header', [...good.slice(0, 4), [':status', '200'], ...good.slice(4)]],
+      ['a second :path', [...good.slice(0, 3), [':path', '/t.T/Echo'], ...good.slice(3)]],
+      ['no :scheme', without(':scheme')],
+      ['no :method', without(':method')],
+      ['an empty :path', good.map(([n, v]) => [n, n === ':path' ? '' : v])],
+    ];
+    let id = 1;
+    for (const [, headers, tail] of bad) {
+      const block = Buffer.concat([c.hpack.encode(headers), tail ?? Buffer.alloc(0)]);
+      c.write(frame(FRAME.HEADERS, 0x4, id, block), frame(FRAME.DATA, 0x1, id, grpcMessage(Buffer.from('no'))));
+      id += 2;
+    }
+    // Then a good request on the same connection, and one whose trailers carry a pseudo-header.
+    const okId = id;
+    c.write(c.headers(okId, 0x4, good), frame(FRAME.DATA, 0x1, okId, grpcMessage(Buffer.from('yes'))));
+    const trailersId = okId + 2;
+    c.write(c.headers(trailersId, 0x4, good), frame(FRAME.DATA, 0, trailersId, grpcMessage(Buffer.from('t'))), c.headers(trailersId, 0x5, [[':path', '/x']]));
+    await c.until(() => c.frames.filter((f) => f.type === FRAME.RST_STREAM).length >= bad.length + 1 && c.frames.some((f) => f.type === FRAME.HEADERS && f.id === okId && (f.flags & 0x1) !== 0));
+    for (let k = 0; k < bad.length; k++) {
+      const rst = c.frames.find((f) => f.type === FRAME.RST_STREAM && f.id === 1 + 2 * k);
+      expect(rst?.payload.readUInt32BE(0), bad[k][0]).toBe(H2_ERROR.PROTOCOL_ERROR);
+    }
+    expect(c.frames.find((f) => f.type === FRAME.RST_STREAM && f.id === trailersId)?.payload.readUInt32BE(0)).toBe(H2_ERROR.PROTOCOL_ERROR);
+    expect(c.frames.some((f) => f.type === FRAME.DATA && f.id === okId && f.payload.subarray(5).toString() === 'yes')).toBe(true);
+    expect(c.goaway()).toBeUndefined();
+    expect(own.transportStats().malformedStreams).toBe(bad.length + 1);
+    // One line for the first (naming the field at fault); the rest counted, not logged, within the minute.
+    expect(logged).toEqual([expect.stringContaining('field name "X-Upper"')]);
+    c.close();
+    await own.close(100);
   });
 
   it('a handler that throws while a frame is handled closes that connection (INTERNAL_ERROR, logged), not the process', async () => {

@@ -29,7 +29,7 @@ const FLAG_PADDED = 0x8;
 const FLAG_PRIORITY = 0x20;
 
 /** HTTP/2 error codes (RFC 9113 section 7). */
-export const H2_ERROR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, FLOW_CONTROL_ERROR: 3, STREAM_CLOSED: 5, FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, CANCEL: 8, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 11 } as const;
+export const H2_ERROR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, FLOW_CONTROL_ERROR: 3, SETTINGS_TIMEOUT: 4, STREAM_CLOSED: 5, FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, CANCEL: 8, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 11 } as const;
 
 const SETTING = { HEADER_TABLE_SIZE: 1, ENABLE_PUSH: 2, MAX_CONCURRENT_STREAMS: 3, INITIAL_WINDOW_SIZE: 4, MAX_FRAME_SIZE: 5, MAX_HEADER_LIST_SIZE: 6 } as const;
 
@@ -53,6 +53,42 @@ export interface H2SessionOptions {
   maxConcurrentStreams: number;
   /** Cap on one request's header block, encoded (HEADERS + CONTINUATION) and decoded. */
   maxHeaderListBytes: number;
+  /** How long the client has to acknowledge our SETTINGS before the connection ends SETTINGS_TIMEOUT (default 10 s). */
+  settingsTimeoutMs?: number;
+}
+
+/** Pseudo-header fields a request may carry (RFC 9113 section 8.3.1), as bits: each at most once. */
+const PSEUDO_METHOD = 1;
+const PSEUDO_SCHEME = 2;
+const PSEUDO_PATH = 4;
+const PSEUDO_AUTHORITY = 8;
+
+/**
+ * Why a field name is not one HTTP/2 allows (RFC 9113 section 8.2.1: no controls, space,
+ * uppercase, DEL or non-ASCII, and no colon but a pseudo-header's first), or '' when it is fine.
+ */
+function badFieldName(name: string): string {
+  if (name.length === 0) return 'an empty field name';
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || (c >= 0x41 && c <= 0x5a) || c >= 0x7f || (c === 0x3a && i > 0)) return `field name ${JSON.stringify(name)}`;
+  }
+  return '';
+}
+
+/** Whether a field value breaks RFC 9113 section 8.2.1: NUL, CR or LF anywhere, or space or tab at either end. */
+function badFieldValue(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return false;
+  let c = value.charCodeAt(0);
+  if (c === 0x20 || c === 0x09) return true;
+  c = value.charCodeAt(n - 1);
+  if (c === 0x20 || c === 0x09) return true;
+  for (let i = 0; i < n; i++) {
+    c = value.charCodeAt(i);
+    if (c === 0x00 || c === 0x0a || c === 0x0d) return true;
+  }
+  return false;
 }
 
 /** The request headers a gRPC server reads; the rest are decoded (HPACK needs it) and dropped. */
@@ -151,6 +187,8 @@ export interface SessionHost {
   connectionError(code: number): void;
   /** A new stream was refused (REFUSED_STREAM): over the concurrency limit, or the connection is closing. */
   streamRefused(): void;
+  /** A request (or its trailers) was malformed, so its stream was reset PROTOCOL_ERROR; `why` names the field at fault. */
+  streamMalformed(why: string): void;
 }
 
 function uncorkSession(session: H2Session): void {
@@ -163,6 +201,10 @@ export class H2Session {
   private readonly decoder: HpackDecoder;
   private rest: Buffer | null = null;
   private prefaceSeen = false;
+  /** The client's first frame, a SETTINGS, has come (RFC 9113 section 3.4: anything else first is a connection error). */
+  private settingsSeen = false;
+  /** Ends the connection SETTINGS_TIMEOUT unless the client acknowledges our SETTINGS first. */
+  private settingsTimer: NodeJS.Timeout | undefined;
   /** The highest stream id the client opened (every lower idle id is closed by that). */
   private lastStreamId = 0;
   /** A header block in progress (HEADERS without END_HEADERS): its stream, flags and fragments. */
@@ -185,15 +227,50 @@ export class H2Session {
   private resetWindowStart = 0;
   /** The request head being decoded (filled by onHeader). */
   private head: RequestHead = { method: '', path: '', contentType: '', timeout: undefined, encoding: undefined };
+  /**
+   * The header block being decoded: the pseudo-header fields seen (PSEUDO_* bits), whether a
+   * regular field came yet, and why the block is malformed ('' while it is not). A malformed
+   * request or trailer section is a stream error PROTOCOL_ERROR (RFC 9113 section 8.1.1); the
+   * block is still decoded to its end, since the HPACK state is the connection's.
+   */
+  private pseudo = 0;
+  private regular = false;
+  private malformed = '';
   private readonly onHeader = (name: string, value: string): void => {
+    if (this.malformed !== '') return;
+    if (badFieldValue(value)) {
+      this.malformed = `the value of ${JSON.stringify(name)}`;
+      return;
+    }
     const h = this.head;
+    if (name.charCodeAt(0) === 0x3a) {
+      let bit: number;
+      switch (name) {
+        case ':method':
+          h.method = value;
+          bit = PSEUDO_METHOD;
+          break;
+        case ':path':
+          h.path = value;
+          bit = PSEUDO_PATH;
+          break;
+        case ':scheme':
+          bit = PSEUDO_SCHEME;
+          break;
+        case ':authority':
+          bit = PSEUDO_AUTHORITY;
+          break;
+        default:
+          this.malformed = `pseudo-header ${JSON.stringify(name)}`;
+          return;
+      }
+      if (this.regular) this.malformed = `pseudo-header ${name} after a regular field`;
+      else if (this.pseudo & bit) this.malformed = `a second ${name}`;
+      this.pseudo |= bit;
+      return;
+    }
+    this.regular = true;
     switch (name) {
-      case ':method':
-        h.method = value;
-        break;
-      case ':path':
-        h.path = value;
-        break;
       case 'content-type':
         h.contentType = value;
         break;
@@ -203,7 +280,26 @@ export class H2Session {
       case 'grpc-encoding':
         h.encoding = value;
         break;
+      case 'te':
+        if (value !== 'trailers') this.malformed = `te: ${JSON.stringify(value)} (only "trailers" is allowed)`;
+        break;
+      case 'connection':
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'transfer-encoding':
+      case 'upgrade':
+        this.malformed = `connection-specific field ${name}`;
+        break;
+      default:
+        this.malformed = badFieldName(name);
     }
+  };
+  /** A client's trailer section: no pseudo-header fields, and the same rules for the rest. */
+  private readonly onTrailer = (name: string, value: string): void => {
+    if (this.malformed !== '') return;
+    if (badFieldValue(value)) this.malformed = `the value of ${JSON.stringify(name)}`;
+    else if (name.charCodeAt(0) === 0x3a) this.malformed = `pseudo-header ${name} in trailers`;
+    else this.malformed = badFieldName(name);
   };
 
   constructor(
@@ -239,6 +335,7 @@ export class H2Session {
     settings.writeUInt32BE(CONN_RECV_WINDOW - DEFAULT_WINDOW, 36);
     this.connRecvWindow = CONN_RECV_WINDOW;
     this.out(settings);
+    this.settingsTimer = setTimeout(() => this.fail(H2_ERROR.SETTINGS_TIMEOUT, 'SETTINGS not acknowledged'), this.options.settingsTimeoutMs ?? 10_000).unref();
   }
 
   // ---- reading --------------------------------------------------------------------------------
@@ -290,6 +387,10 @@ export class H2Session {
   }
 
   private frame(type: number, flags: number, id: number, payload: Buffer): void {
+    if (!this.settingsSeen) {
+      if (type !== FRAME.SETTINGS || (flags & FLAG_ACK) !== 0) return this.fail(H2_ERROR.PROTOCOL_ERROR, `the client's first frame is of type ${type}, not SETTINGS`);
+      this.settingsSeen = true;
+    }
     if (this.continuing !== null && type !== FRAME.CONTINUATION) return this.fail(H2_ERROR.PROTOCOL_ERROR, `a frame of type ${type} inside a header block`);
     switch (type) {
       case FRAME.DATA:
@@ -398,9 +499,12 @@ export class H2Session {
   private headerBlock(id: number, endStream: boolean, block: Buffer): void {
     const existing = this.streams.get(id);
     const head = (this.head = { method: '', path: '', contentType: '', timeout: undefined, encoding: undefined });
+    this.pseudo = 0;
+    this.regular = false;
+    this.malformed = '';
     try {
       // Always decoded, even for a stream that will be refused: the HPACK state is the connection's.
-      this.decoder.decode(block, existing === undefined ? this.onHeader : ignoreHeader);
+      this.decoder.decode(block, existing === undefined ? this.onHeader : this.onTrailer);
     } catch (e) {
       if (e instanceof HpackError) return this.fail(H2_ERROR.COMPRESSION_ERROR, e.message);
       throw e;
@@ -408,6 +512,10 @@ export class H2Session {
     if (existing !== undefined) {
       // Trailers from the client: they must end the stream.
       if (existing.remoteEnded) return this.resetStream(existing, H2_ERROR.STREAM_CLOSED);
+      if (this.malformed !== '') {
+        this.host.streamMalformed(`trailers: ${this.malformed}`);
+        return this.resetStream(existing, H2_ERROR.PROTOCOL_ERROR);
+      }
       if (!endStream) return this.resetStream(existing, H2_ERROR.PROTOCOL_ERROR);
       return this.remoteEnd(existing);
     }
@@ -417,7 +525,16 @@ export class H2Session {
       this.host.streamRefused();
       return this.writeRst(id, H2_ERROR.REFUSED_STREAM);
     }
-    if (head.method === '' || head.path === '') return this.writeRst(id, H2_ERROR.PROTOCOL_ERROR);
+    // Malformed (RFC 9113 section 8.1.1): a bad field, or :method, :scheme or a non-empty :path missing.
+    if (this.malformed === '') {
+      if ((this.pseudo & PSEUDO_METHOD) === 0) this.malformed = 'no :method';
+      else if ((this.pseudo & PSEUDO_SCHEME) === 0) this.malformed = 'no :scheme';
+      else if (head.path === '') this.malformed = 'no :path, or an empty one';
+    }
+    if (this.malformed !== '') {
+      this.host.streamMalformed(this.malformed);
+      return this.writeRst(id, H2_ERROR.PROTOCOL_ERROR);
+    }
     const stream = new H2Stream(id, this, this.peerInitialWindow);
     this.streams.set(id, stream);
     if (endStream) stream.remoteEnded = true;
@@ -444,6 +561,7 @@ export class H2Session {
     if (id !== 0) return this.fail(H2_ERROR.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if (flags & FLAG_ACK) {
       if (payload.length !== 0) return this.fail(H2_ERROR.FRAME_SIZE_ERROR, 'SETTINGS ack with a payload');
+      clearTimeout(this.settingsTimer);
       return;
     }
     if (payload.length % 6 !== 0) return this.fail(H2_ERROR.FRAME_SIZE_ERROR, 'SETTINGS frame not a multiple of 6 bytes');
@@ -716,6 +834,7 @@ export class H2Session {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    clearTimeout(this.settingsTimer);
     for (const s of [...this.streams.values()]) this.closeStream(s);
     this.blocked = [];
     this.rest = null;
@@ -724,7 +843,6 @@ export class H2Session {
   }
 }
 
-function ignoreHeader(): void {}
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
