@@ -155,6 +155,10 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     this.directReads = options.directReads !== false;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.nodeReaders = new PerNode((node) => RedisReadConnection.connect({ url: nodeUrl(node), connectTimeoutMs: this.connectTimeoutMs, commandTimeoutMs: this.commandTimeoutMs }));
+    if (cluster) {
+      const forget = () => (this.masters = undefined);
+      for (const event of ['+node', '-node', 'refresh']) client.on(event, forget);
+    }
   }
 
   /** Connect (standalone or cluster), register the write script, ping. Rejects ONLINE_STORE_UNAVAILABLE. */
@@ -543,12 +547,22 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
     return data;
   }
 
-  /** The cluster's masters, `host:port` (as in its slot map) to client. */
+  /**
+   * The cluster's masters, `host:port` (as in its slot map) to client. Built on first need after
+   * ioredis last changed its pool: it adds and drops nodes with `+node` / `-node`, and changes a
+   * node's role only while refreshing its slot map, which ends with `refresh` (the constructor
+   * listens for all three), so a read makes no Map of its own.
+   */
   private clusterMasters(): Map<string, Redis> {
-    const masters = new Map<string, Redis>();
-    for (const n of (this.client as Cluster).nodes('master')) masters.set(`${n.options.host}:${n.options.port}`, n);
+    let masters = this.masters;
+    if (masters === undefined) {
+      masters = this.masters = new Map<string, Redis>();
+      for (const n of (this.client as Cluster).nodes('master')) masters.set(`${n.options.host}:${n.options.port}`, n);
+    }
     return masters;
   }
+
+  private masters: Map<string, Redis> | undefined;
 
   /** Per view storage id, the row key head as a latin1 string (the near cache's table names). */
   private readonly headStrings = new Map<string, string>();
