@@ -128,6 +128,31 @@ function cpuSpeed(): number {
   }
   return sum < 0 ? 0 : Math.round(n / ((t - t0) / 1000));
 }
+
+/**
+ * Machine stall probe: a busy loop reads the clock for 2 s on the otherwise idle machine; every
+ * gap between two reads over 0.2 ms is time this process was not running (the kernel, or a VM
+ * host that took the vCPU away). No p99 in the run can be told apart from noise below what this
+ * shows: on the AMD EPYC VM of 2026-12-07, 2.3% of the time lost in gaps of up to 2.3 ms with
+ * the other core idle (up to 10.5 ms with both busy), where the Intel Xeon VM before it
+ * ran the bench's load generator with a send lag p99 of 0.4-1.6 ms.
+ */
+function stallProbe(): { lostPercent: number; longestMs: number } {
+  const t0 = performance.now();
+  let last = t0;
+  let lost = 0;
+  let longest = 0;
+  while (last - t0 < 2000) {
+    const t = performance.now();
+    const gap = t - last;
+    if (gap > 0.2) {
+      lost += gap;
+      if (gap > longest) longest = gap;
+    }
+    last = t;
+  }
+  return { lostPercent: Math.round((lost / (last - t0)) * 1000) / 10, longestMs: Math.round(longest * 100) / 100 };
+}
 /**
  * The load generator's own flags: a young generation big enough (128 MB semi-spaces) that no
  * scavenge happens in a scenario segment (loadgen.ts; it allocates ~14 KB per request, mostly
@@ -352,6 +377,8 @@ async function main(): Promise<void> {
 
     const scenarios = [];
     const speedAtStart = cpuSpeed();
+    const stallsAtStart = stallProbe();
+    log(`  machine stall probe: ${stallsAtStart.lostPercent}% of 2 s lost in gaps over 0.2 ms, the longest ${stallsAtStart.longestMs} ms`);
     // Warm both servers up (JIT, connections) before anything is measured: a first run at the
     // top scenario rate costs ~1.5x the CPU per request of later runs.
     for (const target of quick ? [pitstop, floor, echo, near] : [pitstop, feast, floor, echo, near]) {
@@ -490,7 +517,7 @@ async function main(): Promise<void> {
     const result = {
       date: started.toISOString(),
       mode: quick ? 'quick' : 'full',
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg(), cpuSpeedAtStart: speedAtStart, cpuSpeedAtEnd: cpuSpeed(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg(), cpuSpeedAtStart: speedAtStart, cpuSpeedAtEnd: cpuSpeed(), stallsAtStart, stallsAtEnd: stallProbe(), note: 'client, server, floor and redis-server on the same box; other helpers may be running' },
       workers,
       serverNodeOptions: SERVER_NODE_OPTIONS,
       grpcTransport: transport,
@@ -523,7 +550,7 @@ async function main(): Promise<void> {
 
 function table(r: any): string {
   const lines = [
-    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); pitstop's HTTP/2 layer: ${r.grpcTransport ?? 'pitstop'}; server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}).`,
+    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); pitstop's HTTP/2 layer: ${r.grpcTransport ?? 'pitstop'}; server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}${r.machine.stallsAtStart ? `; machine stall probe (a busy loop, 2 s, idle machine): ${r.machine.stallsAtStart.lostPercent}% lost in gaps over 0.2 ms, longest ${r.machine.stallsAtStart.longestMs} ms at start; ${r.machine.stallsAtEnd.lostPercent}%, ${r.machine.stallsAtEnd.longestMs} ms at end` : ''}).`,
     '',
     '| scenario | rate/s | pitstop p50 | p99 | p99.9 | achieved/s | errors | floor p50 | floor p99 | floor p99.9 | echo p50 | echo p99 | p50 ratio | p99 ratio | near cache p50 | p99 | p99.9 | errors | hit rate | loadgen send lag p99 (pitstop / floor / echo / near cache) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
