@@ -56,6 +56,13 @@ export async function startServing(config: ResolvedConfig, options: StartServing
       host: s.host,
       grpcPort: s.grpc_port,
       grpcTransport: s.grpc_transport,
+      grpcConnections: {
+        maxAgeMs: s.grpc_max_connection_age_ms,
+        maxAgeGraceMs: s.grpc_max_connection_age_grace_ms,
+        maxIdleMs: s.grpc_max_connection_idle_ms,
+        keepaliveTimeMs: s.grpc_keepalive_time_ms,
+        keepaliveTimeoutMs: s.grpc_keepalive_timeout_ms,
+      },
       httpPort: s.http_port,
       limits: { maxEntities: s.max_entities, maxFeatures: s.max_features, maxMessageBytes: s.max_message_bytes },
       log,

@@ -88,6 +88,26 @@ export const ConfigSchema = z.strictObject({
        * (docs/serving.md#the-grpc-server).
        */
       grpc_transport: z.enum(['pitstop', 'node']).default('pitstop'),
+      /**
+       * gRPC connections older than this, in ms (±10%), get a graceful GOAWAY: their calls
+       * finish, and the client reconnects for the next ones. Behind a load balancer that balances
+       * connections rather than calls, this is what spreads long-lived clients onto new
+       * replicas. Default 0: never. (pitstop's HTTP/2 layer; as grpc-go's MaxConnectionAge.)
+       */
+      grpc_max_connection_age_ms: z.number().int().min(0).default(0),
+      /** After that GOAWAY, how long its calls may still run before the connection is cut, in ms; default 30000. */
+      grpc_max_connection_age_grace_ms: z.number().int().min(0).default(30_000),
+      /** gRPC connections with no call for this long, in ms, get a graceful GOAWAY; default 0: never. */
+      grpc_max_connection_idle_ms: z.number().int().min(0).default(0),
+      /**
+       * A gRPC connection from which nothing has come for this long, in ms, is sent a PING, and
+       * closed unless the client answers within `grpc_keepalive_timeout_ms`: finds peers gone
+       * without a word (and keeps NAT and load-balancer idle timers from dropping quiet
+       * connections). Default 7200000 (2 h, as gRPC's servers); 0: never.
+       */
+      grpc_keepalive_time_ms: z.number().int().min(0).default(7_200_000),
+      /** How long a keepalive PING may go unanswered, in ms; default 20000. */
+      grpc_keepalive_timeout_ms: z.number().int().positive().default(20_000),
       /** How often the server looks for a newly applied registry version, in ms; default 2000. */
       registry_poll_ms: z.number().int().positive().default(2000),
       /**

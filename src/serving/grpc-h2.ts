@@ -34,7 +34,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
 import { HpackEncoder } from './h2/hpack.ts';
-import { H2_ERROR, H2Session, type H2Stream, type RequestHead, type SessionHost } from './h2/session.ts';
+import { H2_ERROR, H2Session, type H2Stream, type RequestHead, type RetireReason, type SessionHost } from './h2/session.ts';
 
 /** gRPC status codes used here (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const CODE = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -90,6 +90,24 @@ export interface GrpcH2Options {
   maxConcurrentStreams?: number;
   /** How long a client has to acknowledge the server's SETTINGS (pitstop transport; default 10 s). */
   settingsTimeoutMs?: number;
+  /** Connection life (pitstop transport; 0 or absent: never): see GrpcConnectionLimits. */
+  connections?: GrpcConnectionLimits;
+  /** How often connection life is checked, in ms (default 1000; tests make it shorter). */
+  connectionSweepMs?: number;
+}
+
+/**
+ * How long connections live (config `serving.grpc_max_connection_age_ms` and the rest), as
+ * gRPC servers elsewhere have them: a maximum age (behind a load balancer that balances
+ * connections, not calls, it is what makes long-lived clients spread onto new replicas), a
+ * maximum idle time, and keepalive PINGs that find a peer gone without a word.
+ */
+export interface GrpcConnectionLimits {
+  maxAgeMs: number;
+  maxAgeGraceMs: number;
+  maxIdleMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
 }
 
 export type GrpcTransport = 'pitstop' | 'node';
@@ -104,6 +122,8 @@ export interface TransportStats {
   refusedStreams: number;
   /** Streams reset PROTOCOL_ERROR because their request or trailers were malformed (RFC 9113 section 8.1.1). */
   malformedStreams: number;
+  /** Connections the server closed for their age, idleness or an unanswered keepalive PING. */
+  retiredConnections: Record<RetireReason, number>;
 }
 
 /** At most one log line per this many ms about malformed requests (a broken client sends thousands). */
@@ -510,6 +530,9 @@ export class GrpcH2Server {
   private readonly connectionErrors: Record<string, number> = {};
   private refusedStreams = 0;
   private malformedStreams = 0;
+  private readonly retiredConnections: Record<RetireReason, number> = { max_age: 0, max_idle: 0, keepalive_timeout: 0 };
+  /** Calls `tick` on every session (pitstop transport, when a connection limit is set). */
+  private sweep: NodeJS.Timeout | undefined;
   /** When a malformed request was last logged, and how many came since without a line. */
   private malformedLoggedAt = -Infinity;
   private malformedUnlogged = 0;
@@ -534,7 +557,23 @@ export class GrpcH2Server {
       this.server = server;
       return;
     }
-    const sessionOptions = { maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, maxHeaderListBytes: 64 * 1024, settingsTimeoutMs: options.settingsTimeoutMs };
+    const life = options.connections;
+    const sessionOptions = {
+      maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000,
+      maxHeaderListBytes: 64 * 1024,
+      settingsTimeoutMs: options.settingsTimeoutMs,
+      maxConnectionAgeMs: life?.maxAgeMs,
+      maxConnectionAgeGraceMs: life?.maxAgeGraceMs,
+      maxConnectionIdleMs: life?.maxIdleMs,
+      keepaliveTimeMs: life?.keepaliveTimeMs,
+      keepaliveTimeoutMs: life?.keepaliveTimeoutMs,
+    };
+    if (life && (life.maxAgeMs > 0 || life.maxIdleMs > 0 || life.keepaliveTimeMs > 0)) {
+      this.sweep = setInterval(() => {
+        const now = performance.now();
+        for (const session of this.sessions) (session as H2Session).tick(now);
+      }, options.connectionSweepMs ?? 1000).unref();
+    }
     const host: SessionHost = {
       stream: (stream: H2Stream, head: RequestHead) => {
         const call = this.newCall(head.timeout);
@@ -560,6 +599,7 @@ export class GrpcH2Server {
         this.malformedLoggedAt = now;
         this.malformedUnlogged = 0;
       },
+      connectionRetired: (reason: RetireReason) => void this.retiredConnections[reason]++,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const session = new H2Session(socket, host, sessionOptions);
@@ -598,7 +638,7 @@ export class GrpcH2Server {
 
   /** Open connections, connection errors and refused streams (read at each /metrics scrape). */
   transportStats(): TransportStats {
-    return { connections: this.sessions.size, connectionErrors: { ...this.connectionErrors }, refusedStreams: this.refusedStreams, malformedStreams: this.malformedStreams };
+    return { connections: this.sessions.size, connectionErrors: { ...this.connectionErrors }, refusedStreams: this.refusedStreams, malformedStreams: this.malformedStreams, retiredConnections: { ...this.retiredConnections } };
   }
 
   /** Called once per call when it is answered, fails or goes away. */
@@ -614,6 +654,7 @@ export class GrpcH2Server {
   async close(graceMs: number): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    clearInterval(this.sweep);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of [...this.streaming]) c.endWith({ code: CODE.UNAVAILABLE, details: 'the server is shutting down' });
     for (const s of [...this.sessions]) s.close();

@@ -10,7 +10,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { PitstopError } from '../core/errors.ts';
 import { GRPC_STATUS, publicError } from './error-map.ts';
-import { GrpcH2Server, GrpcStatusError, PREFIX_BYTES, type CallContext, type GrpcTransport } from './grpc-h2.ts';
+import { GrpcH2Server, GrpcStatusError, PREFIX_BYTES, type CallContext, type GrpcConnectionLimits, type GrpcTransport } from './grpc-h2.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { SERVICE_NAME, servingMethods, servingPackageDefinition } from './proto.ts';
 import { encodeResponse } from './response-encoder.ts';
@@ -24,6 +24,8 @@ export interface GrpcServerOptions {
   maxMessageBytes: number;
   /** The HTTP/2 layer; default 'pitstop'. */
   transport?: GrpcTransport;
+  /** Connection life (pitstop transport); default: none of it. */
+  connections?: GrpcConnectionLimits;
 }
 
 type ValueMsg = { val?: string } & Record<string, unknown>;
@@ -82,6 +84,7 @@ export function createGrpcServer(service: ServingService, options: GrpcServerOpt
     maxMessageBytes,
     log,
     transport: options.transport,
+    connections: options.connections,
     tooLarge: (bytes, path) => {
       const f = failure(new PitstopError('LIMIT_EXCEEDED', `the request has ${bytes} bytes; the limit is ${maxMessageBytes}`));
       const method = nameOf.get(path);

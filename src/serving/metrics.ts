@@ -152,6 +152,16 @@ export class ServingMetrics {
         this.inc(stats().malformedStreams);
       },
     });
+    new Counter({
+      name: 'pitstop_grpc_connections_retired_total',
+      help: 'gRPC connections the server closed by its connection limits: max_age and max_idle (graceful GOAWAY), keepalive_timeout (a keepalive PING unanswered).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(stats().retiredConnections)) this.inc({ reason }, n);
+      },
+    });
   }
 
   /** Records one finished request. */

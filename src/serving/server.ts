@@ -9,7 +9,7 @@ import type http from 'node:http';
 import type { HealthImplementation } from 'grpc-health-check';
 import type { OnlineReader } from '../online/ports.ts';
 import { createGrpcServer } from './grpc-server.ts';
-import type { GrpcH2Server, GrpcTransport } from './grpc-h2.ts';
+import type { GrpcConnectionLimits, GrpcH2Server, GrpcTransport } from './grpc-h2.ts';
 import { createHttpServer } from './http-server.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ReadCacheStatsSource } from '../online/ports.ts';
@@ -27,6 +27,8 @@ export interface ServerOptions {
   grpcPort: number;
   /** The gRPC server's HTTP/2 layer; default 'pitstop' (grpc-h2.ts). */
   grpcTransport?: GrpcTransport;
+  /** How long gRPC connections live (max age, max idle, keepalive; pitstop's HTTP/2 layer); default: forever, no keepalive. */
+  grpcConnections?: GrpcConnectionLimits;
   /** HTTP port; 0 picks a free one. Negative disables HTTP. */
   httpPort: number;
   limits: ServingLimits;
@@ -66,7 +68,7 @@ export class PitstopServer {
   private async listen(): Promise<void> {
     const { host = '0.0.0.0', limits } = this.options;
     if (this.options.grpcPort >= 0) {
-      const { server, health } = createGrpcServer(this.service, { log: this.log, metrics: this.metrics, maxMessageBytes: limits.maxMessageBytes, transport: this.options.grpcTransport });
+      const { server, health } = createGrpcServer(this.service, { log: this.log, metrics: this.metrics, maxMessageBytes: limits.maxMessageBytes, transport: this.options.grpcTransport, connections: this.options.grpcConnections });
       this.grpc = server;
       this.health = health;
       this.metrics.trackGrpcTransport(() => server.transportStats());

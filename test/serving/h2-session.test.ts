@@ -32,8 +32,9 @@ class RawClient {
   private waiters: (() => void)[] = [];
   private readonly socket: net.Socket;
   readonly hpack = new HpackEncoder();
-  /** Whether to acknowledge the server's SETTINGS, as every real client does. */
+  /** Whether to acknowledge the server's SETTINGS and PINGs, as every real client does. */
   ackSettings = true;
+  ackPings = true;
 
   constructor(port: number) {
     this.socket = net.connect(port, '127.0.0.1');
@@ -44,6 +45,7 @@ class RawClient {
         if (this.buf.length < 9 + len) break;
         this.frames.push({ type: this.buf[3], flags: this.buf[4], id: this.buf.readUInt32BE(5) & 0x7fffffff, payload: this.buf.subarray(9, 9 + len) });
         if (this.ackSettings && this.buf[3] === FRAME.SETTINGS && (this.buf[4] & 0x1) === 0) this.write(frame(FRAME.SETTINGS, 0x1, 0, Buffer.alloc(0)));
+        if (this.ackPings && this.buf[3] === FRAME.PING && (this.buf[4] & 0x1) === 0) this.write(frame(FRAME.PING, 0x1, 0, Buffer.from(this.buf.subarray(9, 17))));
         this.buf = this.buf.subarray(9 + len);
       }
       this.wake();
@@ -424,5 +426,114 @@ describe('pitstop HTTP/2 sessions', () => {
     expect(r).toMatchObject({ code: CODE.OK });
     expect(r.value!.toString()).toBe('done');
     expect(refused).toBe(true);
+  });
+
+  describe('connection life (max age, max idle, keepalive)', () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const life = { maxAgeMs: 0, maxAgeGraceMs: 0, maxIdleMs: 0, keepaliveTimeMs: 0, keepaliveTimeoutMs: 20_000 };
+    /** A server with these connection limits, checked every 20 ms; `/t.T/Slow` waits for `release()`. */
+    async function lifeServer(connections: typeof life) {
+      const own = new GrpcH2Server({ transport: 'pitstop', connections, connectionSweepMs: 20, maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      own.addUnary('/t.T/Echo', async (b) => b);
+      own.addUnary('/t.T/Slow', async () => {
+        await gate;
+        return Buffer.from('late');
+      });
+      const p = await own.listen('127.0.0.1', 0);
+      return { own, p, release };
+    }
+    const slowCall = (c: RawClient, id: number) => c.write(c.headers(id, 0x4, [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Slow'], [':authority', 'x'], ['content-type', 'application/grpc']]), frame(FRAME.DATA, 0x1, id, grpcMessage(Buffer.from('s'))));
+    const answered = (c: RawClient, id: number) => c.frames.some((f) => f.type === FRAME.HEADERS && f.id === id && (f.flags & 0x1) !== 0);
+
+    it('max age: a graceful GOAWAY (±10%), the open call still answered within the grace, and cut off after it', async () => {
+      const { own, p, release } = await lifeServer({ ...life, maxAgeMs: 400, maxAgeGraceMs: 500 });
+      const a = new RawClient(p);
+      a.start();
+      const b = new RawClient(p);
+      b.start();
+      slowCall(a, 1);
+      slowCall(b, 1);
+      const t0 = Date.now();
+      await sleep(250);
+      expect(a.goaway()).toBeUndefined(); // not before 360 ms
+      await a.until(() => a.goaway() !== undefined);
+      await b.until(() => b.goaway() !== undefined);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(a.goaway()).toMatchObject({ code: H2_ERROR.NO_ERROR, lastStreamId: 1 });
+      expect(b.goaway()).toMatchObject({ code: H2_ERROR.NO_ERROR, lastStreamId: 1 });
+      expect(a.closed || b.closed).toBe(false); // a call is open on each: both wait
+      // b's client goes quiet; a's call is answered within the grace, and a's connection then ends.
+      release();
+      await a.until(() => a.closed);
+      expect(answered(a, 1)).toBe(true);
+      expect(a.frames.some((f) => f.type === FRAME.DATA && f.id === 1 && f.payload.subarray(5).toString() === 'late')).toBe(true);
+      expect(own.transportStats().retiredConnections.max_age).toBe(2);
+      await own.close(100);
+    });
+
+    it('max age: a call still open when the grace runs out is cut off with its connection', async () => {
+      const { own, p, release } = await lifeServer({ ...life, maxAgeMs: 200, maxAgeGraceMs: 300 });
+      const c = new RawClient(p);
+      c.start();
+      slowCall(c, 1);
+      await c.until(() => c.goaway() !== undefined);
+      const goawayAt = Date.now();
+      await c.until(() => c.closed);
+      expect(c.closed).toBe(true);
+      expect(Date.now() - goawayAt).toBeGreaterThanOrEqual(250);
+      expect(answered(c, 1)).toBe(false);
+      release();
+      await own.close(100);
+    });
+
+    it('max idle: a connection with no call gets a graceful GOAWAY; one with a call open does not', async () => {
+      const { own, p, release } = await lifeServer({ ...life, maxIdleMs: 200 });
+      const idle = new RawClient(p);
+      idle.start();
+      idle.write(idle.headers(1, 0x4), frame(FRAME.DATA, 0x1, 1, grpcMessage(Buffer.from('e'))));
+      const busy = new RawClient(p);
+      busy.start();
+      slowCall(busy, 1);
+      await idle.until(() => idle.closed);
+      expect(answered(idle, 1)).toBe(true);
+      expect(idle.goaway()).toMatchObject({ code: H2_ERROR.NO_ERROR, lastStreamId: 1 });
+      await sleep(300);
+      expect(busy.goaway()).toBeUndefined();
+      release();
+      await busy.until(() => answered(busy, 1));
+      // Once its call is done it is idle too.
+      await busy.until(() => busy.goaway() !== undefined);
+      expect(busy.goaway()?.code).toBe(H2_ERROR.NO_ERROR);
+      expect(own.transportStats().retiredConnections.max_idle).toBe(2);
+      await own.close(100);
+    });
+
+    it('keepalive: a quiet connection is pinged; one that answers stays and is served, one that does not is closed', async () => {
+      const { own, p } = await lifeServer({ ...life, keepaliveTimeMs: 150, keepaliveTimeoutMs: 150 });
+      const alive = new RawClient(p);
+      alive.start();
+      const dead = new RawClient(p);
+      dead.ackPings = false;
+      dead.start();
+      const client = new grpc.Client(`127.0.0.1:${p}`, grpc.credentials.createInsecure());
+      expect((await unary(client, '/t.T/Echo', Buffer.from('before'))).value?.toString()).toBe('before');
+      await dead.until(() => dead.closed);
+      expect(dead.frames.some((f) => f.type === FRAME.PING && (f.flags & 0x1) === 0)).toBe(true);
+      expect(dead.goaway()).toMatchObject({ code: H2_ERROR.NO_ERROR, debug: 'keepalive ping not acknowledged' });
+      await sleep(400);
+      expect(alive.closed).toBe(false);
+      expect(alive.frames.filter((f) => f.type === FRAME.PING && (f.flags & 0x1) === 0).length).toBeGreaterThanOrEqual(2);
+      alive.write(alive.headers(1, 0x4), frame(FRAME.DATA, 0x1, 1, grpcMessage(Buffer.from('ok'))));
+      await alive.until(() => answered(alive, 1));
+      expect(answered(alive, 1)).toBe(true);
+      // grpc-js answers the pings itself: its connection was kept, and it is still served.
+      expect((await unary(client, '/t.T/Echo', Buffer.from('after'))).value?.toString()).toBe('after');
+      expect(own.transportStats().retiredConnections).toEqual({ max_age: 0, max_idle: 0, keepalive_timeout: 1 });
+      client.close();
+      alive.close();
+      await own.close(100);
+    });
   });
 });

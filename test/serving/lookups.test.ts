@@ -237,6 +237,7 @@ describe.each(['redis', 'redis-near-cache', 'embedded'] as const)('lookups over 
     expect(text).toMatch(/^pitstop_grpc_connections [1-9]/m);
     expect(text).toMatch(/^pitstop_grpc_streams_refused_total 0$/m);
     expect(text).toMatch(/^pitstop_grpc_streams_malformed_total 0$/m);
+    expect(text).toMatch(/^# TYPE pitstop_grpc_connections_retired_total counter$/m);
     expect(text).toMatch(/^# TYPE pitstop_grpc_connection_errors_total counter$/m);
     // The process's own: CPU, memory, event-loop delay, GC pauses by kind.
     expect(text).toMatch(/^process_cpu_seconds_total [0-9.e-]+$/m);

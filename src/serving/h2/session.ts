@@ -55,7 +55,26 @@ export interface H2SessionOptions {
   maxHeaderListBytes: number;
   /** How long the client has to acknowledge our SETTINGS before the connection ends SETTINGS_TIMEOUT (default 10 s). */
   settingsTimeoutMs?: number;
+  /**
+   * Connection life, checked by `tick` (0 or absent: never). A connection older than
+   * `maxConnectionAgeMs` (±10%, so connections made together do not all go at once) gets a
+   * graceful GOAWAY, and is cut `maxConnectionAgeGraceMs` later if calls are still open; one
+   * with no call for `maxConnectionIdleMs` gets a graceful GOAWAY; one from which nothing has
+   * come for `keepaliveTimeMs` is sent a PING, and closed unless it is acknowledged within
+   * `keepaliveTimeoutMs`.
+   */
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+  maxConnectionIdleMs?: number;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
 }
+
+/** Why `tick` retired a connection. */
+export type RetireReason = 'max_age' | 'max_idle' | 'keepalive_timeout';
+
+/** The opaque payload of our keepalive PINGs (any 8 bytes; the client echoes them in its ack). */
+const KEEPALIVE_PING = Buffer.from('pitstop!', 'latin1');
 
 /** Pseudo-header fields a request may carry (RFC 9113 section 8.3.1), as bits: each at most once. */
 const PSEUDO_METHOD = 1;
@@ -189,6 +208,8 @@ export interface SessionHost {
   streamRefused(): void;
   /** A request (or its trailers) was malformed, so its stream was reset PROTOCOL_ERROR; `why` names the field at fault. */
   streamMalformed(why: string): void;
+  /** `tick` closed (or began closing) the connection: too old, idle too long, or its keepalive PING went unanswered. */
+  connectionRetired(reason: RetireReason): void;
 }
 
 function uncorkSession(session: H2Session): void {
@@ -205,6 +226,21 @@ export class H2Session {
   private settingsSeen = false;
   /** Ends the connection SETTINGS_TIMEOUT unless the client acknowledges our SETTINGS first. */
   private settingsTimer: NodeJS.Timeout | undefined;
+  /**
+   * For `tick` (times from performance.now()): when the connection began and its age limit;
+   * when it was sent GOAWAY for its age (-1: not); the last stream id seen with no stream open
+   * and since when; chunks read, as last seen by `tick`, and since when none came; when our
+   * keepalive PING went out (-1: none outstanding).
+   */
+  private readonly startedAt = performance.now();
+  private readonly ageLimitMs: number;
+  private agedAt = -1;
+  private idleMark = -1;
+  private idleSince = 0;
+  private reads = 0;
+  private readsSeen = 0;
+  private quietSince = this.startedAt;
+  private pingSentAt = -1;
   /** The highest stream id the client opened (every lower idle id is closed by that). */
   private lastStreamId = 0;
   /** A header block in progress (HEADERS without END_HEADERS): its stream, flags and fragments. */
@@ -308,6 +344,7 @@ export class H2Session {
     private readonly options: H2SessionOptions,
   ) {
     this.decoder = new HpackDecoder(4096, { maxHeaderListBytes: options.maxHeaderListBytes });
+    this.ageLimitMs = (options.maxConnectionAgeMs ?? 0) * (0.9 + 0.2 * Math.random());
     socket.setNoDelay(true);
     // A client host that vanishes without closing (a crash, a cut cable) is found by the kernel's
     // keepalive probes rather than holding its connection and calls forever.
@@ -342,6 +379,7 @@ export class H2Session {
 
   private onData(chunk: Buffer): void {
     if (this.destroyed) return;
+    this.reads++;
     let buf = this.rest === null ? chunk : Buffer.concat([this.rest, chunk]);
     let off = 0;
     if (!this.prefaceSeen) {
@@ -415,7 +453,7 @@ export class H2Session {
           writeFrameHeader(pong, 0, 8, FRAME.PING, FLAG_ACK, 0);
           payload.copy(pong, 9);
           this.out(pong);
-        }
+        } else if (this.pingSentAt >= 0 && payload.equals(KEEPALIVE_PING)) this.pingSentAt = -1;
         return;
       case FRAME.GOAWAY:
         // The client leaves: no new streams will come; end once the open ones are answered.
@@ -790,6 +828,56 @@ export class H2Session {
   }
 
   // ---- connection life ------------------------------------------------------------------------
+
+  /**
+   * Connection housekeeping (H2SessionOptions: max age, max idle, keepalive), called by the
+   * server about once a second with performance.now(): nothing on the path of a request does
+   * any of it, so its times are as coarse as the calls.
+   */
+  tick(now: number): void {
+    if (this.destroyed) return;
+    const o = this.options;
+    if (this.agedAt >= 0) {
+      // Sent GOAWAY for its age: calls still open past the grace are cut off.
+      if (now - this.agedAt >= (o.maxConnectionAgeGraceMs ?? 0)) this.endSocket();
+      return;
+    }
+    if (this.ageLimitMs > 0 && now - this.startedAt >= this.ageLimitMs && !this.goingAway) {
+      this.agedAt = now;
+      this.host.connectionRetired('max_age');
+      return this.close();
+    }
+    const idleMs = o.maxConnectionIdleMs ?? 0;
+    if (idleMs > 0 && !this.goingAway) {
+      if (this.streams.size > 0 || this.lastStreamId !== this.idleMark) {
+        this.idleMark = this.lastStreamId;
+        this.idleSince = now;
+      } else if (now - this.idleSince >= idleMs) {
+        this.host.connectionRetired('max_idle');
+        return this.close();
+      }
+    }
+    const keepaliveMs = o.keepaliveTimeMs ?? 0;
+    if (keepaliveMs > 0) {
+      if (this.pingSentAt >= 0) {
+        if (now - this.pingSentAt >= (o.keepaliveTimeoutMs ?? 20_000)) {
+          this.host.connectionRetired('keepalive_timeout');
+          this.goaway(H2_ERROR.NO_ERROR, 'keepalive ping not acknowledged');
+          this.endSocket();
+        }
+      } else if (this.reads !== this.readsSeen) {
+        this.readsSeen = this.reads;
+        this.quietSince = now;
+      } else if (now - this.quietSince >= keepaliveMs) {
+        const ping = Buffer.allocUnsafe(17);
+        writeFrameHeader(ping, 0, 8, FRAME.PING, 0, 0);
+        KEEPALIVE_PING.copy(ping, 9);
+        this.out(ping);
+        this.pingSentAt = now;
+        this.quietSince = now;
+      }
+    }
+  }
 
   /** Graceful close: GOAWAY (no new streams), and the socket ends once the open streams are done. */
   close(): void {
