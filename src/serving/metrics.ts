@@ -110,10 +110,11 @@ export class ServingMetrics {
   }
 
   /**
-   * The gRPC server's HTTP/2 layer, read from `stats` at each scrape: open connections, and how
+   * The gRPC server's HTTP/2 layer, read from `stats` at each scrape: open connections, how
    * often its guards turned a peer away (connections closed with an HTTP/2 error, by code; streams
-   * refused over the concurrency limit). A rising ENHANCE_YOUR_CALM count is a client resetting
-   * streams or flooding headers; PROTOCOL_ERROR, a broken client.
+   * refused over the concurrency limit; malformed requests reset), and connections closed by the
+   * connection limits (max age, max idle, keepalive). A rising ENHANCE_YOUR_CALM count is a client
+   * resetting streams or flooding headers; PROTOCOL_ERROR, a broken client.
    */
   trackGrpcTransport(stats: () => TransportStats): void {
     new Gauge({
@@ -124,44 +125,33 @@ export class ServingMetrics {
         this.set(stats().connections);
       },
     });
-    new Counter({
-      name: 'pitstop_grpc_connection_errors_total',
-      help: 'gRPC connections the server closed with an HTTP/2 error (GOAWAY), by error code.',
-      labelNames: ['code'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [code, n] of Object.entries(stats().connectionErrors)) this.inc({ code }, n);
-      },
-    });
-    new Counter({
-      name: 'pitstop_grpc_streams_refused_total',
-      help: 'gRPC calls refused with REFUSED_STREAM (over the per-connection stream limit, or while closing); clients retry them.',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(stats().refusedStreams);
-      },
-    });
-    new Counter({
-      name: 'pitstop_grpc_streams_malformed_total',
-      help: 'gRPC calls reset PROTOCOL_ERROR because the request was malformed HTTP/2 (RFC 9113 section 8.1.1: a bad or connection-specific field, a missing pseudo-header); the log names the field, at most once a minute.',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(stats().malformedStreams);
-      },
-    });
-    new Counter({
-      name: 'pitstop_grpc_connections_retired_total',
-      help: 'gRPC connections the server closed by its connection limits: max_age and max_idle (graceful GOAWAY), keepalive_timeout (a keepalive PING unanswered).',
-      labelNames: ['reason'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(stats().retiredConnections)) this.inc({ reason }, n);
-      },
-    });
+    /** A counter whose value at each scrape is a total kept by the transport: one number, or one per label value. */
+    const total = (name: string, help: string, read: (s: TransportStats) => number | Record<string, number>, label?: string) =>
+      new Counter({
+        name,
+        help,
+        labelNames: label ? [label] : [],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const v = read(stats());
+          if (typeof v === 'number') this.inc(v);
+          else for (const [key, n] of Object.entries(v)) this.inc({ [label!]: key }, n);
+        },
+      });
+    total('pitstop_grpc_connection_errors_total', 'gRPC connections the server closed with an HTTP/2 error (GOAWAY), by error code.', (t) => t.connectionErrors, 'code');
+    total('pitstop_grpc_streams_refused_total', 'gRPC calls refused with REFUSED_STREAM (over the per-connection stream limit, or while closing); clients retry them.', (t) => t.refusedStreams);
+    total(
+      'pitstop_grpc_streams_malformed_total',
+      'gRPC calls reset PROTOCOL_ERROR because the request was malformed HTTP/2 (RFC 9113 section 8.1.1: a bad or connection-specific field, a missing pseudo-header); the log names the field, at most once a minute.',
+      (t) => t.malformedStreams,
+    );
+    total(
+      'pitstop_grpc_connections_retired_total',
+      'gRPC connections the server closed by its connection limits: max_age and max_idle (graceful GOAWAY), keepalive_timeout (a keepalive PING unanswered).',
+      (t) => t.retiredConnections,
+      'reason',
+    );
   }
 
   /** Records one finished request. */
