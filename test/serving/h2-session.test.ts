@@ -346,6 +346,9 @@ describe('pitstop HTTP/2 sessions', () => {
       ['no :scheme', without(':scheme')],
       ['no :method', without(':method')],
       ['an empty :path', good.map(([n, v]) => [n, n === ':path' ? '' : v])],
+      ['content-length not a number', [...good, ['content-length', 'seven']]],
+      ['content-length under the DATA sent (7 bytes)', [...good, ['content-length', '5']]],
+      ['content-length over the DATA sent', [...good, ['content-length', '9']]],
     ];
     let id = 1;
     for (const [, headers, tail] of bad) {
@@ -353,9 +356,9 @@ describe('pitstop HTTP/2 sessions', () => {
       c.write(frame(FRAME.HEADERS, 0x4, id, block), frame(FRAME.DATA, 0x1, id, grpcMessage(Buffer.from('no'))));
       id += 2;
     }
-    // Then a good request on the same connection, and one whose trailers carry a pseudo-header.
+    // Then a good request on the same connection (with a content-length that adds up), and one whose trailers carry a pseudo-header.
     const okId = id;
-    c.write(c.headers(okId, 0x4, good), frame(FRAME.DATA, 0x1, okId, grpcMessage(Buffer.from('yes'))));
+    c.write(c.headers(okId, 0x4, [...good, ['content-length', '8']]), frame(FRAME.DATA, 0x1, okId, grpcMessage(Buffer.from('yes'))));
     const trailersId = okId + 2;
     c.write(c.headers(trailersId, 0x4, good), frame(FRAME.DATA, 0, trailersId, grpcMessage(Buffer.from('t'))), c.headers(trailersId, 0x5, [[':path', '/x']]));
     await c.until(() => c.frames.filter((f) => f.type === FRAME.RST_STREAM).length >= bad.length + 1 && c.frames.some((f) => f.type === FRAME.HEADERS && f.id === okId && (f.flags & 0x1) !== 0));

@@ -146,6 +146,9 @@ export class H2Stream {
   /** Answer bytes waiting for window, and the trailers to send after them. */
   queue: Buffer[] | null = null;
   pendingTrailers: Buffer | null = null;
+  /** The request's `content-length` (-1: none sent), and the DATA bytes received, which must come to it. */
+  contentLength = -1;
+  received = 0;
 
   constructor(
     readonly id: number,
@@ -272,6 +275,8 @@ export class H2Session {
   private pseudo = 0;
   private regular = false;
   private malformed = '';
+  /** The block's `content-length` (-1: none). */
+  private contentLength = -1;
   private readonly onHeader = (name: string, value: string): void => {
     if (this.malformed !== '') return;
     if (badFieldValue(value)) {
@@ -318,6 +323,10 @@ export class H2Session {
         break;
       case 'te':
         if (value !== 'trailers') this.malformed = `te: ${JSON.stringify(value)} (only "trailers" is allowed)`;
+        break;
+      case 'content-length':
+        if (this.contentLength >= 0 || !/^\d{1,15}$/.test(value)) this.malformed = `content-length: ${JSON.stringify(value)}`;
+        else this.contentLength = Number(value);
         break;
       case 'connection':
       case 'keep-alive':
@@ -508,6 +517,14 @@ export class H2Session {
         stream.recvUnacked = 0;
       }
     }
+    if (stream.contentLength >= 0) {
+      // RFC 9113 section 8.1.1: DATA must add up to the content-length sent.
+      stream.received += data.length;
+      if (stream.received > stream.contentLength || (end && stream.received !== stream.contentLength)) {
+        this.host.streamMalformed(`content-length ${stream.contentLength}, ${end ? '' : 'over '}${stream.received} bytes of DATA`);
+        return this.resetStream(stream, H2_ERROR.PROTOCOL_ERROR);
+      }
+    }
     if (data.length > 0) stream.sink?.data(data);
     if (end) this.remoteEnd(stream);
   }
@@ -540,6 +557,7 @@ export class H2Session {
     this.pseudo = 0;
     this.regular = false;
     this.malformed = '';
+    this.contentLength = -1;
     try {
       // Always decoded, even for a stream that will be refused: the HPACK state is the connection's.
       this.decoder.decode(block, existing === undefined ? this.onHeader : this.onTrailer);
@@ -555,6 +573,10 @@ export class H2Session {
         return this.resetStream(existing, H2_ERROR.PROTOCOL_ERROR);
       }
       if (!endStream) return this.resetStream(existing, H2_ERROR.PROTOCOL_ERROR);
+      if (existing.contentLength >= 0 && existing.received !== existing.contentLength) {
+        this.host.streamMalformed(`content-length ${existing.contentLength}, ${existing.received} bytes of DATA`);
+        return this.resetStream(existing, H2_ERROR.PROTOCOL_ERROR);
+      }
       return this.remoteEnd(existing);
     }
     if (id <= this.lastStreamId) return this.fail(H2_ERROR.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
@@ -568,12 +590,14 @@ export class H2Session {
       if ((this.pseudo & PSEUDO_METHOD) === 0) this.malformed = 'no :method';
       else if ((this.pseudo & PSEUDO_SCHEME) === 0) this.malformed = 'no :scheme';
       else if (head.path === '') this.malformed = 'no :path, or an empty one';
+      else if (endStream && this.contentLength > 0) this.malformed = `content-length ${this.contentLength} on a request with no DATA`;
     }
     if (this.malformed !== '') {
       this.host.streamMalformed(this.malformed);
       return this.writeRst(id, H2_ERROR.PROTOCOL_ERROR);
     }
     const stream = new H2Stream(id, this, this.peerInitialWindow);
+    stream.contentLength = this.contentLength;
     this.streams.set(id, stream);
     if (endStream) stream.remoteEnded = true;
     this.host.stream(stream, head);
