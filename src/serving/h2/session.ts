@@ -17,6 +17,9 @@
  * CONTINUATION) are capped, concurrent streams are capped (REFUSED_STREAM beyond), the receive
  * windows are enforced (FLOW_CONTROL_ERROR), and a peer that resets streams faster than it could
  * have opened them usefully (rapid reset, CVE-2023-44487) is sent GOAWAY ENHANCE_YOUR_CALM.
+ * Requests are held to RFC 9113's rules (section 8.1.1: a malformed one is reset PROTOCOL_ERROR,
+ * its connection serves on), and `tick` gives connections a maximum age, a maximum idle time and
+ * keepalive PINGs, as gRPC's own servers have them.
  */
 import type { Socket } from 'node:net';
 import { HpackDecoder, HpackEncoder, HpackError } from './hpack.ts';
