@@ -50,6 +50,11 @@ export interface LoadgenConfig {
   timeoutMs: number;
   /** Give up scheduling (count as dropped) when this many are in flight. */
   maxInFlight: number;
+  /**
+   * Where the warm-up's requests go, when not to `target` (cold-start.ts: the generator warms
+   * up on a server that is already warm, so that the fresh target's first request is a measured one).
+   */
+  warmupTarget?: string;
 }
 
 export interface LoadgenResult {
@@ -183,7 +188,9 @@ async function httpTransport(cfg: LoadgenConfig): Promise<Transport> {
 }
 
 async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
-  const transport = cfg.transport === 'http' ? await httpTransport(cfg) : await grpcTransport(cfg);
+  const open = (c: LoadgenConfig) => (c.transport === 'http' ? httpTransport(c) : grpcTransport(c));
+  const transport = await open(cfg);
+  const warmTransport = cfg.warmupTarget ? await open({ ...cfg, target: cfg.warmupTarget }) : transport;
   const latency = histogram(); // microseconds
   const lag = histogram();
   const errors: Record<string, number> = {};
@@ -255,7 +262,7 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
         lag.recordValue(Math.max(1, Math.round((performance.now() - scheduled) * 1000)));
       }
       inFlight++;
-      transport.send(i, (outcome, bytes) => {
+      (record ? transport : warmTransport).send(i, (outcome, bytes) => {
         const done = performance.now();
         inFlight--;
         doneSinceGc++;
@@ -313,6 +320,7 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
   const cpu = process.cpuUsage(cpu0);
   obs.disconnect();
   transport.close();
+  if (warmTransport !== transport) warmTransport.close();
   const ms = (v: number) => Math.round(v) / 1000;
   const measured = (lastDone - measuredStart) / 1000;
   return {

@@ -16,6 +16,7 @@ import type { OnlineWriter } from '../online/ports.ts';
 import { pushRows } from '../materialize/push.ts';
 import { openOnlineStore, openPushLog, type OnlineStore } from './online.ts';
 import { openRegistryStore } from './registry.ts';
+import { loopbackAddress, warmUp } from './warmup.ts';
 
 export interface StartServingOptions {
   /** Log sink; default stderr. */
@@ -49,7 +50,11 @@ export async function startServing(config: ResolvedConfig, options: StartServing
       closers.unshift(() => sp.close());
       push = sp.push;
     }
+    // A warm-up needs the gRPC port and a registry version to look up; else there is nothing to warm.
+    const snapshot = holder.current()?.snapshot;
+    const warm = s.warmup_ms > 0 && s.grpc_port >= 0 && snapshot !== undefined;
     const server = await PitstopServer.start({
+      warmingUp: warm,
       holder,
       reader: store,
       push,
@@ -69,6 +74,16 @@ export async function startServing(config: ResolvedConfig, options: StartServing
       metricsText: options.metricsText,
     });
     if (!holder.current()) log('no registry version applied yet: not ready until `pitstop apply` runs (polling)');
+    if (warm) {
+      // Best effort: whatever happens, the server goes on to serve.
+      try {
+        const r = await warmUp(loopbackAddress(s.host, server.grpcPort), snapshot, s.warmup_ms, s.max_entities);
+        log(`warmed up: ${r.calls} lookups of its own in ${r.ms} ms${r.failed > 0 ? ` (${r.failed} failed)` : ''}; ready`);
+      } catch (e) {
+        log(`warm-up failed, serving without it: ${(e as Error)?.message ?? String(e)}`);
+      }
+      server.warmedUp();
+    }
     return {
       server,
       async close(graceMs?: number) {

@@ -108,6 +108,13 @@ export const ConfigSchema = z.strictObject({
       grpc_keepalive_time_ms: z.number().int().min(0).default(7_200_000),
       /** How long a keepalive PING may go unanswered, in ms; default 20000. */
       grpc_keepalive_timeout_ms: z.number().int().positive().default(20_000),
+      /**
+       * Before a fresh serving process reports ready (/readyz, gRPC health), it sends itself
+       * lookups for this long, in ms, through its own gRPC port (app/warmup.ts): the JIT and the
+       * first garbage collections under load then happen before traffic comes, not in it.
+       * Default 1000; 0: none.
+       */
+      warmup_ms: z.number().int().min(0).default(1000),
       /** How often the server looks for a newly applied registry version, in ms; default 2000. */
       registry_poll_ms: z.number().int().positive().default(2000),
       /**

@@ -4,7 +4,7 @@
  *   POST /v1/push                  {feature_view, columns, to_offline}
  *   GET  /v1/feature-services      the feature service listing
  *   GET  /healthz                  liveness (200 unless draining)
- *   GET  /readyz                   200 when a registry version is served and the store answers
+ *   GET  /readyz                   200 when a registry version is served, the start-up warm-up is over and the store answers
  *   GET  /metrics                  Prometheus text
  * Errors answer `{"error": {"code", "reason", "message"}}` with the status from HTTP_STATUS.
  *
@@ -30,6 +30,8 @@ export interface HttpServerOptions {
   ready: () => Promise<void>;
   /** True once shutdown began. */
   draining: () => boolean;
+  /** True while the server warms up before it reports ready (`serving.warmup_ms`). */
+  warming?: () => boolean;
   /** Prometheus text for /metrics; default: this process's registry. */
   metricsText?: () => Promise<string>;
 }
@@ -135,6 +137,7 @@ export function createHttpServer(service: ServingService, options: HttpServerOpt
     'GET /healthz': async () => (options.draining() ? [503, '{"status":"draining"}'] : [200, '{"status":"ok"}']),
     'GET /readyz': async () => {
       if (options.draining()) return [503, '{"ready":false,"reason":"SHUTTING_DOWN"}'];
+      if (options.warming?.()) return [503, '{"ready":false,"reason":"WARMING_UP"}'];
       const snap = service.deps.holder.current();
       if (!snap) return [503, '{"ready":false,"reason":"REGISTRY_EMPTY"}'];
       try {

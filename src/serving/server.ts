@@ -38,6 +38,11 @@ export interface ServerOptions {
   metricsText?: (own: ServingMetrics) => Promise<string>;
   /** Readiness ping timeout in ms; default 500. */
   readyTimeoutMs?: number;
+  /**
+   * Start warming up: /readyz answers 503 WARMING_UP and gRPC health NOT_SERVING until
+   * `warmedUp()` (app/warmup.ts sends the lookups meanwhile). Default false.
+   */
+  warmingUp?: boolean;
 }
 
 export class PitstopServer {
@@ -49,11 +54,13 @@ export class PitstopServer {
   private health?: HealthImplementation;
   private http?: http.Server;
   private draining = false;
+  private warming: boolean;
   private readonly log: (line: string) => void;
 
   /** No I/O; `start()` binds. */
   constructor(private readonly options: ServerOptions) {
     this.log = options.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.warming = options.warmingUp === true;
     this.service = new ServingService({ holder: options.holder, reader: options.reader, metrics: this.metrics, limits: options.limits, push: options.push });
     const cached = options.reader as Partial<ReadCacheStatsSource>;
     if (typeof cached.nearCacheStats === 'function' && cached.nearCacheStats() !== undefined) this.metrics.trackNearCache(() => cached.nearCacheStats!());
@@ -81,6 +88,7 @@ export class PitstopServer {
         metrics: this.metrics,
         maxMessageBytes: limits.maxMessageBytes,
         draining: () => this.draining,
+        warming: () => this.warming,
         ready: () => withTimeout(this.options.reader.ping(), readyTimeout, 'online store ping timed out'),
         metricsText: this.options.metricsText ? () => this.options.metricsText!(this.metrics) : undefined,
       });
@@ -93,8 +101,15 @@ export class PitstopServer {
     }
     this.options.holder.onSwap((snap) => {
       this.metrics.registryVersion.set(snap.snapshot.version);
-      if (!this.draining) this.setHealth('SERVING');
+      if (!this.draining && !this.warming) this.setHealth('SERVING');
     });
+  }
+
+  /** The warm-up is over: ready (and SERVING, once a registry version is served). */
+  warmedUp(): void {
+    if (!this.warming) return;
+    this.warming = false;
+    if (!this.draining && this.options.holder.current()) this.setHealth('SERVING');
   }
 
   private setHealth(status: 'SERVING' | 'NOT_SERVING'): void {

@@ -36,6 +36,12 @@ describe('quickstart serves after materializing', () => {
       expect(Number(grpcPort)).toBeGreaterThan(0);
       expect(stdout).toContain(`curl -s http://${httpHost}:${httpPort}/v1/get-online-features`);
       expect(stdout).toContain('grpcurl -plaintext');
+      // It warmed up before saying so (serving.warmup_ms, 1 s by default): lookups of its own over
+      // gRPC, none failed, and it is ready.
+      expect(stderr).toMatch(/warmed up: [1-9]\d* lookups of its own in \d+ ms; ready/);
+      const metrics = await (await fetch(`http://${httpHost}:${httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/^pitstop_requests_total\{transport="grpc",method="GetOnlineFeatures",code="OK"\} [1-9]/m);
+      expect((await fetch(`http://${httpHost}:${httpPort}/readyz`)).status).toBe(200);
 
       // The embedding view has no ttl, so its materialized values are PRESENT.
       const res = await fetch(`http://${httpHost}:${httpPort}/v1/get-online-features`, {

@@ -29,8 +29,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { store: 'redis' | 'embedded'; nearCacheBytes?: number; redisArgs?: string[]; log?: (line: string) => void; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn } = { store: 'redis' }): Promise<Harness> {
-  const snapshot = servingSnapshot();
+export async function startHarness(options: { store: 'redis' | 'embedded'; nearCacheBytes?: number; redisArgs?: string[]; log?: (line: string) => void; reader?: (store: OnlineReader) => OnlineReader; push?: (store: OnlineWriter) => PushFn; warmingUp?: boolean; snapshot?: (s: RegistrySnapshot) => RegistrySnapshot } = { store: 'redis' }): Promise<Harness> {
+  const snapshot = options.snapshot ? options.snapshot(servingSnapshot()) : servingSnapshot();
   let redis: RedisServer | undefined;
   let dir: string | undefined;
   let store: OnlineReader & OnlineWriter;
@@ -52,6 +52,7 @@ export async function startHarness(options: { store: 'redis' | 'embedded'; nearC
     httpPort: 0,
     limits: LIMITS,
     log: options.log ?? (() => {}),
+    warmingUp: options.warmingUp,
   });
   const client = new PitstopClient(`127.0.0.1:${server.grpcPort}`);
   return {

@@ -25,7 +25,8 @@ describe('pitstop serve --workers 2', () => {
 
   it('serves the embedded store from two workers, picks up a new registry version, exits cleanly on SIGTERM', async () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    writeFileSync(path.join(dir, 'pitstop.yaml'), `project: test\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n  registry_poll_ms: 100\n`);
+    // No start-up warm-up: the request counts below are exact (warmup.test.ts and quickstart-serve.test.ts cover it).
+    writeFileSync(path.join(dir, 'pitstop.yaml'), `project: test\nserving:\n  host: 127.0.0.1\n  grpc_port: ${grpcPort}\n  http_port: ${httpPort}\n  registry_poll_ms: 100\n  warmup_ms: 0\n`);
     const registry = await FileRegistryStore.create(path.join(dir, '.pitstop/registry'));
     const v1 = servingSnapshot();
     await registry.commit(v1);

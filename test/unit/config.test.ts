@@ -124,3 +124,19 @@ describe('serving.grpc_max_connection_age_ms and the other gRPC connection limit
     }
   });
 });
+
+describe('serving.warmup_ms', () => {
+  it('is 1000 unless set, and takes 0 (no warm-up) and other durations', async () => {
+    expect((await load('project: t\n')).serving.warmup_ms).toBe(1000);
+    expect((await load('project: t\nserving:\n  warmup_ms: 0\n')).serving.warmup_ms).toBe(0);
+    expect((await load('project: t\nserving:\n  warmup_ms: 5000\n')).serving.warmup_ms).toBe(5000);
+  });
+
+  it('a negative, fractional or non-numeric value is CONFIG_INVALID naming the field', async () => {
+    for (const bad of ['-1', '1.5', 'soon']) {
+      const e = await load(`project: t\nserving:\n  warmup_ms: ${bad}\n`).catch((x) => x);
+      expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
+      expect(e.describe()).toContain('serving.warmup_ms');
+    }
+  });
+});
