@@ -25,7 +25,7 @@ import { PitstopClient } from '../../src/client/client.ts';
 import { servingMethods } from '../../src/serving/proto.ts';
 import { freePort, startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, benchSnapshot } from './fixture.ts';
-import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
+import { loadgenResult, type LoadgenConfig, type LoadgenResult } from './loadgen.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -64,12 +64,7 @@ async function waitReady(httpPort: number): Promise<number> {
 async function loadgen(cfg: LoadgenConfig, name: string): Promise<LoadgenResult> {
   const file = path.join(tmp, `loadgen-${name}.json`);
   writeFileSync(file, JSON.stringify(cfg));
-  const gen = run([...LOADGEN_FLAGS, '--import', 'tsx', 'bench/serving/loadgen.ts', file]);
-  let out = '';
-  gen.stdout!.on('data', (d) => (out += d));
-  const code = await new Promise<number>((r) => gen.once('exit', (c) => r(c ?? 1)));
-  if (code !== 0) throw new Error(`loadgen exited ${code}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadgenResult;
+  return loadgenResult(run([...LOADGEN_FLAGS, '--import', 'tsx', 'bench/serving/loadgen.ts', file]));
 }
 
 const config = (grpcPort: number, httpPort: number, warmupMs: number) =>

@@ -32,6 +32,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import type { ChildProcess } from 'node:child_process';
 import * as hdr from 'hdr-histogram-js';
 import { Http1Pool, framePost, type Outcome } from './http1-pool.ts';
 
@@ -348,6 +349,15 @@ async function run(cfg: LoadgenConfig): Promise<LoadgenResult> {
 }
 
 /** Merge results of several runs at the same rate (interleaved segments) into one. */
+/** The result a load generator process (`loadgen.ts config.json`, spawned by the caller) prints as its last line; rejects when it fails. */
+export async function loadgenResult(child: ChildProcess): Promise<LoadgenResult> {
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+  if (code !== 0) throw new Error(`loadgen exited ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as LoadgenResult;
+}
+
 export function mergeResults(runs: LoadgenResult[]): LoadgenResult {
   if (runs.length === 1) return runs[0];
   const latency = histogram();

@@ -32,7 +32,7 @@ import { servingMethods } from '../../src/serving/proto.ts';
 import { PitstopClient, type EventTimestampsName } from '../../src/client/client.ts';
 import { freePort, startRedis } from '../../test/support/redis-server.ts';
 import { ENTITIES, PROJECT, benchRows, benchSnapshot, serviceViews } from './fixture.ts';
-import { mergeResults, type LoadgenConfig, type LoadgenResult } from './loadgen.ts';
+import { loadgenResult, mergeResults, type LoadgenConfig, type LoadgenResult } from './loadgen.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -281,12 +281,7 @@ async function loadgen(tmp: string, target: string, requests: string[], rate: nu
   };
   const file = path.join(tmp, `loadgen-${configSeq++}.json`);
   writeFileSync(file, JSON.stringify(cfg));
-  const child = node([...LOADGEN_NODE_FLAGS, '--import', 'tsx', 'bench/serving/loadgen.ts', file]);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
-  if (code !== 0) throw new Error(`loadgen exited ${code}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadgenResult;
+  return loadgenResult(node([...LOADGEN_NODE_FLAGS, '--import', 'tsx', 'bench/serving/loadgen.ts', file]));
 }
 
 /** Results without the encoded histograms (kept out of the JSON file). */

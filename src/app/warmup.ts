@@ -14,10 +14,11 @@
  * whichever worker the primary hands the connection to; all warm up at once, so each gets
  * about its share.
  * `bench/serving/cold-start.ts` measures the first 3 s of traffic at 1,000/s after /readyz says
- * ready (AMD EPYC VM, 2026-12-07, four alternating rounds): without the warm-up p99 10.9-38.2 ms
- * (median 28.0), max 23.5-55.0 ms, and 1-2 server GC pauses of 10 ms or more in every round;
- * with 1 s of it p99 7.0-11.8 ms (median 10.3), max 13.3-25.7 ms, none. It costs that second
- * at start.
+ * ready (AMD EPYC VM, 2026-12-07, two runs of four alternating rounds): without the warm-up p99
+ * 10.9-38.2 ms (medians 28.0 and 20.3), max 23.5-55.0 ms, and 1-2 server GC pauses of 10 ms or
+ * more in each of the 8 rounds; with 1 s of it p99 7.0-11.8 ms (medians 10.3 and 10.1), max
+ * 13.3-25.7 ms, and none (one, in one round of a shorter check run). It costs that second at
+ * start.
  *
  * The warm-up's own calls are counted in the request metrics like any others.
  */

@@ -32,18 +32,22 @@ describe.each(['gc_memory_reducer', 'gc_pretenuring'] as const)('serving.%s', (n
   });
 });
 
-describe('serving.gc_initial_old_space_mb', () => {
-  it('is 64 unless set, takes 0 (V8\'s default) and other sizes', async () => {
-    expect((await load('project: t\n')).serving.gc_initial_old_space_mb).toBe(64);
-    expect((await load('project: t\nserving:\n  gc_initial_old_space_mb: 0\n')).serving.gc_initial_old_space_mb).toBe(0);
-    expect((await load('project: t\nserving:\n  gc_initial_old_space_mb: 256\n')).serving.gc_initial_old_space_mb).toBe(256);
+// Whole-number settings with a default, 0 allowed: V8's initial old space (0: V8's default) and the start-up warm-up (0: none).
+describe.each([
+  ['gc_initial_old_space_mb', 64, 256],
+  ['warmup_ms', 1000, 5000],
+] as const)('serving.%s', (name, byDefault, other) => {
+  it(`is ${byDefault} unless set, and takes 0 and other values`, async () => {
+    expect((await load('project: t\n')).serving[name]).toBe(byDefault);
+    expect((await load(`project: t\nserving:\n  ${name}: 0\n`)).serving[name]).toBe(0);
+    expect((await load(`project: t\nserving:\n  ${name}: ${other}\n`)).serving[name]).toBe(other);
   });
 
-  it('a negative or fractional size is CONFIG_INVALID naming the field', async () => {
+  it('a negative, fractional or non-numeric value is CONFIG_INVALID naming the field', async () => {
     for (const bad of ['-1', '1.5', 'big']) {
-      const e = await load(`project: t\nserving:\n  gc_initial_old_space_mb: ${bad}\n`).catch((x) => x);
+      const e = await load(`project: t\nserving:\n  ${name}: ${bad}\n`).catch((x) => x);
       expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
-      expect(e.describe()).toContain('serving.gc_initial_old_space_mb');
+      expect(e.describe()).toContain(`serving.${name}`);
     }
   });
 });
@@ -121,22 +125,6 @@ describe('serving.grpc_max_connection_age_ms and the other gRPC connection limit
       }
     } finally {
       await rm(repo, { recursive: true, force: true });
-    }
-  });
-});
-
-describe('serving.warmup_ms', () => {
-  it('is 1000 unless set, and takes 0 (no warm-up) and other durations', async () => {
-    expect((await load('project: t\n')).serving.warmup_ms).toBe(1000);
-    expect((await load('project: t\nserving:\n  warmup_ms: 0\n')).serving.warmup_ms).toBe(0);
-    expect((await load('project: t\nserving:\n  warmup_ms: 5000\n')).serving.warmup_ms).toBe(5000);
-  });
-
-  it('a negative, fractional or non-numeric value is CONFIG_INVALID naming the field', async () => {
-    for (const bad of ['-1', '1.5', 'soon']) {
-      const e = await load(`project: t\nserving:\n  warmup_ms: ${bad}\n`).catch((x) => x);
-      expect(e).toMatchObject({ reason: 'CONFIG_INVALID' });
-      expect(e.describe()).toContain('serving.warmup_ms');
     }
   });
 });
