@@ -34,7 +34,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
 import { HpackEncoder } from './h2/hpack.ts';
-import { H2_ERROR, H2Session, type H2Stream, type RequestHead, type RetireReason, type SessionHost } from './h2/session.ts';
+import { H2_ERROR, H2Session, type ConnectionLimits, type H2Stream, type RequestHead, type RetireReason, type SessionHost } from './h2/session.ts';
 
 /** gRPC status codes used here (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const CODE = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -97,18 +97,12 @@ export interface GrpcH2Options {
 }
 
 /**
- * How long connections live (config `serving.grpc_max_connection_age_ms` and the rest), as
- * gRPC servers elsewhere have them: a maximum age (behind a load balancer that balances
+ * How long connections live (config `serving.grpc_max_connection_age_ms` and the rest;
+ * h2/session.ts has the rules): a maximum age (behind a load balancer that balances
  * connections, not calls, it is what makes long-lived clients spread onto new replicas), a
  * maximum idle time, and keepalive PINGs that find a peer gone without a word.
  */
-export interface GrpcConnectionLimits {
-  maxAgeMs: number;
-  maxAgeGraceMs: number;
-  maxIdleMs: number;
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
-}
+export type GrpcConnectionLimits = ConnectionLimits;
 
 export type GrpcTransport = 'pitstop' | 'node';
 
@@ -558,16 +552,7 @@ export class GrpcH2Server {
       return;
     }
     const life = options.connections;
-    const sessionOptions = {
-      maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000,
-      maxHeaderListBytes: 64 * 1024,
-      settingsTimeoutMs: options.settingsTimeoutMs,
-      maxConnectionAgeMs: life?.maxAgeMs,
-      maxConnectionAgeGraceMs: life?.maxAgeGraceMs,
-      maxConnectionIdleMs: life?.maxIdleMs,
-      keepaliveTimeMs: life?.keepaliveTimeMs,
-      keepaliveTimeoutMs: life?.keepaliveTimeoutMs,
-    };
+    const sessionOptions = { maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, maxHeaderListBytes: 64 * 1024, settingsTimeoutMs: options.settingsTimeoutMs, connections: life };
     if (life && (life.maxAgeMs > 0 || life.maxIdleMs > 0 || life.keepaliveTimeMs > 0)) {
       this.sweep = setInterval(() => {
         const now = performance.now();

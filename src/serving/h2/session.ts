@@ -58,19 +58,23 @@ export interface H2SessionOptions {
   maxHeaderListBytes: number;
   /** How long the client has to acknowledge our SETTINGS before the connection ends SETTINGS_TIMEOUT (default 10 s). */
   settingsTimeoutMs?: number;
-  /**
-   * Connection life, checked by `tick` (0 or absent: never). A connection older than
-   * `maxConnectionAgeMs` (±10%, so connections made together do not all go at once) gets a
-   * graceful GOAWAY, and is cut `maxConnectionAgeGraceMs` later if calls are still open; one
-   * with no call for `maxConnectionIdleMs` gets a graceful GOAWAY; one from which nothing has
-   * come for `keepaliveTimeMs` is sent a PING, and closed unless it is acknowledged within
-   * `keepaliveTimeoutMs`.
-   */
-  maxConnectionAgeMs?: number;
-  maxConnectionAgeGraceMs?: number;
-  maxConnectionIdleMs?: number;
-  keepaliveTimeMs?: number;
-  keepaliveTimeoutMs?: number;
+  /** Connection life, checked by `tick`; absent: connections live until closed. */
+  connections?: ConnectionLimits;
+}
+
+/**
+ * How long connections live, as gRPC servers elsewhere have it (0: never). A connection older
+ * than `maxAgeMs` (±10%, so connections made together do not all go at once) gets a graceful
+ * GOAWAY, and is cut `maxAgeGraceMs` later if calls are still open; one with no call for
+ * `maxIdleMs` gets a graceful GOAWAY; one from which nothing has come for `keepaliveTimeMs` is
+ * sent a PING, and closed unless it is acknowledged within `keepaliveTimeoutMs`.
+ */
+export interface ConnectionLimits {
+  maxAgeMs: number;
+  maxAgeGraceMs: number;
+  maxIdleMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
 }
 
 /** Why `tick` retired a connection. */
@@ -356,7 +360,7 @@ export class H2Session {
     private readonly options: H2SessionOptions,
   ) {
     this.decoder = new HpackDecoder(4096, { maxHeaderListBytes: options.maxHeaderListBytes });
-    this.ageLimitMs = (options.maxConnectionAgeMs ?? 0) * (0.9 + 0.2 * Math.random());
+    this.ageLimitMs = (options.connections?.maxAgeMs ?? 0) * (0.9 + 0.2 * Math.random());
     socket.setNoDelay(true);
     // A client host that vanishes without closing (a crash, a cut cable) is found by the kernel's
     // keepalive probes rather than holding its connection and calls forever.
@@ -857,16 +861,16 @@ export class H2Session {
   // ---- connection life ------------------------------------------------------------------------
 
   /**
-   * Connection housekeeping (H2SessionOptions: max age, max idle, keepalive), called by the
+   * Connection housekeeping (ConnectionLimits: max age, max idle, keepalive), called by the
    * server about once a second with performance.now(): nothing on the path of a request does
    * any of it, so its times are as coarse as the calls.
    */
   tick(now: number): void {
-    if (this.destroyed) return;
-    const o = this.options;
+    const o = this.options.connections;
+    if (this.destroyed || o === undefined) return;
     if (this.agedAt >= 0) {
       // Sent GOAWAY for its age: calls still open past the grace are cut off.
-      if (now - this.agedAt >= (o.maxConnectionAgeGraceMs ?? 0)) this.endSocket();
+      if (now - this.agedAt >= o.maxAgeGraceMs) this.endSocket();
       return;
     }
     if (this.ageLimitMs > 0 && now - this.startedAt >= this.ageLimitMs && !this.goingAway) {
@@ -874,7 +878,7 @@ export class H2Session {
       this.host.connectionRetired('max_age');
       return this.close();
     }
-    const idleMs = o.maxConnectionIdleMs ?? 0;
+    const idleMs = o.maxIdleMs;
     if (idleMs > 0 && !this.goingAway) {
       if (this.streams.size > 0 || this.lastStreamId !== this.idleMark) {
         this.idleMark = this.lastStreamId;
@@ -884,10 +888,10 @@ export class H2Session {
         return this.close();
       }
     }
-    const keepaliveMs = o.keepaliveTimeMs ?? 0;
+    const keepaliveMs = o.keepaliveTimeMs;
     if (keepaliveMs > 0) {
       if (this.pingSentAt >= 0) {
-        if (now - this.pingSentAt >= (o.keepaliveTimeoutMs ?? 20_000)) {
+        if (now - this.pingSentAt >= o.keepaliveTimeoutMs) {
           this.host.connectionRetired('keepalive_timeout');
           this.goaway(H2_ERROR.NO_ERROR, 'keepalive ping not acknowledged');
           this.endSocket();
