@@ -82,6 +82,12 @@ export type RetireReason = 'max_age' | 'max_idle' | 'keepalive_timeout';
 
 /** The opaque payload of our keepalive PINGs (any 8 bytes; the client echoes them in its ack). */
 const KEEPALIVE_PING = Buffer.from('pitstop!', 'latin1');
+/** The payload of the PING after a graceful close's first GOAWAY (`close`): its ack ends the first step. */
+const SHUTDOWN_PING = Buffer.from('shutdown', 'latin1');
+/** The largest stream id (2^31-1): the first GOAWAY of a graceful close names it, so no stream is refused yet. */
+const MAX_STREAM_ID = 0x7fffffff;
+/** How long a graceful close waits for the client to acknowledge its PING before the final GOAWAY. */
+const SHUTDOWN_ACK_MS = 2000;
 
 /** Pseudo-header fields a request may carry (RFC 9113 section 8.3.1), as bits: each at most once. */
 const PSEUDO_METHOD = 1;
@@ -267,6 +273,12 @@ export class H2Session {
   private readPaused = false;
   /** GOAWAY sent: no new streams; the socket ends once the open ones are done. */
   private goingAway = false;
+  /**
+   * A graceful close's first step is under way (`close`): the first GOAWAY and its PING are out,
+   * and the final GOAWAY waits for the PING's ack (or SHUTDOWN_ACK_MS).
+   */
+  private closing = false;
+  private shutdownTimer: NodeJS.Timeout | undefined;
   destroyed = false;
   /** Client resets in the current one-second window (rapid-reset guard). */
   private resets = 0;
@@ -470,6 +482,7 @@ export class H2Session {
           payload.copy(pong, 9);
           this.out(pong);
         } else if (this.pingSentAt >= 0 && payload.equals(KEEPALIVE_PING)) this.pingSentAt = -1;
+        else if (this.closing && payload.equals(SHUTDOWN_PING)) this.finishClose();
         return;
       case FRAME.GOAWAY:
         // The client leaves: no new streams will come; end once the open ones are answered.
@@ -873,6 +886,7 @@ export class H2Session {
       if (now - this.agedAt >= o.maxAgeGraceMs) this.endSocket();
       return;
     }
+    if (this.closing) return; // a graceful close is under way: its final GOAWAY is near
     if (this.ageLimitMs > 0 && now - this.startedAt >= this.ageLimitMs && !this.goingAway) {
       this.agedAt = now;
       this.host.connectionRetired('max_age');
@@ -910,19 +924,45 @@ export class H2Session {
     }
   }
 
-  /** Graceful close: GOAWAY (no new streams), and the socket ends once the open streams are done. */
+  /**
+   * Graceful close, in two steps (RFC 9113 section 6.8): a GOAWAY naming the largest stream id
+   * (the client opens no new streams, but those already on their way are still taken) and a
+   * PING; once the client acknowledges the PING, every stream it sent before it has arrived, and
+   * the final GOAWAY names the last one taken. The socket ends once the open streams are done.
+   * A single GOAWAY would refuse a call that crossed it on the wire (REFUSED_STREAM: the client
+   * retries it, but pays a round trip more).
+   */
   close(): void {
+    if (this.destroyed || this.goingAway || this.closing) return;
+    this.closing = true;
+    this.writeGoaway(MAX_STREAM_ID, H2_ERROR.NO_ERROR, '');
+    const ping = Buffer.allocUnsafe(17);
+    writeFrameHeader(ping, 0, 8, FRAME.PING, 0, 0);
+    SHUTDOWN_PING.copy(ping, 9);
+    this.out(ping);
+    this.shutdownTimer = setTimeout(() => this.finishClose(), SHUTDOWN_ACK_MS).unref();
+  }
+
+  /** A graceful close's second step: the final GOAWAY. */
+  private finishClose(): void {
+    clearTimeout(this.shutdownTimer);
+    this.closing = false;
     if (this.destroyed || this.goingAway) return;
     this.goaway(H2_ERROR.NO_ERROR);
     this.maybeEnd();
   }
 
+  /** GOAWAY `code` naming the last stream taken: no new streams from here on. */
   private goaway(code: number, debug = ''): void {
     this.goingAway = true;
+    this.writeGoaway(this.lastStreamId, code, debug);
+  }
+
+  private writeGoaway(lastStreamId: number, code: number, debug: string): void {
     const text = Buffer.from(debug, 'utf8');
     const f = Buffer.allocUnsafe(17 + text.length);
     writeFrameHeader(f, 0, 8 + text.length, FRAME.GOAWAY, 0, 0);
-    f.writeUInt32BE(this.lastStreamId, 9);
+    f.writeUInt32BE(lastStreamId, 9);
     f.writeUInt32BE(code, 13);
     text.copy(f, 17);
     this.out(f);
@@ -954,6 +994,7 @@ export class H2Session {
     if (this.destroyed) return;
     this.destroyed = true;
     clearTimeout(this.settingsTimer);
+    clearTimeout(this.shutdownTimer);
     for (const s of [...this.streams.values()]) this.closeStream(s);
     this.blocked = [];
     this.rest = null;
