@@ -92,7 +92,7 @@ export const ConfigSchema = z.strictObject({
        * gRPC connections older than this, in ms (±10%), get a graceful GOAWAY: their calls
        * finish, and the client reconnects for the next ones. Behind a load balancer that balances
        * connections rather than calls, this is what spreads long-lived clients onto new
-       * replicas. Default 0: never. (pitstop's HTTP/2 layer; as grpc-go's MaxConnectionAge.)
+       * replicas. Default 0: never. (As grpc-go's MaxConnectionAge; on either HTTP/2 layer.)
        */
       grpc_max_connection_age_ms: z.number().int().min(0).default(0),
       /** After that GOAWAY, how long its calls may still run before the connection is cut, in ms; default 30000. */

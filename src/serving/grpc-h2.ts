@@ -34,6 +34,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { PitstopError } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
 import { HpackEncoder } from './h2/hpack.ts';
+import { NodeSessionLife } from './h2/node-session-life.ts';
 import { H2_ERROR, H2Session, type ConnectionLimits, type H2Stream, type RequestHead, type RetireReason, type SessionHost } from './h2/session.ts';
 
 /** gRPC status codes used here (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
@@ -90,7 +91,7 @@ export interface GrpcH2Options {
   maxConcurrentStreams?: number;
   /** How long a client has to acknowledge the server's SETTINGS (pitstop transport; default 10 s). */
   settingsTimeoutMs?: number;
-  /** Connection life (pitstop transport; 0 or absent: never): see GrpcConnectionLimits. */
+  /** Connection life (0 or absent: never): see GrpcConnectionLimits. */
   connections?: GrpcConnectionLimits;
   /** How often connection life is checked, in ms (default 1000; tests make it shorter). */
   connectionSweepMs?: number;
@@ -106,7 +107,7 @@ export type GrpcConnectionLimits = ConnectionLimits;
 
 export type GrpcTransport = 'pitstop' | 'node';
 
-/** What the HTTP/2 layer has seen, for /metrics (pitstop transport; node:http2 reports connections only). */
+/** What the HTTP/2 layer has seen, for /metrics (node:http2 reports connections and retired connections only). */
 export interface TransportStats {
   /** Connections open now. */
   connections: number;
@@ -517,7 +518,8 @@ export class GrpcH2Server {
   /** node:http2's server, or a plain TCP server whose connections are H2Sessions. */
   private readonly server: http2.Http2Server | net.Server;
   private readonly routes = new Map<string, Route>();
-  private readonly sessions = new Set<{ close(): void; destroy(): void }>();
+  /** Open connections: H2Sessions, node:http2 sessions, or their NodeSessionLife (when limited). */
+  private readonly sessions = new Set<{ close(): void; destroy(): void; tick?(now: number): void }>();
   /** Streaming calls (health Watch, reflection) open now: ended when the server closes. */
   private readonly streaming = new Set<Call>();
   private draining = false;
@@ -525,25 +527,42 @@ export class GrpcH2Server {
   private refusedStreams = 0;
   private malformedStreams = 0;
   private readonly retiredConnections: Record<RetireReason, number> = { max_age: 0, max_idle: 0, keepalive_timeout: 0 };
-  /** Calls `tick` on every session (pitstop transport, when a connection limit is set). */
+  /** Calls `tick` on every session (when a connection limit is set). */
   private sweep: NodeJS.Timeout | undefined;
   /** When a malformed request was last logged, and how many came since without a line. */
   private malformedLoggedAt = -Infinity;
   private malformedUnlogged = 0;
 
   constructor(private readonly options: GrpcH2Options) {
+    const life = options.connections;
+    const limited = life !== undefined && (life.maxAgeMs > 0 || life.maxIdleMs > 0 || life.keepaliveTimeMs > 0);
+    if (limited) {
+      this.sweep = setInterval(() => {
+        const now = performance.now();
+        for (const session of this.sessions) session.tick?.(now);
+      }, options.connectionSweepMs ?? 1000).unref();
+    }
+    const retired = (reason: RetireReason) => void this.retiredConnections[reason]++;
     if (options.transport === 'node') {
       // maxSessionMemory (MB): many large answers in flight on one connection must not be refused
       // as ENHANCE_YOUR_CALM (node's default is 10 MB; grpc-js sets no bound at all).
       const server = http2.createServer({ maxSessionMemory: 1024 });
+      /** Each session's life, when a connection limit is set (node-session-life.ts). */
+      const lives = new Map<http2.Http2Session, NodeSessionLife>();
       server.on('session', (session) => {
-        this.sessions.add(session);
+        const entry = limited ? new NodeSessionLife(session, life!, retired) : session;
+        if (limited) lives.set(session, entry as NodeSessionLife);
+        this.sessions.add(entry);
         session.on('error', noop);
-        session.once('close', () => this.sessions.delete(session));
+        session.once('close', () => {
+          this.sessions.delete(entry);
+          lives.delete(session);
+        });
         if (this.draining) session.close();
       });
       server.on('stream', (stream, headers) => {
         stream.on('error', noop); // a reset stream or a dead connection must never crash the process
+        if (limited) lives.get(stream.session!)?.streamStarted(stream);
         const call = this.newCall(headers['grpc-timeout']);
         call.port = new NodePort(stream, call);
         this.onStream(call, headers[':method'] ?? '', headers[':path'] ?? '', headers['content-type'], headers['grpc-encoding'] as string | undefined, headers['grpc-timeout']);
@@ -551,14 +570,7 @@ export class GrpcH2Server {
       this.server = server;
       return;
     }
-    const life = options.connections;
     const sessionOptions = { maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000, maxHeaderListBytes: 64 * 1024, settingsTimeoutMs: options.settingsTimeoutMs, connections: life };
-    if (life && (life.maxAgeMs > 0 || life.maxIdleMs > 0 || life.keepaliveTimeMs > 0)) {
-      this.sweep = setInterval(() => {
-        const now = performance.now();
-        for (const session of this.sessions) (session as H2Session).tick(now);
-      }, options.connectionSweepMs ?? 1000).unref();
-    }
     const host: SessionHost = {
       stream: (stream: H2Stream, head: RequestHead) => {
         const call = this.newCall(head.timeout);
@@ -584,7 +596,7 @@ export class GrpcH2Server {
         this.malformedLoggedAt = now;
         this.malformedUnlogged = 0;
       },
-      connectionRetired: (reason: RetireReason) => void this.retiredConnections[reason]++,
+      connectionRetired: retired,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const session = new H2Session(socket, host, sessionOptions);

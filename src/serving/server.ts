@@ -27,7 +27,7 @@ export interface ServerOptions {
   grpcPort: number;
   /** The gRPC server's HTTP/2 layer; default 'pitstop' (grpc-h2.ts). */
   grpcTransport?: GrpcTransport;
-  /** How long gRPC connections live (max age, max idle, keepalive; pitstop's HTTP/2 layer); default: forever, no keepalive. */
+  /** How long gRPC connections live (max age, max idle, keepalive; either HTTP/2 layer); default: forever, no keepalive. */
   grpcConnections?: GrpcConnectionLimits;
   /** HTTP port; 0 picks a free one. Negative disables HTTP. */
   httpPort: number;

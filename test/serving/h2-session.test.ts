@@ -80,9 +80,14 @@ class RawClient {
     while (!pred() && !this.closed && Date.now() < deadline) await new Promise<void>((r) => (this.waiters.push(r), setTimeout(r, 50)));
   }
 
+  /** Every GOAWAY received, in order. */
+  goaways(): { lastStreamId: number; code: number; debug: string }[] {
+    return this.frames.filter((x) => x.type === FRAME.GOAWAY).map((f) => ({ lastStreamId: f.payload.readUInt32BE(0), code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() }));
+  }
+
+  /** The final GOAWAY: the first naming a real stream id (a graceful close's first one names 2^31-1). */
   goaway(): { lastStreamId: number; code: number; debug: string } | undefined {
-    const f = this.frames.find((x) => x.type === FRAME.GOAWAY);
-    return f && { lastStreamId: f.payload.readUInt32BE(0), code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() };
+    return this.goaways().find((g) => g.lastStreamId !== 0x7fffffff);
   }
 
   /** Stops reading: the server's answers pile up in the kernel, then in its socket. */
@@ -431,12 +436,71 @@ describe('pitstop HTTP/2 sessions', () => {
     expect(refused).toBe(true);
   });
 
-  describe('connection life (max age, max idle, keepalive)', () => {
+  it('close() is two-step (RFC 9113 section 6.8): a call sent across the first GOAWAY is served; the final one names it, and later ones are refused', async () => {
+    const own = new GrpcH2Server({ transport: 'pitstop', maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+    own.addUnary('/t.T/Echo', async (b) => b);
+    const p = await own.listen('127.0.0.1', 0);
+    const c = new RawClient(p);
+    c.ackPings = false; // hold the first step open
+    c.start();
+    const call = (id: number, text: string) => c.write(c.headers(id, 0x4), frame(FRAME.DATA, 0x1, id, grpcMessage(Buffer.from(text))));
+    const answeredWith = (id: number) => c.frames.find((f) => f.type === FRAME.DATA && f.id === id)?.payload.subarray(5).toString();
+    call(1, 'one');
+    await c.until(() => answeredWith(1) !== undefined);
+    const closing = own.close(5000);
+    const shutdownPing = () => c.frames.find((f) => f.type === FRAME.PING && (f.flags & 0x1) === 0);
+    await c.until(() => shutdownPing() !== undefined);
+    expect(c.goaways()).toEqual([{ lastStreamId: 0x7fffffff, code: H2_ERROR.NO_ERROR, debug: '' }]);
+    // A call the client sent before it saw the first GOAWAY is taken and answered.
+    call(3, 'crossed');
+    await c.until(() => answeredWith(3) !== undefined);
+    expect(answeredWith(3)).toBe('crossed');
+    expect(c.goaway()).toBeUndefined();
+    // The ack ends the first step: the final GOAWAY names stream 3, and the connection ends.
+    c.write(frame(FRAME.PING, 0x1, 0, Buffer.from(shutdownPing()!.payload)));
+    await c.until(() => c.goaway() !== undefined);
+    expect(c.goaway()).toEqual({ lastStreamId: 3, code: H2_ERROR.NO_ERROR, debug: '' });
+    call(5, 'late');
+    await c.until(() => c.closed);
+    expect(answeredWith(5)).toBeUndefined();
+    await closing;
+    expect(c.closed).toBe(true);
+  });
+
+  it('close() without the ack: the final GOAWAY follows anyway, and streams after it are refused', async () => {
+    const own = new GrpcH2Server({ transport: 'pitstop', maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    own.addUnary('/t.T/Slow', async () => {
+      await gate;
+      return Buffer.from('late');
+    });
+    const p = await own.listen('127.0.0.1', 0);
+    const c = new RawClient(p);
+    c.ackPings = false;
+    c.start();
+    c.write(c.headers(1, 0x4, [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Slow'], [':authority', 'x'], ['content-type', 'application/grpc']]), frame(FRAME.DATA, 0x1, 1, grpcMessage(Buffer.from('s'))));
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = own.close(10_000);
+    await c.until(() => c.goaway() !== undefined); // up to 5 s; the server waits 2 s for an ack
+    expect(c.goaway()).toEqual({ lastStreamId: 1, code: H2_ERROR.NO_ERROR, debug: '' });
+    c.write(c.headers(3, 0x5));
+    await c.until(() => c.frames.some((f) => f.type === FRAME.RST_STREAM && f.id === 3));
+    expect(c.frames.find((f) => f.type === FRAME.RST_STREAM && f.id === 3)?.payload.readUInt32BE(0)).toBe(H2_ERROR.REFUSED_STREAM);
+    expect(c.closed).toBe(false); // stream 1 is still open
+    release();
+    await closing;
+    await c.until(() => c.closed);
+    expect(c.frames.some((f) => f.type === FRAME.DATA && f.id === 1 && f.payload.subarray(5).toString() === 'late')).toBe(true);
+  });
+
+  // The same limits on node:http2 (h2/node-session-life.ts): switching the layer must not drop them.
+  describe.each(['pitstop', 'node'] as const)('connection life on %s (max age, max idle, keepalive)', (transport) => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const life = { maxAgeMs: 0, maxAgeGraceMs: 0, maxIdleMs: 0, keepaliveTimeMs: 0, keepaliveTimeoutMs: 20_000 };
     /** A server with these connection limits, checked every 20 ms; `/t.T/Slow` waits for `release()`. */
     async function lifeServer(connections: typeof life) {
-      const own = new GrpcH2Server({ transport: 'pitstop', connections, connectionSweepMs: 20, maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
+      const own = new GrpcH2Server({ transport, connections, connectionSweepMs: 20, maxMessageBytes: 1024, tooLarge: () => ({ code: CODE.INVALID_ARGUMENT, details: '' }), log: () => {} });
       let release: () => void = () => {};
       const gate = new Promise<void>((r) => (release = r));
       own.addUnary('/t.T/Echo', async (b) => b);
@@ -524,7 +588,7 @@ describe('pitstop HTTP/2 sessions', () => {
       expect((await unary(client, '/t.T/Echo', Buffer.from('before'))).value?.toString()).toBe('before');
       await dead.until(() => dead.closed);
       expect(dead.frames.some((f) => f.type === FRAME.PING && (f.flags & 0x1) === 0)).toBe(true);
-      expect(dead.goaway()).toMatchObject({ code: H2_ERROR.NO_ERROR, debug: 'keepalive ping not acknowledged' });
+      expect(dead.goaway()).toMatchObject({ code: H2_ERROR.NO_ERROR, debug: transport === 'pitstop' ? 'keepalive ping not acknowledged' : '' });
       await sleep(400);
       expect(alive.closed).toBe(false);
       expect(alive.frames.filter((f) => f.type === FRAME.PING && (f.flags & 0x1) === 0).length).toBeGreaterThanOrEqual(2);
