@@ -15,7 +15,9 @@
  * Options: --quick (short runs, < 2 minutes), --workers N (serve and floor workers; default 1),
  * --only 100x50,... (these scenarios, no sweep or HTTP), --segments N (more alternating segments,
  * for a closer comparison of the targets), --profile DIR, --hold, --transport pitstop|node (the
- * `pitstop serve` processes' `serving.grpc_transport`; default pitstop, their default).
+ * `pitstop serve` processes' `serving.grpc_transport`; default pitstop, their default),
+ * --redis-socket (every target, the floor included, reaches Redis over a Unix socket, unix://,
+ * instead of loopback TCP).
  * Env BENCH_SERVE_NODE_OPTIONS: node flags for the `pitstop serve`, floor and echo processes
  * (default "--single-threaded-gc --no-memory-reducer --initial-old-space-size=64 --no-allocation-site-pretenuring", see SERVER_NODE_OPTIONS); BENCH_LOADGEN_NODE_OPTIONS: the
  * load generator's (see LOADGEN_NODE_FLAGS).
@@ -47,6 +49,8 @@ const only = opt('--only')?.split(',');
 /** `--transport node`: the pitstop servers on node:http2 instead of their own HTTP/2 layer (for an A/B across runs). */
 const transport = opt('--transport') ?? 'pitstop';
 if (transport !== 'pitstop' && transport !== 'node') throw new Error(`--transport takes pitstop or node, got ${JSON.stringify(transport)}`);
+/** `--redis-socket`: Redis over a Unix socket for every target (pitstop, the near cache and the floor alike). */
+const redisSocket = args.includes('--redis-socket');
 /** `--segments N`: N alternating segments per target and scenario (default 4, quick 2), each as long as usual. */
 const segmentsOpt = opt('--segments');
 /**
@@ -292,9 +296,10 @@ async function main(): Promise<void> {
   const started = new Date();
   const loadAtStart = os.loadavg();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pitstop-bench-'));
-  const redis = await startRedis();
+  const redis = await startRedis({ unixSocket: redisSocket });
+  const redisUrl = redisSocket ? `unix://${redis.socketPath}` : redis.url;
   try {
-    log(`redis-server on ${redis.port}; writing the bench repository in ${tmp}`);
+    log(`redis-server on ${redisSocket ? redis.socketPath : redis.port}; writing the bench repository in ${tmp}`);
     const snapshot = benchSnapshot();
     // The bench repository, a second one for `pitstop serve` with a near cache, and a third for
     // the `pitstop serve` that Feast's-shape segments go to (full runs).
@@ -305,7 +310,7 @@ async function main(): Promise<void> {
       await registry.commit(snapshot);
       await registry.close();
     }
-    const store = await RedisOnlineStore.create({ url: redis.url, project: PROJECT });
+    const store = await RedisOnlineStore.create({ url: redisUrl, project: PROJECT });
     let written = 0;
     for (const batch of benchRows(Date.now())) written += (await store.writeRows(batch)).written;
     await store.close();
@@ -313,7 +318,7 @@ async function main(): Promise<void> {
 
     const [grpcPort, httpPort, floorPort, echoPort, echoHttpPort, nearGrpcPort, nearHttpPort, feastGrpcPort, feastHttpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const repoConfig = (grpc: number, http: number, extra: string) =>
-      `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redis.url}\n${extra}serving:\n  host: 127.0.0.1\n  grpc_port: ${grpc}\n  http_port: ${http}\n  registry_poll_ms: 60000\n  grpc_transport: ${transport}\n`;
+      `project: ${PROJECT}\nonline_store:\n  type: redis\n  url: ${redisUrl}\n${extra}serving:\n  host: 127.0.0.1\n  grpc_port: ${grpc}\n  http_port: ${http}\n  registry_poll_ms: 60000\n  grpc_transport: ${transport}\n`;
     writeFileSync(path.join(tmp, 'pitstop.yaml'), repoConfig(grpcPort, httpPort, ''));
     // Room for every bench row (25 views x 7,000 entities, ~100-byte rows, plus per-entry overhead).
     writeFileSync(path.join(nearRepo, 'pitstop.yaml'), repoConfig(nearGrpcPort, nearHttpPort, `  near_cache_mb: ${NEAR_CACHE_MB}\n`));
@@ -329,7 +334,7 @@ async function main(): Promise<void> {
     // 03:42), never in the floor's.
     const pids: Record<'p' | 'f' | 'e' | 'c' | 'x', (number | undefined)[]> = { p: [], f: [], e: [], c: [], x: [] };
     pids.p.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), 'bin/pitstop.mjs', 'serve', '--repo', tmp, '--workers', String(workers)]).pid);
-    for (let w = 0; w < workers; w++) pids.f.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redis.url, PROJECT, path.join(tmp, 'views.json')]).pid);
+    for (let w = 0; w < workers; w++) pids.f.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/floor`] : []), '--import', 'tsx', 'bench/serving/floor-server.ts', String(floorPort), redisUrl, PROJECT, path.join(tmp, 'views.json')]).pid);
     pids.c.push(node([...serveFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}/near`] : []), 'bin/pitstop.mjs', 'serve', '--repo', nearRepo, '--workers', String(workers)]).pid);
     if (!quick) pids.x.push(node([...serveFlags, 'bin/pitstop.mjs', 'serve', '--repo', feastRepo, '--workers', String(workers)]).pid);
     const cpuTicks = (who: 'p' | 'f' | 'e' | 'c' | 'x') => pids[who].reduce((n: number, pid) => n + treeCpuTicks(pid), 0);
@@ -516,6 +521,7 @@ async function main(): Promise<void> {
       workers,
       serverNodeOptions: SERVER_NODE_OPTIONS,
       grpcTransport: transport,
+      redisTransport: redisSocket ? 'unix socket' : 'tcp',
       loadgenNodeFlags: LOADGEN_NODE_FLAGS.join(' '),
       durationS: DURATION_S,
       scenarios,
@@ -545,7 +551,7 @@ async function main(): Promise<void> {
 
 function table(r: any): string {
   const lines = [
-    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); pitstop's HTTP/2 layer: ${r.grpcTransport ?? 'pitstop'}; server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}${r.machine.stallsAtStart ? `; machine stall probe (a busy loop, 2 s, idle machine): ${r.machine.stallsAtStart.lostPercent}% lost in gaps over 0.2 ms, longest ${r.machine.stallsAtStart.longestMs} ms at start; ${r.machine.stallsAtEnd.lostPercent}%, ${r.machine.stallsAtEnd.longestMs} ms at end` : ''}).`,
+    `Serving benchmark, ${r.date} (${r.mode}; ${r.machine.cpus} cores ${r.machine.model}, Node ${r.machine.node}; ${r.workers} serve worker(s); pitstop's HTTP/2 layer: ${r.grpcTransport ?? 'pitstop'}; Redis over ${r.redisTransport ?? 'tcp'}; server node options "${r.serverNodeOptions}"; load average at start ${r.machine.loadavgAtStart.map((x: number) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgAtEnd.map((x: number) => x.toFixed(2)).join(' ')}${r.machine.cpuSpeedAtStart ? `; machine speed probe ${r.machine.cpuSpeedAtStart} M loop iterations/s at start, ${r.scenarios.map((s: any) => `${s.cpuSpeed} after ${s.name}`).join(', ')}, ${r.machine.cpuSpeedAtEnd} at end` : ''}${r.machine.stallsAtStart ? `; machine stall probe (a busy loop, 2 s, idle machine): ${r.machine.stallsAtStart.lostPercent}% lost in gaps over 0.2 ms, longest ${r.machine.stallsAtStart.longestMs} ms at start; ${r.machine.stallsAtEnd.lostPercent}%, ${r.machine.stallsAtEnd.longestMs} ms at end` : ''}).`,
     '',
     '| scenario | rate/s | pitstop p50 | p99 | p99.9 | achieved/s | errors | floor p50 | floor p99 | floor p99.9 | echo p50 | echo p99 | p50 ratio | p99 ratio | near cache p50 | p99 | p99.9 | errors | hit rate | loadgen send lag p99 (pitstop / floor / echo / near cache) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

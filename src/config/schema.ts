@@ -8,7 +8,7 @@ const Name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be letters,
 
 export const RedisOnlineStoreSchema = z.strictObject({
   type: z.literal('redis'),
-  /** Redis URL (`redis://host:port/db`); default redis://127.0.0.1:6379. */
+  /** Redis URL: `redis://[[user]:password@]host:port[/db]`, `rediss://` (TLS) or `unix://[[user]:password@]/path/to/redis.sock[?db=N]`; default redis://127.0.0.1:6379. */
   url: z.string().default('redis://127.0.0.1:6379'),
   /** Seed nodes of a Redis Cluster (`host:port`); when set, `url` is ignored. */
   cluster_nodes: z.array(z.string()).optional(),

@@ -28,6 +28,7 @@ import {
   writeMgetHeader,
   type MgetReplyTarget,
 } from '../../src/online/redis/read-connection.ts';
+import { parseRedisUrl } from '../../src/online/redis/redis-url.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -251,13 +252,14 @@ describe('MGET encoding', () => {
     expect(one.subarray(1).toString()).toBe('$3\r\nabc\r\n');
   });
 
-  it('supports redis: and rediss: URLs without a query string, with a numeric db', () => {
-    for (const url of ['redis://127.0.0.1:6380', 'redis://localhost', 'redis://h:1/0', 'redis://h:1/15', 'redis://:pw@h:1/2', 'redis://user:pw@h', 'rediss://h:6380/3', 'redis://[::1]:6379']) {
+  it('supports redis: and rediss: URLs without a query string, with a numeric db; unix: socket URLs with ?db= at most', () => {
+    for (const url of ['redis://127.0.0.1:6380', 'redis://localhost', 'redis://h:1/0', 'redis://h:1/15', 'redis://:pw@h:1/2', 'redis://user:pw@h', 'rediss://h:6380/3', 'redis://[::1]:6379', 'unix:///tmp/redis.sock', 'unix:///run/r.sock?db=3', 'unix://:pw@/tmp/r.sock', 'unix://user:p%40w@/tmp/r.sock?db=0']) {
       expect(RedisReadConnection.supports(url), url).toBe(true);
     }
-    for (const url of ['http://h:1', 'redis+sentinel://h:1', 'redis://h:1?db=2', 'redis://h:1/x', 'redis://h:1/-1', 'redis://h:1/1/2', 'redis://h:1/1.5', 'unix:///tmp/redis.sock', 'not a url', 'redis://h:1/0#frag']) {
+    for (const url of ['http://h:1', 'redis+sentinel://h:1', 'redis://h:1?db=2', 'redis://h:1/x', 'redis://h:1/-1', 'redis://h:1/1/2', 'redis://h:1/1.5', 'not a url', 'redis://h:1/0#frag', 'unix://tmp/redis.sock', 'unix:/tmp/r.sock', 'unix:///tmp/r.sock?tls=true', 'unix:///tmp/r.sock?db=x', 'unix://u:%zz@/tmp/r.sock']) {
       expect(RedisReadConnection.supports(url), url).toBe(false);
     }
+    expect(parseRedisUrl('unix://user:p%40w@/tmp/r.sock?db=4')).toEqual({ host: '', port: 0, path: '/tmp/r.sock', tls: false, username: 'user', password: 'p@w', db: 4 });
   });
 });
 
@@ -538,6 +540,39 @@ describe('RedisReadConnection', () => {
       expect(text(await read(c, ['k']))).toEqual(['after restart']);
     } finally {
       await c.close();
+      await own.stop();
+    }
+  });
+
+  it('over a Unix socket (unix://): AUTH and SELECT too, errors name the path, and it reconnects after a restart', async () => {
+    const own = await startRedis({ unixSocket: true, args: ['--requirepass', 's3cret'] });
+    const admin = `redis://:s3cret@127.0.0.1:${own.port}/2`;
+    const root = new Redis(admin);
+    const sock = own.socketPath!;
+    try {
+      await root.set('sock:key', 'in db 2, over the socket');
+      const c = await RedisReadConnection.connect({ url: `unix://:s3cret@${sock}?db=2`, ...OPTS });
+      try {
+        expect(text(await read(c, ['sock:key', 'sock:missing']))).toEqual(['in db 2, over the socket', null]);
+        // The connection is the socket's: Redis lists it with no TCP address (addr is "/path:0").
+        const clients = String(await root.call('CLIENT', 'LIST'));
+        expect(clients).toContain(`addr=${sock}:0`);
+        await expect(RedisReadConnection.connect({ url: `unix://:wrong@${sock}`, ...OPTS })).rejects.toThrow(new RegExp(`${sock.replace(/[.]/g, '\\.')} failed: AUTH: WRONGPASS`));
+        await own.restart();
+        await waitUntil(() => !c.ready, 'the connection to drop');
+        // Restarted empty: the connection comes back by itself, AUTH and SELECT again.
+        const fresh = new Redis(admin);
+        await fresh.set('sock:key', 'after the restart');
+        fresh.disconnect();
+        await waitUntil(() => c.ready, 'the reconnect', 3000);
+        expect(text(await read(c, ['sock:key']))).toEqual(['after the restart']);
+      } finally {
+        await c.close();
+      }
+      const gone = path.join(path.dirname(sock), 'nobody.sock');
+      await expect(RedisReadConnection.connect({ url: `unix://${gone}`, ...OPTS })).rejects.toThrow(new RegExp(`nobody\\.sock failed: .*ENOENT`));
+    } finally {
+      root.disconnect();
       await own.stop();
     }
   });

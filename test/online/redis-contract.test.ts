@@ -11,6 +11,16 @@ onlineStoreContract('redis standalone', async () => {
   };
 });
 
+// The whole contract over a Unix socket (unix://, with a db): reads over pitstop's own read
+// connection, writes through ioredis, both on the socket.
+onlineStoreContract('redis standalone, unix socket', async () => {
+  const server = await startRedis({ unixSocket: true });
+  return {
+    open: () => RedisOnlineStore.create({ url: `unix://${server.socketPath}?db=1`, project: 'contract' }),
+    teardown: () => server.stop(),
+  };
+});
+
 onlineStoreContract('redis cluster', async () => {
   const cluster = await startRedisCluster(3);
   return {
@@ -24,6 +34,14 @@ onlineStoreContract('redis standalone, near cache', async () => {
   const server = await startRedis();
   return {
     open: () => RedisOnlineStore.create({ url: server.url, project: 'contract', nearCacheBytes: 1 << 20 }),
+    teardown: () => server.stop(),
+  };
+});
+
+onlineStoreContract('redis standalone, unix socket, near cache', async () => {
+  const server = await startRedis({ unixSocket: true });
+  return {
+    open: () => RedisOnlineStore.create({ url: `unix://${server.socketPath}`, project: 'contract', nearCacheBytes: 1 << 20 }),
     teardown: () => server.stop(),
   };
 });

@@ -242,6 +242,17 @@ describe('redis online store', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
+  it('a malformed unix: URL is CONFIG_INVALID naming it (password hidden); a socket nobody listens on is ONLINE_STORE_UNAVAILABLE', async () => {
+    for (const url of ['unix://relative/redis.sock', 'unix:///tmp/r.sock?timeout=5', 'unix://u:secret@/tmp/r.sock?db=x']) {
+      const err = await RedisOnlineStore.create({ url, project: 'p' }).catch((e) => e);
+      expect(err, url).toMatchObject({ reason: 'CONFIG_INVALID' });
+      expect(err.message, url).toContain('unix://[[user]:password@]/absolute/path/to/redis.sock[?db=N]');
+      expect(err.message).not.toContain('secret');
+    }
+    expect(String((await RedisOnlineStore.create({ url: 'unix://u:secret@/tmp/r.sock?db=x', project: 'p' }).catch((e) => e)).message)).toContain('u:***@');
+    await expect(RedisOnlineStore.create({ url: 'unix:///nonexistent/pitstop-test.sock', project: 'p', connectTimeoutMs: 300 })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
+  });
+
   it('an atomic batch of 150,000 rows goes in one script call (no argument-count overflow in Node)', async () => {
     const n = 150_000;
     const rows = Array.from({ length: n }, (_, i) => ({ view: 'huge@1', entity: e(1_000_000 + i), row: row(i) }));

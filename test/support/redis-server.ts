@@ -23,6 +23,8 @@ export interface RedisServer {
   url: string;
   host: string;
   port: number;
+  /** Its Unix socket (`startRedis({ unixSocket: true })`; it listens on TCP too). */
+  socketPath?: string;
   /** Stop the server (SIGTERM, waits for exit). Safe to call twice. */
   stop(): Promise<void>;
   /** Start it again on the same port (after `stop`), empty. */
@@ -120,17 +122,21 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
 }
 
 /** Start a standalone redis-server on a free port (or `port`) and wait until it answers PING. */
-export async function startRedis(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
+export async function startRedis(options: { port?: number; args?: string[]; unixSocket?: boolean } = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pitstop-redis-'));
+  const socketPath = options.unixSocket ? path.join(dir, 'redis.sock') : undefined;
+  const socketArgs = socketPath ? ['--unixsocket', socketPath, '--unixsocketperm', '700'] : [];
   let child: ChildProcess | undefined;
   const start = async () => {
     mkdirSync(dir, { recursive: true });
-    child = spawnServer(port, dir, options.args ?? []);
+    child = spawnServer(port, dir, [...socketArgs, ...(options.args ?? [])]);
     const c = child;
     await waitFor(async () => {
       if (c.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${c.exitCode}`);
-      return (await rawCommand(port, 'PING')).startsWith('+PONG');
+      // Up: it answers (NOAUTH when started with --requirepass).
+      const pong = await rawCommand(port, 'PING');
+      return pong.startsWith('+PONG') || pong.startsWith('-NOAUTH');
     }, `redis-server on port ${port}`);
   };
   await start();
@@ -138,6 +144,7 @@ export async function startRedis(options: { port?: number; args?: string[] } = {
     url: `redis://127.0.0.1:${port}`,
     host: '127.0.0.1',
     port,
+    socketPath,
     stop: async () => {
       await stopChild(child);
       rmSync(dir, { recursive: true, force: true });

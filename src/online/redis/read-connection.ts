@@ -26,6 +26,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import { endpointName, parseRedisUrl, redactUrl, type RedisEndpoint } from './redis-url.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Command encoding
@@ -401,7 +402,7 @@ export class MgetReplyParser {
 // ---------------------------------------------------------------------------------------------
 
 export interface ReadConnectionOptions {
-  /** redis://[[user]:password@]host[:port][/db] or rediss:// (TLS). */
+  /** redis://[[user]:password@]host[:port][/db], rediss:// (TLS), or unix://[[user]:password@]/path[?db=N] (redis-url.ts). */
   url: string;
   /** Connect (TCP, TLS, AUTH, SELECT, PING) must finish in this time. */
   connectTimeoutMs: number;
@@ -412,47 +413,6 @@ export interface ReadConnectionOptions {
    * cache's `CLIENT TRACKING ON REDIRECT <id>`). A function, so a reconnect sends what holds then.
    */
   setup?: () => readonly (readonly string[])[];
-}
-
-interface Endpoint {
-  host: string;
-  port: number;
-  tls: boolean;
-  username: string;
-  password: string;
-  db: number;
-}
-
-/** The URL's parts, or null when it is not one this class handles. */
-function parseUrl(url: string): Endpoint | null {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return null;
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return null;
-  // Options in a query string (ioredis has some) would be silently ignored here: refuse them.
-  if (u.search !== '' || u.hash !== '') return null;
-  let db = 0;
-  if (u.pathname !== '' && u.pathname !== '/') {
-    const m = /^\/(\d+)$/.exec(u.pathname);
-    if (!m) return null;
-    db = Number(m[1]);
-    if (!Number.isSafeInteger(db)) return null;
-  }
-  const port = u.port === '' ? 6379 : Number(u.port);
-  let username: string;
-  let password: string;
-  try {
-    username = decodeURIComponent(u.username);
-    password = decodeURIComponent(u.password);
-  } catch {
-    return null;
-  }
-  // WHATWG URLs keep the brackets of an IPv6 host; net.connect wants the bare address.
-  const host = u.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost';
-  return { host, port, tls: u.protocol === 'rediss:', username, password, db };
 }
 
 /** RESP of a command of string arguments (the handshake only: not the hot path). */
@@ -565,7 +525,7 @@ export class RedisReadConnection {
   /** Why the connection is down, for the errors of requests refused meanwhile. */
   private downCause = '';
   private closing: Promise<void> | null = null;
-  /** `host:port`, for messages. */
+  /** `host:port` or the socket's path, for messages. */
   private readonly where: string;
   /** AUTH / SELECT, sent in one write on each connect with `setup`'s commands and PING. */
   private readonly commands: string[][];
@@ -600,13 +560,12 @@ export class RedisReadConnection {
   };
 
   private constructor(
-    private readonly endpoint: Endpoint,
+    private readonly endpoint: RedisEndpoint,
     private readonly connectTimeoutMs: number,
     private readonly commandTimeoutMs: number,
     private readonly setup: (() => readonly (readonly string[])[]) | undefined,
   ) {
-    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-    this.where = `${host}:${endpoint.port}`;
+    this.where = endpointName(endpoint);
     this.stallMs = Math.max(2000, 10 * commandTimeoutMs);
     const commands: string[][] = (this.commands = []);
     this.steps = [];
@@ -635,9 +594,9 @@ export class RedisReadConnection {
     return { bytes: Buffer.concat(commands.map(encodeCommand)), steps };
   }
 
-  /** True when `url` is one this class can handle: protocol redis: or rediss:, no query string, db a non-negative integer if given. */
+  /** True when `url` is one this class can handle: redis:, rediss: or unix: (redis-url.ts), no ioredis options in a query string. */
   static supports(url: string): boolean {
-    return parseUrl(url) !== null;
+    return parseRedisUrl(url) !== null;
   }
 
   /**
@@ -646,8 +605,8 @@ export class RedisReadConnection {
    * the cause (refused, timeout, Redis' error text). A first connect that fails is not retried.
    */
   static async connect(options: ReadConnectionOptions): Promise<RedisReadConnection> {
-    const endpoint = parseUrl(options.url);
-    if (endpoint === null) throw new Error(`redis read connection: unsupported url (redis:// or rediss://, no query string, numeric db): ${redactUrl(options.url)}`);
+    const endpoint = parseRedisUrl(options.url);
+    if (endpoint === null) throw new Error(`redis read connection: unsupported url (redis://, rediss:// or unix://, no query string but a unix socket's ?db=, numeric db): ${redactUrl(options.url)}`);
     for (const name of ['connectTimeoutMs', 'commandTimeoutMs'] as const) {
       const ms = options[name];
       // setTimeout cannot wait longer (it would fire at once), and 0 or less means no time at all
@@ -890,10 +849,13 @@ export class RedisReadConnection {
     }
     const steps = handshake.steps;
     return new Promise<void>((resolve, reject) => {
-      const { host, port } = this.endpoint;
-      const socket: net.Socket = this.endpoint.tls
-        ? tls.connect({ host, port, servername: net.isIP(host) === 0 ? host : undefined })
-        : net.connect({ host, port });
+      const { host, port, path } = this.endpoint;
+      const socket: net.Socket =
+        path !== ''
+          ? net.connect({ path })
+          : this.endpoint.tls
+            ? tls.connect({ host, port, servername: net.isIP(host) === 0 ? host : undefined })
+            : net.connect({ host, port });
       this.connecting = socket;
       let lastError: Error | undefined;
       let done = false;
@@ -997,7 +959,3 @@ export class RedisReadConnection {
   }
 }
 
-/** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@');
-}

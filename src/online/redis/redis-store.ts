@@ -26,6 +26,7 @@ import { PerNode } from './per-node.ts';
 import { ClusterTrackedReads, TrackedReads, nodeUrl } from './tracked-reads.ts';
 import { keyHash, type NearCacheStats } from './near-cache.ts';
 import { WRITE_ROWS_COMMAND, WRITE_ROWS_LUA } from './write-script.ts';
+import { ioredisClient, parseRedisUrl, redactUrl } from './redis-url.ts';
 
 export interface RedisStoreOptions {
   /** `redis://host:port/db` for a standalone server. Ignored when `clusterNodes` is set. */
@@ -192,7 +193,11 @@ export class RedisOnlineStore implements OnlineReader, OnlineWriter, ReadCacheSt
       };
       client = new Cluster(nodes, clusterOptions);
     } else {
-      client = new Redis(options.url ?? 'redis://127.0.0.1:6379', { ...common, retryStrategy: retry });
+      const url = options.url ?? 'redis://127.0.0.1:6379';
+      if (url.startsWith('unix:') && parseRedisUrl(url) === null) {
+        throw new PitstopError('CONFIG_INVALID', `online_store.url ${JSON.stringify(redactUrl(url))}: a Unix socket is unix://[[user]:password@]/absolute/path/to/redis.sock[?db=N]`);
+      }
+      client = ioredisClient(url, { ...common, retryStrategy: retry });
     }
     // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
     client.on('error', () => {});

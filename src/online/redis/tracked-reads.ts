@@ -22,6 +22,7 @@
  * batch's `ttlMs`): it then reads as Redis has it.
  */
 import { Redis } from 'ioredis';
+import { ioredisClient } from './redis-url.ts';
 import { NearCache } from './near-cache.ts';
 import { RedisReadConnection } from './read-connection.ts';
 import { PerNode } from './per-node.ts';
@@ -69,7 +70,7 @@ export class TrackedReads {
    * `ClusterTrackedReads`) instead of one of its own.
    */
   static async start(options: TrackedReadsOptions, cache?: NearCache): Promise<TrackedReads> {
-    const listener = new Redis(options.url, {
+    const listener = ioredisClient(options.url, {
       lazyConnect: true,
       // RESP2: invalidations come as pub/sub messages on the channel, which ioredis hands over
       // (under RESP3, its default, they are push frames it drops).
