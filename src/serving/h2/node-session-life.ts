@@ -9,10 +9,7 @@
  * (node sends no debug text); "nothing has come" is read off the socket's byte count.
  */
 import type http2 from 'node:http2';
-import type { ConnectionLimits, RetireReason } from './session.ts';
-
-/** Our keepalive PINGs' payload (any 8 bytes; the client echoes them). */
-const KEEPALIVE_PING = Buffer.from('pitstop!', 'latin1');
+import { KEEPALIVE_PING, type ConnectionLimits, type RetireReason } from './session.ts';
 
 export class NodeSessionLife {
   private readonly startedAt = performance.now();

@@ -81,7 +81,7 @@ export interface ConnectionLimits {
 export type RetireReason = 'max_age' | 'max_idle' | 'keepalive_timeout';
 
 /** The opaque payload of our keepalive PINGs (any 8 bytes; the client echoes them in its ack). */
-const KEEPALIVE_PING = Buffer.from('pitstop!', 'latin1');
+export const KEEPALIVE_PING = Buffer.from('pitstop!', 'latin1');
 /** The payload of the PING after a graceful close's first GOAWAY (`close`): its ack ends the first step. */
 const SHUTDOWN_PING = Buffer.from('shutdown', 'latin1');
 /** The largest stream id (2^31-1): the first GOAWAY of a graceful close names it, so no stream is refused yet. */
