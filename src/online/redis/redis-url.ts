@@ -3,8 +3,8 @@
  * connections (read-connection.ts) and for ioredis:
  * - `redis://[[user]:password@]host[:port][/db]`, and `rediss://` for TLS;
  * - `unix://[[user]:password@]/path/to/redis.sock[?db=N]`: a Unix domain socket, spelled as
- *   redis-py spells it. For Redis on the same host (a sidecar), where every round trip skips the
- *   loopback TCP stack (docs/online.md#redis-over-a-unix-socket).
+ *   redis-py spells it. For a Redis on the same host kept off the network (measured no faster
+ *   than loopback TCP here: docs/online.md#redis-over-a-unix-socket).
  * A URL with anything else (another protocol, ioredis options in a query string) is not one of
  * these: the caller says so rather than ignore a part of it.
  */
