@@ -7,7 +7,7 @@ import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { RedisOnlineStore } from '../../src/online/redis/redis-store.ts';
 import { RowEncoder } from '../../src/online/row-codec.ts';
 import { encodeEntityKey } from '../../src/online/entity-key.ts';
-import type { Redis } from 'ioredis';
+import { Redis as IORedis, type Redis } from 'ioredis';
 import { keyList } from '../support/key-list.ts';
 
 const enc = new RowEncoder([{ name: 'x', type: 'int64' }]);
@@ -240,6 +240,29 @@ describe('redis online store', () => {
     const t0 = Date.now();
     await expect(RedisOnlineStore.create({ url: 'redis://127.0.0.1:1', project: 'p', connectTimeoutMs: 300 })).rejects.toMatchObject({ reason: 'ONLINE_STORE_UNAVAILABLE' });
     expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('over a Unix socket with a password and a db: writes (ioredis) and reads (direct) both land in that db, and only there', async () => {
+    const own = await startRedis({ unixSocket: true, args: ['--requirepass', 's3cret'] });
+    const url = `unix://:s3cret@${own.socketPath}?db=3`;
+    const viaSocket = await RedisOnlineStore.create({ url, project: 'p1', nearCacheBytes: 1 << 20 });
+    const admin = new IORedis(`redis://:s3cret@127.0.0.1:${own.port}/3`);
+    try {
+      await viaSocket.writeRows([{ view: 'sock@1', entity: e(7), row: row(7) }]);
+      expect(await admin.getBuffer(keyOf('sock@1', e(7)))).toEqual(row(7));
+      expect(await admin.select(0).then(() => admin.exists(keyOf('sock@1', e(7))))).toBe(0);
+      await admin.select(3);
+      await admin.set(keyOf('sock@1', e(8)), row(8));
+      expect((await viaSocket.readRows({ views: ['sock@1'], entityKeys: [keyList([e(7), e(8), e(9)])] }))[0]).toEqual([row(7), row(8), null]);
+      // Every connection of the store is on the socket: none came over TCP but the admin's.
+      const clients = String(await admin.call('CLIENT', 'LIST')).trim().split('\n');
+      expect(clients.filter((c) => c.includes(`addr=${own.socketPath}:0`)).length).toBeGreaterThanOrEqual(3);
+      expect(clients.filter((c) => c.includes('addr=127.0.0.1')).length).toBe(1);
+    } finally {
+      admin.disconnect();
+      await viaSocket.close();
+      await own.stop();
+    }
   });
 
   it('a malformed unix: URL is CONFIG_INVALID naming it (password hidden); a socket nobody listens on is ONLINE_STORE_UNAVAILABLE', async () => {
