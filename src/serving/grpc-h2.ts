@@ -35,7 +35,8 @@ import { PitstopError } from '../core/errors.ts';
 import { Cancellation } from './cancellation.ts';
 import { HpackEncoder } from './h2/hpack.ts';
 import { NodeSessionLife } from './h2/node-session-life.ts';
-import { H2_ERROR, H2Session, type ConnectionLimits, type H2Stream, type RequestHead, type RetireReason, type SessionHost } from './h2/session.ts';
+import { H2_ERROR, H2Session, type H2Stream, type RequestHead, type SessionHost } from './h2/session.ts';
+import { hasLimits, type ConnectionLimits, type RetireReason } from './h2/connection-life.ts';
 
 /** gRPC status codes used here (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const CODE = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -99,7 +100,7 @@ export interface GrpcH2Options {
 
 /**
  * How long connections live (config `serving.grpc_max_connection_age_ms` and the rest;
- * h2/session.ts has the rules): a maximum age (behind a load balancer that balances
+ * h2/connection-life.ts has the rules): a maximum age (behind a load balancer that balances
  * connections, not calls, it is what makes long-lived clients spread onto new replicas), a
  * maximum idle time, and keepalive PINGs that find a peer gone without a word.
  */
@@ -535,7 +536,7 @@ export class GrpcH2Server {
 
   constructor(private readonly options: GrpcH2Options) {
     const life = options.connections;
-    const limited = life !== undefined && (life.maxAgeMs > 0 || life.maxIdleMs > 0 || life.keepaliveTimeMs > 0);
+    const limited = hasLimits(life);
     if (limited) {
       this.sweep = setInterval(() => {
         const now = performance.now();
@@ -550,7 +551,7 @@ export class GrpcH2Server {
       /** Each session's life, when a connection limit is set (node-session-life.ts). */
       const lives = new Map<http2.Http2Session, NodeSessionLife>();
       server.on('session', (session) => {
-        const entry = limited ? new NodeSessionLife(session, life!, retired) : session;
+        const entry = limited ? new NodeSessionLife(session, life, retired) : session;
         if (limited) lives.set(session, entry as NodeSessionLife);
         this.sessions.add(entry);
         session.on('error', noop);

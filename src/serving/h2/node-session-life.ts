@@ -1,44 +1,35 @@
 /**
- * Connection life (ConnectionLimits: max age, max idle, keepalive) for a node:http2 session
- * (`grpc_transport: node`), by the same rules and on the same sweep as H2Session.tick does it
- * for pitstop's own HTTP/2 layer, so switching the layer does not silently drop the limits.
+ * Connection life (connection-life.ts: max age, max idle, keepalive) for a node:http2 session
+ * (`grpc_transport: node`), by the same rules and on the same sweep as for pitstop's own HTTP/2
+ * layer, so switching the layer does not silently drop the limits.
  *
  * What differs, because node:http2 does it: a graceful close is node's `session.close()` (one
- * GOAWAY naming the last stream taken, not pitstop's two steps); a keepalive PING is
+ * GOAWAY naming the last stream taken, not pitstop's two steps: nghttp2 takes no stream after
+ * any GOAWAY it sent but its "shutdown notice", which node does not expose); a keepalive PING is
  * `session.ping()`; a connection whose PING went unanswered is destroyed with GOAWAY NO_ERROR
  * (node sends no debug text); "nothing has come" is read off the socket's byte count.
  */
 import type http2 from 'node:http2';
-import { KEEPALIVE_PING, type ConnectionLimits, type RetireReason } from './session.ts';
+import { ConnectionLife, KEEPALIVE_PING, type ConnectionLimits, type RetireReason } from './connection-life.ts';
 
 export class NodeSessionLife {
-  private readonly startedAt = performance.now();
-  private readonly ageLimitMs: number;
-  /** When it was closed for its age (-1: not). */
-  private agedAt = -1;
-  /** Closed gracefully (by age or idleness): no further limits apply but the age grace. */
+  private readonly life: ConnectionLife;
+  /** Closed gracefully by its limits (age or idleness). */
   private retired = false;
-  /** Streams open now, and started ever (as last seen by `tick`, and since when none started). */
+  /** Streams open now, and started ever. */
   private open = 0;
   private started = 0;
-  private idleMark = -1;
-  private idleSince = this.startedAt;
-  /** Bytes read off the socket, as last seen by `tick`, and since when none came. */
-  private bytesSeen = 0;
-  private quietSince = this.startedAt;
-  /** When our keepalive PING went out (-1: none outstanding). */
-  private pingSentAt = -1;
   private readonly streamClosed = () => void this.open--;
   private readonly pingAcked = (err: Error | null) => {
-    if (err === null) this.pingSentAt = -1;
+    if (err === null) this.life.pingSettled();
   };
 
   constructor(
     private readonly session: http2.ServerHttp2Session,
-    private readonly limits: ConnectionLimits,
+    limits: ConnectionLimits,
     private readonly onRetired: (reason: RetireReason) => void,
   ) {
-    this.ageLimitMs = limits.maxAgeMs * (0.9 + 0.2 * Math.random());
+    this.life = new ConnectionLife(limits);
   }
 
   /** A stream began on this session. */
@@ -60,43 +51,31 @@ export class NodeSessionLife {
   tick(now: number): void {
     const s = this.session;
     if (s.destroyed) return;
-    const o = this.limits;
-    if (this.agedAt >= 0) {
-      if (now - this.agedAt >= o.maxAgeGraceMs) s.destroy();
-      return;
-    }
-    if (this.retired || s.closed) return;
-    if (this.ageLimitMs > 0 && now - this.startedAt >= this.ageLimitMs) {
-      this.agedAt = now;
-      return this.retire('max_age');
-    }
-    if (o.maxIdleMs > 0) {
-      if (this.open > 0 || this.started !== this.idleMark) {
-        this.idleMark = this.started;
-        this.idleSince = now;
-      } else if (now - this.idleSince >= o.maxIdleMs) return this.retire('max_idle');
-    }
-    if (o.keepaliveTimeMs > 0) {
-      // Behind node's proxy the socket may be read, not used; bytesRead is a plain count.
-      const bytes = s.socket?.bytesRead ?? 0;
-      if (this.pingSentAt >= 0) {
-        if (now - this.pingSentAt >= o.keepaliveTimeoutMs) {
-          this.onRetired('keepalive_timeout');
-          s.destroy();
+    // Behind node's proxy the socket may be read, not used; bytesRead is a plain count.
+    const action = this.life.check(now, this.retired || s.closed, this.open, this.started, s.socket?.bytesRead ?? 0);
+    switch (action) {
+      case 'none':
+        return;
+      case 'cut':
+        return s.destroy();
+      case 'max_age':
+      case 'max_idle':
+        this.retired = true;
+        this.onRetired(action);
+        return s.close();
+      case 'keepalive_timeout':
+        this.onRetired(action);
+        return s.destroy();
+      case 'ping': {
+        let sent = false;
+        try {
+          sent = s.ping(KEEPALIVE_PING, this.pingAcked);
+        } catch {
+          // node refuses PINGs on some closing sessions: then none is outstanding
         }
-      } else if (bytes !== this.bytesSeen) {
-        this.bytesSeen = bytes;
-        this.quietSince = now;
-      } else if (now - this.quietSince >= o.keepaliveTimeMs) {
-        if (s.ping(KEEPALIVE_PING, this.pingAcked)) this.pingSentAt = now;
-        this.quietSince = now;
+        if (!sent) this.life.pingSettled();
+        return;
       }
     }
-  }
-
-  private retire(reason: RetireReason): void {
-    this.retired = true;
-    this.onRetired(reason);
-    this.session.close();
   }
 }

@@ -23,6 +23,7 @@
  */
 import type { Socket } from 'node:net';
 import { HpackDecoder, HpackEncoder, HpackError } from './hpack.ts';
+import { ConnectionLife, KEEPALIVE_PING, hasLimits, type ConnectionLimits, type RetireReason } from './connection-life.ts';
 
 export const FRAME = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const FLAG_END_STREAM = 0x1;
@@ -62,26 +63,6 @@ export interface H2SessionOptions {
   connections?: ConnectionLimits;
 }
 
-/**
- * How long connections live, as gRPC servers elsewhere have it (0: never). A connection older
- * than `maxAgeMs` (±10%, so connections made together do not all go at once) gets a graceful
- * GOAWAY, and is cut `maxAgeGraceMs` later if calls are still open; one with no call for
- * `maxIdleMs` gets a graceful GOAWAY; one from which nothing has come for `keepaliveTimeMs` is
- * sent a PING, and closed unless it is acknowledged within `keepaliveTimeoutMs`.
- */
-export interface ConnectionLimits {
-  maxAgeMs: number;
-  maxAgeGraceMs: number;
-  maxIdleMs: number;
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
-}
-
-/** Why `tick` retired a connection. */
-export type RetireReason = 'max_age' | 'max_idle' | 'keepalive_timeout';
-
-/** The opaque payload of our keepalive PINGs (any 8 bytes; the client echoes them in its ack). */
-export const KEEPALIVE_PING = Buffer.from('pitstop!', 'latin1');
 /** The payload of the PING after a graceful close's first GOAWAY (`close`): its ack ends the first step. */
 const SHUTDOWN_PING = Buffer.from('shutdown', 'latin1');
 /** The largest stream id (2^31-1): the first GOAWAY of a graceful close names it, so no stream is refused yet. */
@@ -248,15 +229,9 @@ export class H2Session {
    * and since when; chunks read, as last seen by `tick`, and since when none came; when our
    * keepalive PING went out (-1: none outstanding).
    */
-  private readonly startedAt = performance.now();
-  private readonly ageLimitMs: number;
-  private agedAt = -1;
-  private idleMark = -1;
-  private idleSince = 0;
+  private readonly life: ConnectionLife | undefined;
+  /** Chunks read so far: `life` watches it for a quiet peer. */
   private reads = 0;
-  private readsSeen = 0;
-  private quietSince = this.startedAt;
-  private pingSentAt = -1;
   /** The highest stream id the client opened (every lower idle id is closed by that). */
   private lastStreamId = 0;
   /** A header block in progress (HEADERS without END_HEADERS): its stream, flags and fragments. */
@@ -372,7 +347,7 @@ export class H2Session {
     private readonly options: H2SessionOptions,
   ) {
     this.decoder = new HpackDecoder(4096, { maxHeaderListBytes: options.maxHeaderListBytes });
-    this.ageLimitMs = (options.connections?.maxAgeMs ?? 0) * (0.9 + 0.2 * Math.random());
+    this.life = hasLimits(options.connections) ? new ConnectionLife(options.connections) : undefined;
     socket.setNoDelay(true);
     // A client host that vanishes without closing (a crash, a cut cable) is found by the kernel's
     // keepalive probes rather than holding its connection and calls forever.
@@ -481,7 +456,7 @@ export class H2Session {
           writeFrameHeader(pong, 0, 8, FRAME.PING, FLAG_ACK, 0);
           payload.copy(pong, 9);
           this.out(pong);
-        } else if (this.pingSentAt >= 0 && payload.equals(KEEPALIVE_PING)) this.pingSentAt = -1;
+        } else if (payload.equals(KEEPALIVE_PING)) this.life?.pingSettled();
         else if (this.closing && payload.equals(SHUTDOWN_PING)) this.finishClose();
         return;
       case FRAME.GOAWAY:
@@ -879,47 +854,27 @@ export class H2Session {
    * any of it, so its times are as coarse as the calls.
    */
   tick(now: number): void {
-    const o = this.options.connections;
-    if (this.destroyed || o === undefined) return;
-    if (this.agedAt >= 0) {
-      // Sent GOAWAY for its age: calls still open past the grace are cut off.
-      if (now - this.agedAt >= o.maxAgeGraceMs) this.endSocket();
-      return;
-    }
-    if (this.closing) return; // a graceful close is under way: its final GOAWAY is near
-    if (this.ageLimitMs > 0 && now - this.startedAt >= this.ageLimitMs && !this.goingAway) {
-      this.agedAt = now;
-      this.host.connectionRetired('max_age');
-      return this.close();
-    }
-    const idleMs = o.maxIdleMs;
-    if (idleMs > 0 && !this.goingAway) {
-      if (this.streams.size > 0 || this.lastStreamId !== this.idleMark) {
-        this.idleMark = this.lastStreamId;
-        this.idleSince = now;
-      } else if (now - this.idleSince >= idleMs) {
-        this.host.connectionRetired('max_idle');
+    if (this.destroyed || this.life === undefined) return;
+    const action = this.life.check(now, this.goingAway || this.closing, this.streams.size, this.lastStreamId, this.reads);
+    switch (action) {
+      case 'none':
+        return;
+      case 'cut':
+        // Sent GOAWAY for its age: calls still open past the grace are cut off.
+        return this.endSocket();
+      case 'max_age':
+      case 'max_idle':
+        this.host.connectionRetired(action);
         return this.close();
-      }
-    }
-    const keepaliveMs = o.keepaliveTimeMs;
-    if (keepaliveMs > 0) {
-      if (this.pingSentAt >= 0) {
-        if (now - this.pingSentAt >= o.keepaliveTimeoutMs) {
-          this.host.connectionRetired('keepalive_timeout');
-          this.goaway(H2_ERROR.NO_ERROR, 'keepalive ping not acknowledged');
-          this.endSocket();
-        }
-      } else if (this.reads !== this.readsSeen) {
-        this.readsSeen = this.reads;
-        this.quietSince = now;
-      } else if (now - this.quietSince >= keepaliveMs) {
+      case 'keepalive_timeout':
+        this.host.connectionRetired(action);
+        this.goaway(H2_ERROR.NO_ERROR, 'keepalive ping not acknowledged');
+        return this.endSocket();
+      case 'ping': {
         const ping = Buffer.allocUnsafe(17);
         writeFrameHeader(ping, 0, 8, FRAME.PING, 0, 0);
         KEEPALIVE_PING.copy(ping, 9);
-        this.out(ping);
-        this.pingSentAt = now;
-        this.quietSince = now;
+        return this.out(ping);
       }
     }
   }
