@@ -223,12 +223,7 @@ export class H2Session {
   private settingsSeen = false;
   /** Ends the connection SETTINGS_TIMEOUT unless the client acknowledges our SETTINGS first. */
   private settingsTimer: NodeJS.Timeout | undefined;
-  /**
-   * For `tick` (times from performance.now()): when the connection began and its age limit;
-   * when it was sent GOAWAY for its age (-1: not); the last stream id seen with no stream open
-   * and since when; chunks read, as last seen by `tick`, and since when none came; when our
-   * keepalive PING went out (-1: none outstanding).
-   */
+  /** Its max age, max idle and keepalive (connection-life.ts), asked by `tick`; absent without limits. */
   private readonly life: ConnectionLife | undefined;
   /** Chunks read so far: `life` watches it for a quiet peer. */
   private reads = 0;
@@ -452,10 +447,7 @@ export class H2Session {
         if (id !== 0) return this.fail(H2_ERROR.PROTOCOL_ERROR, 'PING on a stream');
         if (payload.length !== 8) return this.fail(H2_ERROR.FRAME_SIZE_ERROR, 'PING frame not 8 bytes');
         if ((flags & FLAG_ACK) === 0) {
-          const pong = Buffer.allocUnsafe(17);
-          writeFrameHeader(pong, 0, 8, FRAME.PING, FLAG_ACK, 0);
-          payload.copy(pong, 9);
-          this.out(pong);
+          this.ping(payload, FLAG_ACK);
         } else if (payload.equals(KEEPALIVE_PING)) this.life?.pingSettled();
         else if (this.closing && payload.equals(SHUTDOWN_PING)) this.finishClose();
         return;
@@ -870,12 +862,8 @@ export class H2Session {
         this.host.connectionRetired(action);
         this.goaway(H2_ERROR.NO_ERROR, 'keepalive ping not acknowledged');
         return this.endSocket();
-      case 'ping': {
-        const ping = Buffer.allocUnsafe(17);
-        writeFrameHeader(ping, 0, 8, FRAME.PING, 0, 0);
-        KEEPALIVE_PING.copy(ping, 9);
-        return this.out(ping);
-      }
+      case 'ping':
+        return this.ping(KEEPALIVE_PING, 0);
     }
   }
 
@@ -891,10 +879,7 @@ export class H2Session {
     if (this.destroyed || this.goingAway || this.closing) return;
     this.closing = true;
     this.writeGoaway(MAX_STREAM_ID, H2_ERROR.NO_ERROR, '');
-    const ping = Buffer.allocUnsafe(17);
-    writeFrameHeader(ping, 0, 8, FRAME.PING, 0, 0);
-    SHUTDOWN_PING.copy(ping, 9);
-    this.out(ping);
+    this.ping(SHUTDOWN_PING, 0);
     this.shutdownTimer = setTimeout(() => this.finishClose(), SHUTDOWN_ACK_MS).unref();
   }
 
@@ -905,6 +890,14 @@ export class H2Session {
     if (this.destroyed || this.goingAway) return;
     this.goaway(H2_ERROR.NO_ERROR);
     this.maybeEnd();
+  }
+
+  /** A PING frame with these 8 bytes: ours (flags 0), or the ack of the client's (FLAG_ACK). */
+  private ping(payload: Buffer, flags: number): void {
+    const f = Buffer.allocUnsafe(17);
+    writeFrameHeader(f, 0, 8, FRAME.PING, flags, 0);
+    payload.copy(f, 9);
+    this.out(f);
   }
 
   /** GOAWAY `code` naming the last stream taken: no new streams from here on. */
